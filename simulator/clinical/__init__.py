@@ -1,0 +1,314 @@
+"""The clinical catalog: conditions, medications, labs, procedures and services, loaded from TOML.
+
+The generator draws every clinical fact from here, so a chart is coherent (meds, vitals and labs
+follow the conditions) and every code it carries is one a test has checked.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from typing import Any, Literal
+
+Kind = Literal["chronic", "acute", "preventive"]
+Setting = Literal["office", "emergency"]
+MDM_LEVELS = ("straightforward", "low", "moderate", "high")
+VITAL_KEYS = ("systolic", "diastolic", "heart_rate", "resp_rate", "temp_f", "spo2", "bmi")
+
+# Sig frequencies: abbreviation -> (plain words, FHIR timing: frequency, period, periodUnit)
+FREQUENCIES: dict[str, tuple[str, int, float, str]] = {
+    "QD": ("once daily", 1, 1, "d"),
+    "QAM": ("every morning", 1, 1, "d"),
+    "QHS": ("at bedtime", 1, 1, "d"),
+    "BID": ("twice daily", 2, 1, "d"),
+    "TID": ("three times daily", 3, 1, "d"),
+    "QID": ("four times daily", 4, 1, "d"),
+    "Q2H": ("every 2 hours", 1, 2, "h"),
+    "Q4H": ("every 4 hours", 1, 4, "h"),
+    "Q6H": ("every 6 hours", 1, 6, "h"),
+    "Q8H": ("every 8 hours", 1, 8, "h"),
+    "WEEKLY": ("once a week", 1, 1, "wk"),
+    "ONCE": ("one time only", 1, 1, "d"),
+}
+ROUTES: dict[str, tuple[str, str, str]] = {
+    # route -> (abbreviation, SNOMED CT code, SNOMED display)
+    "oral": ("PO", "26643006", "Oral route"),
+    "inhaled": ("INH", "447694001", "Respiratory tract route"),
+    "subcutaneous": ("SC", "34206005", "Subcutaneous route"),
+    "topical": ("TOP", "6064005", "Topical route"),
+    "intranasal": ("IN", "46713006", "Nasal route"),
+    "transdermal": ("TD", "45890007", "Transdermal route"),
+}
+
+
+class CatalogError(Exception):
+    """The catalog data is inconsistent; the message names the entry and the field."""
+
+
+@dataclass(frozen=True)
+class Service:
+    code: str
+    system: Literal["CPT", "HCPCS"]
+    description: str
+
+
+@dataclass(frozen=True)
+class Procedure:
+    key: str
+    name: str
+    service: str
+    drug: str | None = None
+    units: int = 1
+
+
+@dataclass(frozen=True)
+class Lab:
+    key: str
+    name: str
+    abbrev: str
+    loinc: str
+    unit: str
+    normal: tuple[float, float]
+    decimals: int
+
+    @property
+    def qualitative(self) -> bool:
+        """Dipstick and antigen results: 0 negative, 1 positive, 2-3 graded positive."""
+        return self.unit == "{score}"
+
+
+@dataclass(frozen=True)
+class Panel:
+    key: str
+    name: str
+    labs: tuple[str, ...]
+    service: str | None = None
+    in_office: bool = False
+    specimen: str = "blood"
+
+
+@dataclass(frozen=True)
+class Sig:
+    dose: float
+    unit: str
+    frequency: str
+    prn: str = ""
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Medication:
+    key: str
+    name: str
+    rxnorm: str
+    form: str
+    strengths: tuple[str, ...]
+    route: str
+    classes: tuple[str, ...]
+    sigs: tuple[Sig, ...]
+    days: int = 0
+    long_term_code: str | None = None
+
+
+@dataclass(frozen=True)
+class Reaction:
+    key: str
+    snomed: str
+    display: str
+
+
+@dataclass(frozen=True)
+class Allergy:
+    key: str
+    substance: str
+    rxnorm: str
+    avoid: tuple[str, ...]
+    reactions: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    codes: tuple[str, ...]
+    side: str = ""
+
+
+@dataclass(frozen=True)
+class Combination:
+    with_tag: str
+    name: str
+    codes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Condition:
+    key: str
+    variants: tuple[Variant, ...]
+    kind: Kind
+    ages: tuple[int, int]
+    sex: Literal["any", "female", "male"] = "any"
+    abbrev: str = ""
+    settings: tuple[Setting, ...] = ("office",)
+    tags: tuple[str, ...] = ()
+    excludes: tuple[str, ...] = ()
+    meds: tuple[str, ...] = ()
+    med_count: int = 1
+    panels: tuple[str, ...] = ()
+    labs: dict[str, tuple[float, float]] = field(default_factory=dict)
+    procedures: tuple[str, ...] = ()
+    vitals: dict[str, tuple[float, float]] = field(default_factory=dict)
+    mdm: str = "low"
+    ed_level: int = 3
+    bmi_code: bool = False
+    combine: tuple[Combination, ...] = ()
+    complaint: tuple[str, ...] = ()
+    subjective: tuple[str, ...] = ()
+    exam: tuple[str, ...] = ()
+    plan: tuple[str, ...] = ()
+
+    def fits(self, age: int, sex: str) -> bool:
+        return self.ages[0] <= age <= self.ages[1] and self.sex in ("any", sex)
+
+
+@dataclass(frozen=True)
+class Catalog:
+    conditions: dict[str, Condition]
+    medications: dict[str, Medication]
+    labs: dict[str, Lab]
+    panels: dict[str, Panel]
+    procedures: dict[str, Procedure]
+    services: dict[str, Service]
+    allergies: dict[str, Allergy]
+    reactions: dict[str, Reaction]
+
+    def icd10cm_codes(self) -> set[str]:
+        """Every ICD-10-CM code the generator can put on a claim."""
+        codes = {m.long_term_code for m in self.medications.values() if m.long_term_code}
+        for c in self.conditions.values():
+            for v in c.variants:
+                codes.update(v.codes)
+            for comb in c.combine:
+                codes.update(comb.codes)
+        codes.update(BMI_CODES)
+        return codes
+
+
+# Adult BMI Z-codes: Z68.30-Z68.39 by whole BMI unit, then Z68.41-Z68.45 by band.
+BMI_BANDS = ((70.0, "Z68.45"), (60.0, "Z68.44"), (50.0, "Z68.43"), (45.0, "Z68.42"), (40.0, "Z68.41"))
+BMI_CODES = {f"Z68.{n}" for n in range(30, 40)} | {code for _, code in BMI_BANDS}
+
+
+def bmi_code(bmi: float) -> str | None:
+    """The adult BMI Z-code for a BMI of 30 or more; None below 30."""
+    if bmi < 30:
+        return None
+    if bmi < 40:
+        return f"Z68.{int(bmi)}"
+    return next(code for bound, code in BMI_BANDS if bmi >= bound)
+
+
+def _tuple(value: Any) -> tuple[Any, ...]:
+    return tuple(value) if isinstance(value, list) else (value,)
+
+
+def _range(where: str, value: Any) -> tuple[float, float]:
+    if not (isinstance(value, list) and len(value) == 2 and all(isinstance(x, int | float) for x in value)):
+        raise CatalogError(f"{where}: expected [low, high], got {value!r}")
+    if value[0] > value[1]:
+        raise CatalogError(f"{where}: low {value[0]} is above high {value[1]}")
+    return (float(value[0]), float(value[1]))
+
+
+def parse_catalog(data: dict[str, Any]) -> Catalog:
+    services = {code: Service(code, s["system"], s["description"]) for code, s in data["services"].items()}
+    procedures = {k: Procedure(key=k, **p) for k, p in data["procedures"].items()}
+    labs = {
+        k: Lab(key=k, name=v["name"], abbrev=v["abbrev"], loinc=v["loinc"], unit=v["unit"],
+               normal=_range(f"labs.{k}.normal", v["normal"]), decimals=v["decimals"])
+        for k, v in data["labs"].items()
+    }
+    panels = {k: Panel(key=k, name=v["name"], labs=tuple(v["labs"]), service=v.get("service"),
+                       in_office=v.get("in_office", False), specimen=v.get("specimen", "blood"))
+              for k, v in data["panels"].items()}
+    medications = {
+        k: Medication(key=k, name=v["name"], rxnorm=v["rxnorm"], form=v["form"], strengths=tuple(v["strengths"]),
+                      route=v["route"], classes=tuple(v["classes"]), sigs=tuple(Sig(**s) for s in v["sigs"]),
+                      days=v.get("days", 0), long_term_code=v.get("long_term_code"))
+        for k, v in data["medications"].items()
+    }
+    reactions = {k: Reaction(k, v["snomed"], v["display"]) for k, v in data["reactions"].items()}
+    allergies = {k: Allergy(key=k, substance=v["substance"], rxnorm=v["rxnorm"], avoid=tuple(v["avoid"]),
+                            reactions=tuple(v["reactions"])) for k, v in data["allergies"].items()}
+    conditions = {}
+    for k, v in data["conditions"].items():
+        v = dict(v)
+        if "variants" in v:
+            variants = tuple(Variant(x["name"], tuple(x["codes"]), x.get("side", "")) for x in v.pop("variants"))
+        else:
+            variants = (Variant(v.pop("name"), tuple(v.pop("codes"))),)
+        kwargs: dict[str, Any] = {}
+        for name, value in v.items():
+            if name in ("labs", "vitals"):
+                kwargs[name] = {lk: _range(f"conditions.{k}.{name}.{lk}", r) for lk, r in value.items()}
+            elif name == "ages":
+                low, high = _range(f"conditions.{k}.ages", value)
+                kwargs[name] = (int(low), int(high))
+            elif name == "combine":
+                kwargs[name] = tuple(Combination(c["with_tag"], c["name"], tuple(c["codes"])) for c in value)
+            elif isinstance(value, list):
+                kwargs[name] = _tuple(value)
+            else:
+                kwargs[name] = value
+        conditions[k] = Condition(key=k, variants=variants, **kwargs)
+    catalog = Catalog(conditions, medications, labs, panels, procedures, services, allergies, reactions)
+    _check_references(catalog)
+    return catalog
+
+
+def _check_references(cat: Catalog) -> None:
+    """Every key a condition names must exist, so a typo fails at load time, not mid-generation."""
+    def need(where: str, key: str | None, table: dict[str, Any], what: str) -> None:
+        if key is not None and key not in table:
+            raise CatalogError(f"{where}: unknown {what} {key!r}")
+
+    for p in cat.procedures.values():
+        need(f"procedures.{p.key}.service", p.service, cat.services, "service")
+        need(f"procedures.{p.key}.drug", p.drug, cat.services, "service")
+    for pan in cat.panels.values():
+        need(f"panels.{pan.key}.service", pan.service, cat.services, "service")
+        for lab in pan.labs:
+            need(f"panels.{pan.key}.labs", lab, cat.labs, "lab")
+    for m in cat.medications.values():
+        need(f"medications.{m.key}.route", m.route, ROUTES, "route")
+        for s in m.sigs:
+            need(f"medications.{m.key}.sigs", s.frequency, FREQUENCIES, "frequency")
+    for a in cat.allergies.values():
+        for r in a.reactions:
+            need(f"allergies.{a.key}.reactions", r, cat.reactions, "reaction")
+    for c in cat.conditions.values():
+        where = f"conditions.{c.key}"
+        for m in c.meds:
+            need(f"{where}.meds", m, cat.medications, "medication")
+        for p in c.panels:
+            need(f"{where}.panels", p, cat.panels, "panel")
+        for p in c.procedures:
+            need(f"{where}.procedures", p, cat.procedures, "procedure")
+        for lab in c.labs:
+            need(f"{where}.labs", lab, cat.labs, "lab")
+        for x in c.excludes:
+            need(f"{where}.excludes", x, cat.conditions, "condition")
+        for vital in c.vitals:
+            if vital not in VITAL_KEYS:
+                raise CatalogError(f"{where}.vitals: unknown vital {vital!r}; expected one of {', '.join(VITAL_KEYS)}")
+        if c.mdm not in MDM_LEVELS:
+            raise CatalogError(f"{where}.mdm: expected one of {', '.join(MDM_LEVELS)}, got {c.mdm!r}")
+        if not (c.complaint and c.subjective and c.exam and c.plan):
+            raise CatalogError(f"{where}: complaint, subjective, exam and plan phrases are all required")
+
+
+@cache
+def load_catalog() -> Catalog:
+    text = resources.files("simulator.clinical").joinpath("catalog.toml").read_text(encoding="utf-8")
+    return parse_catalog(tomllib.loads(text))
