@@ -182,6 +182,7 @@ class Catalog:
     services: dict[str, Service]
     allergies: dict[str, Allergy]
     reactions: dict[str, Reaction]
+    icd10cm_titles: dict[str, str]
 
     def icd10cm_codes(self) -> set[str]:
         """Every ICD-10-CM code the generator can put on a claim."""
@@ -262,7 +263,8 @@ def parse_catalog(data: dict[str, Any]) -> Catalog:
             else:
                 kwargs[name] = value
         conditions[k] = Condition(key=k, variants=variants, **kwargs)
-    catalog = Catalog(conditions, medications, labs, panels, procedures, services, allergies, reactions)
+    catalog = Catalog(conditions, medications, labs, panels, procedures, services, allergies, reactions,
+                      dict(data["icd10cm"]))
     _check_references(catalog)
     return catalog
 
@@ -273,6 +275,8 @@ def _check_references(cat: Catalog) -> None:
         if key is not None and key not in table:
             raise CatalogError(f"{where}: unknown {what} {key!r}")
 
+    for code in sorted(cat.icd10cm_codes()):
+        need("icd10cm", code, cat.icd10cm_titles, "ICD-10-CM title for code")
     for p in cat.procedures.values():
         need(f"procedures.{p.key}.service", p.service, cat.services, "service")
         need(f"procedures.{p.key}.drug", p.drug, cat.services, "service")
