@@ -44,6 +44,26 @@ class _Invariant:
     path: str
     human: str
     check: Any  # compiled FHIRPath
+    guard: str | None  # an element whose absence makes the rule true without evaluating it
+
+    def vacuous_for(self, resource: dict[str, Any]) -> bool:
+        if self.guard is None:
+            return False
+        return not any(k == self.guard or (k.startswith(self.guard) and k[len(self.guard)].isupper())
+                       for k in resource)
+
+
+# `X.….empty() or …` is true whenever element X is absent (X may be a choice element value[x]).
+_EMPTY_GUARD = re.compile(r"^([a-z][A-Za-z]*)(\.[a-z][A-Za-z]*)*\.empty\(\) or ")
+
+
+def _guard(path: str, expression: str) -> str | None:
+    """The top-level element that must be present for a rule to have anything to check."""
+    parts = path.split(".")
+    if len(parts) > 1:
+        return parts[1]  # `Patient.contact.all(...)` is true when there is no contact
+    match = _EMPTY_GUARD.match(expression)
+    return match.group(1) if match else None
 
 
 @cache
@@ -61,7 +81,8 @@ def _invariants() -> dict[str, tuple[_Invariant, ...]]:
             body = re.sub(r"\.trace\([^)]*\)", "", body)
             # Evaluate every instance of the element at once: `Patient.contact.all(<expr>)`.
             expression = f"{c['path']}.all({body})"
-            items.append(_Invariant(c["key"], c["path"], c["human"], fhirpathpy.compile(expression, model)))
+            items.append(_Invariant(c["key"], c["path"], c["human"], fhirpathpy.compile(expression, model),
+                                    _guard(c["path"], c["expression"])))
         compiled[resource_type] = tuple(items)
     return compiled
 
@@ -106,7 +127,7 @@ def check_invariants(resource: dict[str, Any], label: str) -> list[Problem]:
     problems = []
     has_contained = "contained" in resource
     for inv in _invariants().get(resource["resourceType"], ()):
-        if inv.key in CONTAINED_ONLY_RULES and not has_contained:
+        if (inv.key in CONTAINED_ONLY_RULES and not has_contained) or inv.vacuous_for(resource):
             continue
         try:
             result = inv.check(resource, {"resource": resource})

@@ -18,13 +18,24 @@ from simulator.clinical import FREQUENCIES, ROUTES, Catalog, load_catalog
 from simulator.fhir import CPT, HCPCS, HITSIM, ICD10CM, LOINC, MRN_SYSTEM, RXNORM, SNOMED, UCUM
 from simulator.generate.clinical_course import Course, CourseBuilder, Visit
 from simulator.generate.people import (
-    CLINIC_TZ, CLINICS, CREDENTIALS, HOSPITALS, Person, faker_for, make_person, member_id, npi, payer_for,
+    CLINIC_TZ,
+    CLINICS,
+    CREDENTIALS,
+    HOSPITALS,
+    Person,
+    faker_for,
+    make_person,
+    member_id,
+    npi,
+    payer_for,
 )
 from simulator.generate.scenario import Scenario
 
 OPTIONAL_CODE_URL = f"{HITSIM}/StructureDefinition/coding-optional"
 TERMINOLOGY = "http://terminology.hl7.org/CodeSystem"
-UNIT_NAMES = {"[lb_av]": "lb", "kg": "kg", "[in_i]": "in", "cm": "cm", "[degF]": "°F", "Cel": "°C"}
+UNIT_NAMES = {"[lb_av]": "lb", "kg": "kg", "[in_i]": "in", "cm": "cm", "[degF]": "°F", "Cel": "°C",
+              "mL/min/{1.73_m2}": "mL/min/1.73m²", "m[IU]/L": "mIU/L", "10*3/uL": "x10³/µL",
+              "mg/g{creat}": "mg/g creatinine", "{INR}": "ratio", "mm[Hg]": "mmHg"}
 VITAL_CODES = {
     "bp": ("85354-9", "Blood pressure panel with all children optional"),
     "systolic": ("8480-6", "Systolic blood pressure"),
@@ -207,9 +218,9 @@ class KeyBuilder:
         fake = faker_for(rng)
         contact_sex = rng.choice(("female", "male"))
         contact_given = fake.first_name_female() if contact_sex == "female" else fake.first_name_male()
-        relation = rng.choice((("SPS", "spouse"), ("CHILD", "child"), ("PRN", "parent"), ("FRND", "friend")))
-        if course.birth_date.year > course.visits[0].start.year - 18:
-            relation = ("PRN", "parent")
+        adult = course.birth_date.year <= course.visits[0].start.year - 18
+        relation = rng.choice((("SPS", "spouse"), ("CHILD", "child"), ("SIB", "sibling"), ("FRND", "friend"))
+                              if adult else (("MTH", "mother"), ("FTH", "father")))
         return {
             "resourceType": "Patient", "id": self.ids.new(),
             "identifier": [{
