@@ -198,6 +198,9 @@ def validate_file(path: Path) -> list[str]:
         document = load_json_file(path)
     except NotFhirJson as exc:
         return [str(exc)]
-    if isinstance(document, dict) and "resourceType" not in document:
+    if not isinstance(document, dict):
+        kind = {list: "an array", str: "a string", int: "a number", float: "a number"}.get(type(document), "a value")
+        return [f"{path}: not FHIR: expected a Bundle or a resource (a JSON object), got {kind}"]
+    if "resourceType" not in document:
         return [f"{path}: not FHIR: the JSON object has no resourceType (expected a Bundle or a resource)"]
     return [p.line(str(path)) for p in validate_document(document)]

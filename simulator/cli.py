@@ -1,0 +1,157 @@
+"""``hitsim``: the command line. Each command is a thin call into the same services the web app uses."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
+
+
+def _fail(message: str, code: int = EXIT_USAGE) -> int:
+    print(f"hitsim: {message}", file=sys.stderr)
+    return code
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from simulator.generate import ScenarioError, case_files, generate_case, load_scenario
+
+    try:
+        scenario = load_scenario(args.scenario)
+    except ScenarioError as exc:
+        return _fail(str(exc))
+    seed = scenario.default_seed if args.seed is None else args.seed
+    files = case_files(generate_case(scenario, seed)).files
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        return _fail(f"--out {out}: exists and is not a directory")
+    created = not out.exists()
+    out.mkdir(parents=True, exist_ok=True)
+    # Write every file under a temporary name first, then rename: a failure leaves nothing half-written.
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for name, text in files.items():
+            fd, tmp = tempfile.mkstemp(dir=out, prefix=f".{name}.", suffix=".tmp")
+            with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+                fh.write(text)
+            staged.append((Path(tmp), out / name))
+        for tmp, final in staged:
+            os.replace(tmp, final)
+    except OSError as exc:
+        for tmp, _ in staged:
+            tmp.unlink(missing_ok=True)
+        if created:
+            try:
+                out.rmdir()
+            except OSError:
+                pass
+        return _fail(f"could not write to {out}: {exc.strerror}")
+    for name in files:
+        print(out / name)
+    return EXIT_OK
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from simulator.fhir.validation import validate_file
+
+    problems = 0
+    for name in args.files:
+        lines = validate_file(Path(name))
+        for line in lines:
+            print(line)
+        problems += len(lines)
+    if problems:
+        print(f"{problems} problem{'s' if problems != 1 else ''} in {len(args.files)} file(s)", file=sys.stderr)
+        return EXIT_PROBLEMS
+    print(f"{len(args.files)} file(s) valid FHIR R4")
+    return EXIT_OK
+
+
+def cmd_scenarios(args: argparse.Namespace) -> int:
+    from simulator.generate.scenario import ScenarioError, list_scenario_files, load_scenario
+
+    status = EXIT_OK
+    for path in list_scenario_files():
+        try:
+            sc = load_scenario(path)
+        except ScenarioError as exc:
+            print(f"{path.stem:<24} INVALID: {exc}")
+            status = EXIT_PROBLEMS
+            continue
+        print(f"{sc.slug:<24} {sc.difficulty:<13} tasks: {', '.join(sc.tasks):<16} {sc.title}")
+    return status
+
+
+def cmd_conditions(args: argparse.Namespace) -> int:
+    from simulator.clinical import load_catalog
+
+    cat = load_catalog()
+    for key, c in sorted(cat.conditions.items()):
+        codes = " / ".join(", ".join(v.codes) for v in c.variants)
+        print(f"{key:<30} {c.kind:<10} {codes:<22} {c.variants[0].name}")
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from simulator.app import run_app
+    from simulator.config import ConfigError, Settings
+    from simulator.services.demo import seed_demo
+    from simulator.store import StoreError, open_store
+
+    try:
+        settings = Settings.from_env().ensure_data_dir()
+        store = open_store(settings.database_url)
+    except (ConfigError, StoreError) as exc:
+        return _fail(str(exc))
+    report = seed_demo(store)
+    print(report.text(settings))
+    run_app(settings, store)
+    return EXIT_OK
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from simulator.app import run_app
+    from simulator.config import ConfigError, Settings
+    from simulator.store import StoreError, open_store
+
+    try:
+        settings = Settings.from_env().ensure_data_dir()
+        store = open_store(settings.database_url)
+    except (ConfigError, StoreError) as exc:
+        return _fail(str(exc))
+    run_app(settings, store)
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hitsim", description="Training simulator for health information technicians.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("generate", help="write a scenario's answer key (key.json) and paper chart (chart.html)")
+    p.add_argument("scenario", help="a scenario name (see `hitsim scenarios`) or a path to a scenario TOML file")
+    p.add_argument("--seed", type=int, help="the case seed (default: the scenario's seed.default)")
+    p.add_argument("--out", required=True, help="directory to write into (created if missing)")
+    p.set_defaults(func=cmd_generate)
+    p = sub.add_parser("validate", help="check FHIR R4 JSON files: structure and the HL7 invariants")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.set_defaults(func=cmd_validate)
+    p = sub.add_parser("scenarios", help="list the scenario library")
+    p.set_defaults(func=cmd_scenarios)
+    p = sub.add_parser("conditions", help="list the clinical catalog's conditions and their ICD-10-CM codes")
+    p.set_defaults(func=cmd_conditions)
+    p = sub.add_parser("demo", help="create demo accounts, a class and an assignment, then start the app")
+    p.set_defaults(func=cmd_demo)
+    p = sub.add_parser("serve", help="start the app on the configured database")
+    p.set_defaults(func=cmd_serve)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

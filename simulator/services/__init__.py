@@ -1,0 +1,1 @@
+"""Services: the rules of hitsim (who may do what, in which order). Pages and the CLI call these."""

@@ -1,0 +1,220 @@
+"""Data functions: the only place that reads and writes rows. Keyword-only, so call sites read as sentences."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from simulator.store.models import (
+    Assignment,
+    Attempt,
+    Enrolment,
+    FhirResourceVersion,
+    GradeReportRow,
+    ScenarioVersion,
+    SchoolClass,
+    User,
+    utcnow,
+)
+
+
+class VersionConflict(Exception):
+    """Someone saved this resource since the version the caller read; the caller must reload."""
+
+    def __init__(self, resource_type: str, logical_id: str, expected: int | None, current: int):
+        super().__init__(f"{resource_type}/{logical_id} was saved elsewhere (version {current}, you had {expected})")
+        self.current = current
+
+
+# ------------------------------------------------------------------------------------------ users
+def create_user(session: Session, *, username: str, display_name: str, role: str, password_hash: str) -> User:
+    user = User(username=username.lower(), display_name=display_name, role=role, password_hash=password_hash)
+    session.add(user)
+    session.flush()
+    return user
+
+
+def get_user_by_username(session: Session, *, username: str) -> User | None:
+    return session.scalar(select(User).where(User.username == username.lower()))
+
+
+def get_user(session: Session, *, user_id: int) -> User | None:
+    return session.get(User, user_id)
+
+
+def set_password_hash(session: Session, *, user_id: int, password_hash: str) -> None:
+    user = session.get(User, user_id)
+    if user is not None:
+        user.password_hash = password_hash
+
+
+# ------------------------------------------------------------------------------------------ classes
+def create_class(session: Session, *, name: str, term: str, instructor_id: int) -> SchoolClass:
+    school_class = SchoolClass(name=name, term=term, instructor_id=instructor_id)
+    session.add(school_class)
+    session.flush()
+    return school_class
+
+
+def find_class(session: Session, *, name: str, instructor_id: int) -> SchoolClass | None:
+    return session.scalar(select(SchoolClass).where(SchoolClass.name == name,
+                                                    SchoolClass.instructor_id == instructor_id))
+
+
+def enrol(session: Session, *, class_id: int, user_id: int) -> None:
+    if session.get(Enrolment, (class_id, user_id)) is None:
+        session.add(Enrolment(class_id=class_id, user_id=user_id))
+        session.flush()
+
+
+def is_enrolled(session: Session, *, class_id: int, user_id: int) -> bool:
+    return session.get(Enrolment, (class_id, user_id)) is not None
+
+
+def classes_taught_by(session: Session, *, instructor_id: int) -> list[SchoolClass]:
+    return list(session.scalars(select(SchoolClass).where(SchoolClass.instructor_id == instructor_id)
+                                .order_by(SchoolClass.name)))
+
+
+def class_size(session: Session, *, class_id: int) -> int:
+    return session.scalar(select(func.count()).select_from(Enrolment).where(Enrolment.class_id == class_id)) or 0
+
+
+# ------------------------------------------------------------------------------------------ scenarios
+def store_scenario_version(session: Session, *, slug: str, title: str, difficulty: str, source_toml: str) -> ScenarioVersion:
+    """The stored version of this exact scenario text, added when new (versions are immutable)."""
+    digest = hashlib.sha256(source_toml.encode("utf-8")).hexdigest()
+    existing = session.scalar(select(ScenarioVersion).where(ScenarioVersion.sha256 == digest))
+    if existing is not None:
+        return existing
+    version = ScenarioVersion(slug=slug, title=title, difficulty=difficulty, source_toml=source_toml, sha256=digest)
+    session.add(version)
+    session.flush()
+    return version
+
+
+# ------------------------------------------------------------------------------------------ assignments
+def create_assignment(session: Session, *, class_id: int, scenario_id: int, title: str, due_at: dt.datetime | None,
+                      attempts_allowed: int, per_student_variants: bool, seed: int, release_policy: str,
+                      created_by: int) -> Assignment:
+    assignment = Assignment(class_id=class_id, scenario_id=scenario_id, title=title, due_at=due_at,
+                            attempts_allowed=attempts_allowed, per_student_variants=per_student_variants, seed=seed,
+                            release_policy=release_policy, created_by=created_by)
+    session.add(assignment)
+    session.flush()
+    return assignment
+
+
+def get_assignment(session: Session, *, assignment_id: int) -> Assignment | None:
+    return session.get(Assignment, assignment_id)
+
+
+def assignments_for_student(session: Session, *, student_id: int) -> list[Assignment]:
+    query = (select(Assignment).join(Enrolment, Enrolment.class_id == Assignment.class_id)
+             .where(Enrolment.user_id == student_id).order_by(Assignment.due_at, Assignment.id))
+    return list(session.scalars(query))
+
+
+def assignments_for_class(session: Session, *, class_id: int) -> list[Assignment]:
+    return list(session.scalars(select(Assignment).where(Assignment.class_id == class_id).order_by(Assignment.id)))
+
+
+def find_assignment(session: Session, *, class_id: int, title: str) -> Assignment | None:
+    return session.scalar(select(Assignment).where(Assignment.class_id == class_id, Assignment.title == title))
+
+
+# ------------------------------------------------------------------------------------------ attempts
+def attempts_of(session: Session, *, assignment_id: int, student_id: int) -> list[Attempt]:
+    return list(session.scalars(select(Attempt).where(Attempt.assignment_id == assignment_id,
+                                                      Attempt.student_id == student_id).order_by(Attempt.number)))
+
+
+def create_attempt(session: Session, *, assignment_id: int, student_id: int, number: int, seed: int) -> Attempt:
+    attempt = Attempt(assignment_id=assignment_id, student_id=student_id, number=number, seed=seed)
+    session.add(attempt)
+    session.flush()
+    return attempt
+
+
+def get_attempt(session: Session, *, attempt_id: int) -> Attempt | None:
+    return session.get(Attempt, attempt_id)
+
+
+def mark_submitted(session: Session, *, attempt_id: int) -> None:
+    attempt = session.get(Attempt, attempt_id)
+    if attempt is not None:
+        attempt.status, attempt.submitted_at = "submitted", utcnow()
+
+
+# ------------------------------------------------------------------------------------------ FHIR resources
+def _latest_version(session: Session, attempt_id: int, resource_type: str, logical_id: str) -> int:
+    return session.scalar(select(func.max(FhirResourceVersion.version)).where(
+        FhirResourceVersion.attempt_id == attempt_id, FhirResourceVersion.resource_type == resource_type,
+        FhirResourceVersion.logical_id == logical_id)) or 0
+
+
+def save_resource(session: Session, *, attempt_id: int, resource: dict[str, Any], saved_by: int,
+                  expected_version: int | None = None, deleted: bool = False) -> int:
+    """Append a new version of ``resource`` (never overwrites) and return its version number.
+
+    ``expected_version`` is the version the caller last read (0 for a new resource); when someone has
+    saved since, VersionConflict is raised and nothing is written.
+    """
+    rtype, rid = resource["resourceType"], resource["id"]
+    current = _latest_version(session, attempt_id, rtype, rid)
+    if expected_version is not None and expected_version != current:
+        raise VersionConflict(rtype, rid, expected_version, current)
+    version = current + 1
+    stored = dict(resource)
+    stored["meta"] = {**resource.get("meta", {}), "versionId": str(version)}
+    session.add(FhirResourceVersion(attempt_id=attempt_id, resource_type=rtype, logical_id=rid, version=version,
+                                    content=json.dumps(stored, ensure_ascii=False), deleted=deleted,
+                                    saved_by=saved_by))
+    session.flush()
+    return version
+
+
+def latest_resources(session: Session, *, attempt_id: int, resource_type: str | None = None) -> list[dict[str, Any]]:
+    """The newest version of every resource in a workspace that is not deleted, oldest first."""
+    newest = (select(FhirResourceVersion.resource_type, FhirResourceVersion.logical_id,
+                     func.max(FhirResourceVersion.version).label("version"))
+              .where(FhirResourceVersion.attempt_id == attempt_id)
+              .group_by(FhirResourceVersion.resource_type, FhirResourceVersion.logical_id).subquery())
+    query = (select(FhirResourceVersion).join(newest, (FhirResourceVersion.resource_type == newest.c.resource_type)
+                                              & (FhirResourceVersion.logical_id == newest.c.logical_id)
+                                              & (FhirResourceVersion.version == newest.c.version))
+             .where(FhirResourceVersion.attempt_id == attempt_id, FhirResourceVersion.deleted.is_(False))
+             .order_by(FhirResourceVersion.id))
+    if resource_type is not None:
+        query = query.where(FhirResourceVersion.resource_type == resource_type)
+    return [json.loads(row.content) for row in session.scalars(query)]
+
+
+def resource_history(session: Session, *, attempt_id: int, resource_type: str, logical_id: str) -> list[FhirResourceVersion]:
+    """Every saved version of one resource, newest first (like FHIR ``_history``)."""
+    return list(session.scalars(select(FhirResourceVersion).where(
+        FhirResourceVersion.attempt_id == attempt_id, FhirResourceVersion.resource_type == resource_type,
+        FhirResourceVersion.logical_id == logical_id).order_by(FhirResourceVersion.version.desc())))
+
+
+# ------------------------------------------------------------------------------------------ grades
+def save_grade_report(session: Session, *, attempt_id: int, score: float, report: dict[str, Any],
+                      grader_version: str) -> GradeReportRow:
+    row = GradeReportRow(attempt_id=attempt_id, score=score, report=json.dumps(report, ensure_ascii=False),
+                         grader_version=grader_version)
+    session.add(row)
+    attempt = session.get(Attempt, attempt_id)
+    if attempt is not None:
+        attempt.status = "graded"
+    session.flush()
+    return row
+
+
+def latest_grade_report(session: Session, *, attempt_id: int) -> GradeReportRow | None:
+    return session.scalar(select(GradeReportRow).where(GradeReportRow.attempt_id == attempt_id)
+                          .order_by(GradeReportRow.id.desc()).limit(1))
