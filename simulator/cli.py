@@ -17,7 +17,8 @@ def _fail(message: str, code: int = EXIT_USAGE) -> int:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from simulator.generate import ScenarioError, case_files, generate_case, load_scenario
+    from simulator.generate import ScenarioError, generate_case, load_scenario
+    from simulator.generate.case_files import case_files
 
     try:
         scenario = load_scenario(args.scenario)

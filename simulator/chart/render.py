@@ -333,7 +333,8 @@ CHART_CSS = """
 .hitsim-chart .note .when, .hitsim-chart .note .where { font-size: .85rem; color: #4b4b45; }
 .hitsim-chart pre { white-space: pre-wrap; font: .95rem/1.45 'Courier New', Courier, monospace; margin: 8px 0; }
 .hitsim-chart footer { font-style: italic; font-size: .85rem; color: #4b4b45; }
-.hitsim-chart ul.list { margin: 4px 0 10px 18px; padding: 0; }
+.hitsim-chart ul.list { margin: 4px 0 10px 18px; padding: 0; list-style: disc; }
+.hitsim-chart ol { margin: 4px 0 10px 22px; padding: 0; list-style: decimal; }
 @media print { .hitsim-chart h2 { break-before: page; } .hitsim-chart .note { break-inside: avoid; } }
 """
 

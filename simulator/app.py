@@ -1,0 +1,20 @@
+"""Wiring: the one module that assembles the web app from settings and a store."""
+
+from __future__ import annotations
+
+from nicegui import app, ui
+
+from simulator.config import Settings
+from simulator.store import Store
+from simulator.ui.pages import AuthMiddleware, register_pages
+
+
+def build_app(store: Store) -> None:
+    app.add_middleware(AuthMiddleware)
+    register_pages(store)
+
+
+def run_app(settings: Settings, store: Store) -> None:
+    build_app(store)
+    ui.run(host=settings.host, port=settings.port, title="hitsim", storage_secret=settings.storage_secret,
+           reload=False, show=False, favicon="🩺")

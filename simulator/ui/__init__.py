@@ -1,0 +1,1 @@
+"""The NiceGUI front end: thin pages that build widgets and call services."""

@@ -1,0 +1,49 @@
+"""One page frame for every page: header, navigation, who is signed in, and the shared styles."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from nicegui import app, ui
+
+from simulator.chart.render import CHART_CSS
+from simulator.services.accounts import SignedInUser
+
+BRAND = "#14532d"
+STYLES = """
+body { background: #f4f5f2; }
+.hitsim-page { max-width: 1280px; margin: 0 auto; width: 100%; }
+.hitsim-card-title { font-weight: 600; font-size: 1.1rem; }
+.hitsim-muted { color: #5f6360; }
+.hitsim-chart-paper { width: 100%; max-width: 1100px; background: #fffef9; border: 1px solid #d8d6c8; box-shadow: 0 1px 3px rgba(0,0,0,.08);
+  padding: 18px 26px; }
+""" + CHART_CSS
+
+
+def signed_in_user() -> SignedInUser | None:
+    data = app.storage.user.get("account")
+    return SignedInUser.from_dict(data) if data else None
+
+
+@contextmanager
+def frame(title: str) -> Iterator[None]:
+    ui.add_css(STYLES)
+    ui.colors(primary=BRAND)
+    ui.page_title(f"{title} · hitsim")
+    user = signed_in_user()
+    with ui.header().classes("items-center justify-between px-6 py-2").style(f"background:{BRAND}"):
+        with ui.row().classes("items-center gap-3"):
+            ui.icon("local_hospital", size="28px")
+            ui.link("hitsim", "/").classes("text-xl font-bold text-white no-underline")
+            ui.label("health information training simulator").classes("text-sm opacity-80 max-sm:hidden")
+        if user is not None:
+            with ui.row().classes("items-center gap-4"):
+                ui.link("Assignments" if user.role == "student" else "Classes", "/").classes(
+                    "text-white no-underline").mark("nav-home")
+                ui.label(f"{user.display_name} · {user.role}").classes("text-sm").mark("signed-in-as")
+                ui.button("Sign out", icon="logout", on_click=lambda: ui.navigate.to("/logout")).props(
+                    "flat color=white dense no-caps").mark("logout")
+    with ui.column().classes("hitsim-page p-6 gap-4"):
+        ui.label(title).classes("text-2xl font-semibold").mark("page-title")
+        yield

@@ -1,0 +1,179 @@
+"""The pages. Each one builds widgets and asks a service; access rules live in the services."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from html import escape
+
+from fastapi import Request
+from fastapi.responses import RedirectResponse
+from nicegui import app, ui
+from starlette.middleware.base import BaseHTTPMiddleware
+
+from simulator.services import accounts, assignments
+from simulator.services.errors import NotFound, PermissionDenied
+from simulator.store import Store
+from simulator.ui.frame import frame, signed_in_user
+
+SESSION_HOURS = 12
+OPEN_PATHS = ("/login", "/_nicegui", "/favicon")
+
+
+class AuthMiddleware(BaseHTTPMiddleware):
+    """Every page but the sign-in page needs a live session; an expired one signs the user out."""
+
+    async def dispatch(self, request: Request, call_next):  # type: ignore[no-untyped-def]
+        if not request.url.path.startswith(OPEN_PATHS):
+            signed_in_at = app.storage.user.get("signed_in_at", 0)
+            if not app.storage.user.get("account") or time.time() - signed_in_at > SESSION_HOURS * 3600:
+                app.storage.user.clear()
+                target = request.url.path if request.url.path != "/" else ""
+                return RedirectResponse(f"/login?redirect_to={target}" if target else "/login")
+        return await call_next(request)
+
+
+def _format_due(due: dt.datetime | None) -> str:
+    if due is None:
+        return "no due date"
+    if due.tzinfo is None:
+        due = due.replace(tzinfo=dt.UTC)
+    return due.strftime("%b %d, %Y %H:%M UTC")
+
+
+def register_pages(store: Store) -> None:
+    @ui.page("/login")
+    def login_page(redirect_to: str = "/") -> RedirectResponse | None:
+        if signed_in_user() is not None:
+            return RedirectResponse("/")
+
+        def try_login() -> None:
+            user = accounts.authenticate(store, username=username.value or "", password=password.value or "")
+            if user is None:
+                message.set_text("Username or password is not right. Check both and try again.")
+                message.set_visibility(True)
+                password.set_value("")
+                return
+            app.storage.user.update({"account": user.as_dict(), "signed_in_at": time.time()})
+            ui.navigate.to(redirect_to if redirect_to.startswith("/") and not redirect_to.startswith("//") else "/")
+
+        with frame("Sign in"):
+            with ui.card().classes("w-96 self-center p-6 gap-3"):
+                ui.label("Sign in with the account your instructor gave you.").classes("hitsim-muted")
+                username = ui.input("Username").props("autofocus outlined").classes("w-full").mark("username")
+                password = ui.input("Password", password=True, password_toggle_button=True).props(
+                    "outlined").classes("w-full").mark("password")
+                password.on("keydown.enter", try_login)
+                message = ui.label().classes("text-negative").mark("login-error")
+                message.set_visibility(False)
+                ui.button("Sign in", on_click=try_login).classes("w-full").mark("sign-in")
+        return None
+
+    @ui.page("/logout")
+    def logout_page() -> RedirectResponse:
+        app.storage.user.clear()
+        return RedirectResponse("/login")
+
+    @ui.page("/")
+    def home_page() -> None:
+        user = signed_in_user()
+        assert user is not None  # the middleware guarantees it
+        if user.role == "student":
+            _student_home(store, user)
+        else:
+            _instructor_home(store, user)
+
+    @ui.page("/assignment/{assignment_id}")
+    def open_assignment_page(assignment_id: int) -> RedirectResponse | None:
+        user = signed_in_user()
+        assert user is not None
+        try:
+            attempt_id = assignments.open_assignment(store, user=user, assignment_id=assignment_id)
+        except (NotFound, PermissionDenied) as exc:
+            with frame("Assignment"):
+                ui.label(str(exc)).classes("text-negative").mark("error")
+                ui.link("Back to your assignments", "/")
+            return None
+        return RedirectResponse(f"/attempt/{attempt_id}")
+
+    @ui.page("/attempt/{attempt_id}")
+    def attempt_page(attempt_id: int) -> None:
+        user = signed_in_user()
+        assert user is not None
+        try:
+            view = assignments.attempt_view(store, user=user, attempt_id=attempt_id)
+        except (NotFound, PermissionDenied) as exc:
+            with frame("Attempt"):
+                ui.label(str(exc)).classes("text-negative").mark("error")
+                ui.link("Back", "/")
+            return
+        _workspace(view)
+
+
+def _student_home(store: Store, user: accounts.SignedInUser) -> None:
+    rows = assignments.student_assignments(store, user=user)
+    with frame("Your assignments"):
+        if not rows:
+            ui.label("No assignments yet. When your instructor assigns work to your class, it appears here.").classes(
+                "hitsim-muted").mark("no-assignments")
+            return
+        for row in rows:
+            with ui.card().classes("w-full").mark(f"assignment-{row.assignment_id}"):
+                with ui.row().classes("w-full items-start justify-between"):
+                    with ui.column().classes("gap-1"):
+                        ui.label(row.title).classes("hitsim-card-title")
+                        ui.label(f"{row.class_name} · {row.scenario_title} · {row.difficulty}").classes("hitsim-muted")
+                        ui.label(f"Due {_format_due(row.due_at)}").classes("text-sm")
+                    with ui.column().classes("items-end gap-1"):
+                        ui.badge(row.status, color="grey-7" if row.status == "not started" else "primary").mark(
+                            "status")
+                        ui.label(f"Attempts left: {row.attempts_left} of {row.attempts_allowed}").classes("text-sm")
+                        label = "Continue" if row.status == "in progress" else (
+                            "Open" if row.status == "not started" else "Review")
+                        ui.button(label, icon="folder_open",
+                                  on_click=lambda r=row: ui.navigate.to(f"/assignment/{r.assignment_id}")).mark(
+                            f"open-{row.assignment_id}")
+
+
+def _instructor_home(store: Store, user: accounts.SignedInUser) -> None:
+    try:
+        classes = assignments.instructor_overview(store, user=user)
+    except PermissionDenied as exc:
+        with frame("Classes"):
+            ui.label(str(exc)).classes("text-negative")
+        return
+    with frame("Your classes"):
+        if not classes:
+            ui.label("You do not teach a class yet.").classes("hitsim-muted")
+        for c in classes:
+            with ui.card().classes("w-full").mark(f"class-{c.class_id}"):
+                ui.label(f"{c.name} ({c.term})").classes("hitsim-card-title")
+                ui.label(f"{c.students} student{'s' if c.students != 1 else ''} enrolled").classes("hitsim-muted")
+                columns = [{"name": "title", "label": "Assignment", "field": "title", "align": "left"},
+                           {"name": "scenario", "label": "Scenario", "field": "scenario", "align": "left"},
+                           {"name": "due", "label": "Due", "field": "due", "align": "left"}]
+                rows = [{"title": t, "scenario": sc, "due": _format_due(d)} for _, t, sc, d in c.assignments]
+                ui.table(columns=columns, rows=rows, row_key="title").classes("w-full").props("flat bordered")
+
+
+def _workspace(view: assignments.AttemptView) -> None:
+    with frame(view.assignment_title):
+        with ui.row().classes("w-full items-center gap-3 hitsim-muted"):
+            ui.label(f"{view.class_name} · {view.scenario_title}")
+            ui.label(f"Attempt {view.number} of {view.attempts_allowed}")
+            ui.badge(view.status).mark("attempt-status")
+            ui.label(f"Due {_format_due(view.due_at)}")
+        ui.label("Read the paper chart below. Each tab is one document of the chart, as it would reach you "
+                 "on paper.").classes("text-sm")
+        patients = list(dict.fromkeys(p.patient for p in view.pages))
+        with ui.card().classes("w-full p-0"):
+            with ui.tabs().classes("w-full text-primary").props("align=left dense no-caps").mark("chart-tabs") as tabs:
+                tab_list = []
+                for p in view.pages:
+                    label = p.title if len(patients) == 1 else f"{p.patient.split()[-1]}: {p.title}"
+                    tab_list.append(ui.tab(f"{p.patient}|{p.section}", label=label).mark(f"tab-{p.section}"))
+            with ui.tab_panels(tabs, value=tab_list[0]).classes("w-full"):
+                for p, tab in zip(view.pages, tab_list, strict=True):
+                    with ui.tab_panel(tab):
+                        with ui.element("div").classes("hitsim-chart hitsim-chart-paper").mark(f"chart-{p.section}"):
+                            ui.html(f"<h2>{escape(p.title)} — {escape(p.patient)}</h2>{p.html}").classes("w-full")
