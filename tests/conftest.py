@@ -1,0 +1,64 @@
+"""Shared fixtures: a real database (SQLite file; PostgreSQL when HITSIM_TEST_DATABASE_URL is set)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import MetaData, create_engine
+
+from simulator.services import accounts
+from simulator.store import Store, open_store
+
+PG_URL = os.environ.get("HITSIM_TEST_DATABASE_URL", "")
+DATA = Path(__file__).parent / "data"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _reset_postgres(url: str) -> None:
+    """Drop every table (the schema is then rebuilt by the real migrations)."""
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    meta = MetaData()
+    meta.reflect(engine)
+    meta.drop_all(engine)
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """A migrated, empty database: a SQLite file, and PostgreSQL when HITSIM_TEST_DATABASE_URL is set."""
+    if request.param == "sqlite":
+        s = open_store(f"sqlite:///{tmp_path / 'hitsim.sqlite3'}")
+    else:
+        if not PG_URL:
+            pytest.skip("PostgreSQL tests need HITSIM_TEST_DATABASE_URL (e.g. postgresql://127.0.0.1:5432/test)")
+        _reset_postgres(PG_URL)
+        s = open_store(PG_URL)
+    yield s
+    s.dispose()
+
+
+@pytest.fixture
+def sqlite_store(tmp_path: Path) -> Iterator[Store]:
+    s = open_store(f"sqlite:///{tmp_path / 'hitsim.sqlite3'}")
+    yield s
+    s.dispose()
+
+
+def make_user(store: Store, username: str, role: str = "student") -> accounts.SignedInUser:
+    return accounts.create_account(store, username=username, display_name=username.title(), role=role,
+                                   password=f"{username}-password-1")
+
+
+@pytest.fixture
+def app_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Store]:
+    """The database the app under the `user` fixture runs on (tests/app_main.py reads these settings)."""
+    url = f"sqlite:///{tmp_path / 'app.sqlite3'}"
+    monkeypatch.setenv("HITSIM_DATABASE_URL", url)
+    monkeypatch.setenv("HITSIM_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("HITSIM_STORAGE_SECRET", "test-secret-not-for-production")
+    s = open_store(url)
+    yield s
+    s.dispose()
