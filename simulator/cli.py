@@ -108,7 +108,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     except (ConfigError, StoreError) as exc:
         return _fail(str(exc))
     report = seed_demo(store)
-    print(report.text(settings))
+    print(report.text(settings), flush=True)
     run_app(settings, store)
     return EXIT_OK
 

@@ -119,7 +119,7 @@ def _pick_range(rng: random.Random, low: float, high: float, decimals: int) -> f
     return round(rng.uniform(low, high), decimals)
 
 
-def phrase(rng: random.Random, text: str, abbreviations: float, side: str = "") -> str:
+def phrase(rng: random.Random, text: str, abbreviations: float, side: str = "", sentence: bool = True) -> str:
     """Expand ``{abbr|plain}`` markup, choosing abbreviations with the scenario's probability."""
     out, i = [], 0
     while True:
@@ -133,7 +133,7 @@ def phrase(rng: random.Random, text: str, abbreviations: float, side: str = "") 
         out.append(abbr if rng.random() < abbreviations else plain)
         i = k + 1
     result = "".join(out).replace("<side>", side)
-    return result[:1].upper() + result[1:]
+    return result[:1].upper() + result[1:] if sentence else result
 
 
 class CourseBuilder:
@@ -317,7 +317,8 @@ class CourseBuilder:
                 visit.procedures += [p for p in c.procedures if p not in visit.procedures]
             if c.kind != "chronic":
                 self._prescribe(course, ac, visit.start.date(), avoid, existing=False, visit=visit)
-            visit.complaint = visit.complaint or phrase(rng, rng.choice(c.complaint), sc.abbreviations, ac.side)
+            visit.complaint = visit.complaint or phrase(rng, rng.choice(c.complaint), sc.abbreviations, ac.side,
+                                                        sentence=False)
             visit.subjective.append(phrase(rng, rng.choice(c.subjective), sc.abbreviations, ac.side))
             visit.exam.append(phrase(rng, rng.choice(c.exam), sc.abbreviations, ac.side))
             visit.plan.append(phrase(rng, rng.choice(c.plan), sc.abbreviations, ac.side))

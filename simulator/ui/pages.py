@@ -149,11 +149,13 @@ def _instructor_home(store: Store, user: accounts.SignedInUser) -> None:
             with ui.card().classes("w-full").mark(f"class-{c.class_id}"):
                 ui.label(f"{c.name} ({c.term})").classes("hitsim-card-title")
                 ui.label(f"{c.students} student{'s' if c.students != 1 else ''} enrolled").classes("hitsim-muted")
-                columns = [{"name": "title", "label": "Assignment", "field": "title", "align": "left"},
-                           {"name": "scenario", "label": "Scenario", "field": "scenario", "align": "left"},
-                           {"name": "due", "label": "Due", "field": "due", "align": "left"}]
-                rows = [{"title": t, "scenario": sc, "due": _format_due(d)} for _, t, sc, d in c.assignments]
-                ui.table(columns=columns, rows=rows, row_key="title").classes("w-full").props("flat bordered")
+                if not c.assignments:
+                    ui.label("No assignments yet.").classes("hitsim-muted")
+                for assignment_id, title, scenario_title, due in c.assignments:
+                    with ui.row().classes("w-full items-baseline gap-4 border-t pt-2").mark(f"assignment-{assignment_id}"):
+                        ui.label(title).classes("font-medium")
+                        ui.label(scenario_title).classes("hitsim-muted")
+                        ui.label(f"Due {_format_due(due)}").classes("text-sm")
 
 
 def _workspace(view: assignments.AttemptView) -> None:
@@ -172,7 +174,7 @@ def _workspace(view: assignments.AttemptView) -> None:
                 for p in view.pages:
                     label = p.title if len(patients) == 1 else f"{p.patient.split()[-1]}: {p.title}"
                     tab_list.append(ui.tab(f"{p.patient}|{p.section}", label=label).mark(f"tab-{p.section}"))
-            with ui.tab_panels(tabs, value=tab_list[0]).classes("w-full"):
+            with ui.tab_panels(tabs, value=tab_list[0], animated=False).classes("w-full"):
                 for p, tab in zip(view.pages, tab_list, strict=True):
                     with ui.tab_panel(tab):
                         with ui.element("div").classes("hitsim-chart hitsim-chart-paper").mark(f"chart-{p.section}"):

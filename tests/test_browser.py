@@ -1,0 +1,90 @@
+"""The demo, as a student meets it, in a real Chromium: `hitsim demo`, sign in, open the assignment, read the chart."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).parent / "artifacts"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(),
+                       reason="browser tests need Debian's chromium (apt-get install -y chromium); .ci/run installs it"),
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def demo_server(tmp_path):
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST" and not k.startswith("HITSIM_")}
+    env |= {"HITSIM_DATA_DIR": str(tmp_path / "data"), "HITSIM_PORT": str(port), "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "simulator.cli", "demo"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []
+    passwords: dict[str, str] = {}
+    deadline = time.time() + 60
+    try:
+        while time.time() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            match = re.match(r"\s+(\w+)\s+password: (\S+)", line)
+            if match:
+                passwords[match.group(1)] = match.group(2)
+            if "ready to go" in line:
+                break
+        else:
+            pytest.fail("hitsim demo did not start:\n" + "".join(lines))
+        assert {"instructor", "student"} <= passwords.keys(), "".join(lines)
+        yield f"http://127.0.0.1:{port}", passwords
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def test_student_signs_in_and_reads_the_paper_chart_in_chromium(demo_server):
+    from playwright.sync_api import expect, sync_playwright
+
+    base, passwords = demo_server
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM,
+                                    args=["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                                          "--disable-background-networking", "--no-first-run"])
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(base + "/")
+        expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+        page.get_by_label("Username").fill("student")
+        page.get_by_label("Password").fill(passwords["student"])
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.get_by_text("Chart entry: chronic care clinic")).to_be_visible()
+        page.screenshot(path=str(ARTIFACTS / "assignments.png"), full_page=True)
+        page.get_by_role("button", name="Open").click()
+        expect(page.get_by_text("Patient registration")).to_be_visible()
+        page.screenshot(path=str(ARTIFACTS / "chart-face-sheet.png"), full_page=True)
+        page.get_by_role("tab", name="Progress notes").click()
+        expect(page.get_by_text("Electronically signed").first).to_be_visible()
+        page.wait_for_timeout(300)
+        page.screenshot(path=str(ARTIFACTS / "chart-progress-notes.png"), full_page=True)
+        assert re.search(r"/attempt/\d+$", page.url)
+        browser.close()
