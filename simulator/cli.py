@@ -127,6 +127,28 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_reset_password(args: argparse.Namespace) -> int:
+    import secrets
+
+    from simulator.config import ConfigError, Settings
+    from simulator.services.accounts import reset_password
+    from simulator.services.errors import InvalidInput
+    from simulator.store import StoreError, open_store
+
+    try:
+        settings = Settings.from_env().ensure_data_dir()
+        store = open_store(settings.database_url)
+    except (ConfigError, StoreError) as exc:
+        return _fail(str(exc))
+    password = secrets.token_urlsafe(12)
+    try:
+        reset_password(store, username=args.username, password=password)
+    except InvalidInput as exc:
+        return _fail(str(exc))
+    print(f"New password for {args.username}: {password}")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hitsim", description="Training simulator for health information technicians.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -144,6 +166,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_conditions)
     p = sub.add_parser("demo", help="create demo accounts, a class and an assignment, then start the app")
     p.set_defaults(func=cmd_demo)
+    p = sub.add_parser("reset-password", help="give an account a new random password (printed once)")
+    p.add_argument("username")
+    p.set_defaults(func=cmd_reset_password)
     p = sub.add_parser("serve", help="start the app on the configured database")
     p.set_defaults(func=cmd_serve)
     return parser
