@@ -33,11 +33,14 @@ def cmd_generate(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     # Write every file under a temporary name first, then rename: a failure leaves nothing half-written.
     staged: list[tuple[Path, Path]] = []
+    umask = os.umask(0)
+    os.umask(umask)
     try:
         for name, text in files.items():
             fd, tmp = tempfile.mkstemp(dir=out, prefix=f".{name}.", suffix=".tmp")
             with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
                 fh.write(text)
+            os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes owner-only files; give the usual permissions
             staged.append((Path(tmp), out / name))
         for tmp, final in staged:
             os.replace(tmp, final)
