@@ -80,6 +80,14 @@ def write(tmp_path: Path, name: str, data: object) -> Path:
                                      "code": "active"}]}, "abatementDateTime": "2020-01-01"}, "con-4", "Condition"),
     ({"resourceType": "Observation", "id": "o2", "status": "final", "code": {"text": "x"},
       "referenceRange": [{"appliesTo": [{"text": "adults"}]}]}, "obs-3", "Observation.referenceRange"),
+    ({"resourceType": "Observation", "id": "o3", "status": "final",
+      "code": {"coding": [{"system": "http://loinc.org", "code": "8867-4"}]}, "valueQuantity": {"value": 70},
+      "component": [{"code": {"coding": [{"system": "http://loinc.org", "code": "8867-4"}]},
+                     "valueQuantity": {"value": 70}}]}, "obs-7", "Observation"),
+    ({"resourceType": "AllergyIntolerance", "id": "a1", "patient": {"reference": "Patient/p"},
+      "verificationStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/allergyintolerance-verification",
+                                         "code": "entered-in-error"}]},
+      "clinicalStatus": {"coding": [{"code": "active"}]}}, "ait-2", "AllergyIntolerance"),
 ])
 def test_invariant_violations_are_reported_with_resource_path_and_rule(tmp_path, resource, rule, path):
     f = write(tmp_path, "r.json", resource)

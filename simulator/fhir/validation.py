@@ -44,26 +44,50 @@ class _Invariant:
     path: str
     human: str
     check: Any  # compiled FHIRPath
-    guard: str | None  # an element whose absence makes the rule true without evaluating it
+    guards: tuple[str, ...]  # elements any of whose absence makes the rule true without evaluating it
 
     def vacuous_for(self, resource: dict[str, Any]) -> bool:
-        if self.guard is None:
-            return False
-        return not any(k == self.guard or (k.startswith(self.guard) and k[len(self.guard)].isupper())
-                       for k in resource)
+        return any(not _has_element(resource, g) for g in self.guards)
 
 
-# `X.….empty() or …` is true whenever element X is absent (X may be a choice element value[x]).
-_EMPTY_GUARD = re.compile(r"^([a-z][A-Za-z]*)(\.[a-z][A-Za-z]*)*\.empty\(\) or ")
+def _has_element(resource: dict[str, Any], name: str) -> bool:
+    """True when ``name`` (or a choice form of it, ``value`` -> ``valueQuantity``) is present."""
+    return any(k == name or (k.startswith(name) and k[len(name)].isupper()) for k in resource)
 
 
-def _guard(path: str, expression: str) -> str | None:
-    """The top-level element that must be present for a rule to have anything to check."""
+def _top_level(expression: str) -> str:
+    """The expression with the contents of every parenthesis removed: `a.where(x or y)` -> `a.where()`."""
+    out, depth = [], 0
+    for ch in expression:
+        if ch == "(":
+            depth += 1
+            if depth == 1:
+                out.append(ch)
+        elif ch == ")":
+            depth -= 1
+            if depth == 0:
+                out.append(ch)
+        elif depth == 0:
+            out.append(ch)
+    return "".join(out)
+
+
+# A disjunct `X.a.where(…).b.empty()`: a path from element X through navigation and filters only,
+# tested for emptiness. When X is absent the path is empty, so the disjunct and the rule are true.
+_EMPTY_PATH = re.compile(r"^([a-z][A-Za-z]*)(\.(?:[a-z][A-Za-z]*|where\(\)|ofType\(\)))*\.empty\(\)$")
+
+
+def _guards(path: str, expression: str) -> tuple[str, ...]:
+    """Elements whose absence makes a rule vacuously true (so it need not be evaluated)."""
     parts = path.split(".")
     if len(parts) > 1:
-        return parts[1]  # `Patient.contact.all(...)` is true when there is no contact
-    match = _EMPTY_GUARD.match(expression)
-    return match.group(1) if match else None
+        return (parts[1],)  # `Patient.contact.all(...)` is true when there is no contact
+    guards = []
+    for disjunct in _top_level(expression).split(" or "):
+        match = _EMPTY_PATH.match(disjunct.strip())
+        if match:
+            guards.append(match.group(1))
+    return tuple(guards)
 
 
 @cache
@@ -82,7 +106,7 @@ def _invariants() -> dict[str, tuple[_Invariant, ...]]:
             # Evaluate every instance of the element at once: `Patient.contact.all(<expr>)`.
             expression = f"{c['path']}.all({body})"
             items.append(_Invariant(c["key"], c["path"], c["human"], fhirpathpy.compile(expression, model),
-                                    _guard(c["path"], c["expression"])))
+                                    _guards(c["path"], c["expression"])))
         compiled[resource_type] = tuple(items)
     return compiled
 
