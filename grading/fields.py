@@ -1,0 +1,289 @@
+"""What each section grades: how to find an item's fields in FHIR JSON, compare them, and show them."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from grading import normalize as n
+from grading.rubric import Rubric
+
+STRENGTH = re.compile(r"(\d+(?:\.\d+)?)\s*(mg|mcg|g|units?|%|mL|meq|iu)\b(?:\s*/\s*(\d*(?:\.\d+)?)\s*(mL|actuation|spray|hr|capsule|g))?",
+                      re.IGNORECASE)
+
+
+# ------------------------------------------------------------------------------------------ JSON access
+def first(value: Any) -> Any:
+    return value[0] if isinstance(value, list) and value else (None if isinstance(value, list) else value)
+
+
+def get(res: Any, *path: str) -> Any:
+    for key in path:
+        res = first(res)
+        if not isinstance(res, dict):
+            return None
+        res = res.get(key)
+    return res
+
+
+def codes(concept: Any) -> frozenset[str]:
+    """Normalised codes of a CodeableConcept (system ignored: ICD 'E11.9' = 'e119')."""
+    out = set()
+    for coding in (get(concept, "coding") or []) if isinstance(get(concept, "coding"), list) else []:
+        if isinstance(coding, dict):
+            c = n.code(coding.get("code"))
+            if c:
+                out.add(c)
+    return frozenset(out)
+
+
+def concept_text(concept: Any) -> str | None:
+    if not isinstance(concept, dict):
+        return None
+    return n.text(concept.get("text")) or n.text(get(concept, "coding", "display"))
+
+
+def concept_show(concept: Any) -> str:
+    if not isinstance(concept, dict):
+        return ""
+    text = concept.get("text") if isinstance(concept.get("text"), str) else get(concept, "coding", "display")
+    code = get(concept, "coding", "code")
+    return str(text or code or "")
+
+
+def show_date(value: Any) -> str:
+    d = n.date(value)
+    return d.strftime("%m/%d/%Y") if d else ("" if value is None else str(value))
+
+
+def encounter_of(res: dict[str, Any]) -> Any:
+    ref = res.get("encounter")
+    if ref is None and isinstance(res.get("context"), dict):
+        ref = first(res["context"].get("encounter"))
+    return ref
+
+
+# ------------------------------------------------------------------------------------------ comparing
+@dataclass(frozen=True)
+class Field:
+    name: str  # rubric field key
+    label: str  # words a student reads, e.g. "Date of birth"
+    path: str  # FHIR element path for the finding
+    value: Callable[[dict[str, Any], Any], Any]  # (resource, context) -> comparable value or None
+    show: Callable[[dict[str, Any], Any], str]  # (resource, context) -> what to print
+    compare: Callable[[Any, Any, Rubric], float] = lambda a, b, _r: 1.0 if a == b else 0.0
+
+
+def name_compare(a: Any, b: Any, rubric: Rubric) -> float:
+    if a == b:
+        return 1.0
+    if isinstance(a, str) and isinstance(b, str) and n.one_letter_off(a, b):
+        return rubric.partial_credit["name_one_letter_off"]
+    return 0.0
+
+
+def date_compare(a: Any, b: Any, rubric: Rubric) -> float:
+    if a == b:
+        return 1.0
+    if isinstance(a, dt.date) and isinstance(b, dt.date) and a.year == b.year and (a.month, a.day) == (b.day, b.month):
+        return rubric.partial_credit["date_month_day_swapped"]
+    return 0.0
+
+
+def value_compare(a: Any, b: Any, rubric: Rubric) -> float:
+    """Observation values: quantities after unit conversion within tolerance; other kinds exactly."""
+    if a is None or b is None:
+        return 0.0
+    if a[0] == "quantity" and b[0] == "quantity":
+        qa, qb = a[1], b[1]
+        if n.same_quantity(qa, qb, rubric.tolerances):
+            return 1.0
+        return 1.0 if a[2] is not None and a[2] == b[2] and b[3] is None else 0.0  # a bare number with no unit
+    if a[0] == "components" and b[0] == "components":
+        return 1.0 if len(a[1]) == len(b[1]) and all(
+            code_a == code_b and n.same_quantity(qa, qb, rubric.tolerances)
+            for (code_a, qa), (code_b, qb) in zip(a[1], b[1], strict=True)) else 0.0
+    return 1.0 if a == b else 0.0
+
+
+def note_compare(a: Any, b: Any, rubric: Rubric) -> float:
+    if a == b:
+        return 1.0
+    if not a or not b:
+        return 0.0
+    want, got = a, b
+    common = sum(min(want.count(w), got.count(w)) for w in set(want))
+    ratio = common / max(len(want), len(got))
+    return rubric.partial_credit["note_text_mostly_right"] if ratio >= 0.8 else 0.0
+
+
+# ------------------------------------------------------------------------------------------ observation values
+def observation_value(res: dict[str, Any], _ctx: Any) -> Any:
+    if isinstance(res.get("valueQuantity"), dict):
+        q = res["valueQuantity"]
+        unit = q.get("code") or q.get("unit")
+        return ("quantity", n.quantity(q), n.number(q.get("value")), unit if isinstance(unit, str) else None)
+    if isinstance(res.get("component"), list):
+        parts = []
+        for comp in res["component"]:
+            if isinstance(comp, dict):
+                parts.append((codes(comp.get("code")), n.quantity(comp.get("valueQuantity"))))
+        return ("components", tuple(sorted(parts, key=lambda p: sorted(p[0]))))
+    if "valueString" in res:
+        return ("text", n.text(res["valueString"]))
+    if "valueCodeableConcept" in res:
+        c = res["valueCodeableConcept"]
+        return ("concept", codes(c) or concept_text(c))
+    for key in ("valueBoolean", "valueInteger"):
+        if key in res:
+            return ("other", res[key])
+    return None
+
+
+def show_observation_value(res: dict[str, Any], _ctx: Any) -> str:
+    if isinstance(res.get("valueQuantity"), dict):
+        q = res["valueQuantity"]
+        return f"{q.get('value')} {q.get('unit') or q.get('code') or ''}".strip()
+    if isinstance(res.get("component"), list):
+        return "/".join(str(get(c, "valueQuantity", "value")) for c in res["component"])
+    if "valueString" in res:
+        return str(res["valueString"])
+    if "valueCodeableConcept" in res:
+        return concept_show(res["valueCodeableConcept"])
+    return ""
+
+
+def observation_unit_kind(res: dict[str, Any], _ctx: Any) -> Any:
+    if isinstance(res.get("valueQuantity"), dict):
+        q = n.quantity(res["valueQuantity"])
+        return q[0] if q else None
+    if isinstance(res.get("component"), list):
+        kinds = [n.quantity(get(c, "valueQuantity")) for c in res["component"]]
+        return tuple(k[0] if k else None for k in kinds)
+    return "no unit" if any(k in res for k in ("valueString", "valueCodeableConcept")) else None
+
+
+# ------------------------------------------------------------------------------------------ resource helpers
+def official_name(patient: dict[str, Any]) -> dict[str, Any]:
+    names = patient.get("name") if isinstance(patient.get("name"), list) else []
+    names = [x for x in names if isinstance(x, dict)]
+    return next((x for x in names if x.get("use") == "official"), names[0] if names else {})
+
+
+def given(patient: dict[str, Any], i: int) -> Any:
+    g = official_name(patient).get("given")
+    return g[i] if isinstance(g, list) and len(g) > i else None
+
+
+def mrn(patient: dict[str, Any]) -> Any:
+    ids = patient.get("identifier") if isinstance(patient.get("identifier"), list) else []
+    for ident in ids:
+        if isinstance(ident, dict) and ("MR" in codes(ident.get("type")) or "mrn" in str(ident.get("system", "")).lower()):
+            return ident.get("value")
+    return None
+
+
+def phone_of(patient: dict[str, Any]) -> Any:
+    telecom = patient.get("telecom") if isinstance(patient.get("telecom"), list) else []
+    return next((t.get("value") for t in telecom if isinstance(t, dict) and t.get("system") == "phone"), None)
+
+
+def address_of(patient: dict[str, Any]) -> dict[str, Any]:
+    a = first(patient.get("address"))
+    return a if isinstance(a, dict) else {}
+
+
+def address_line(patient: dict[str, Any]) -> Any:
+    line = address_of(patient).get("line")
+    return " ".join(x for x in line if isinstance(x, str)) if isinstance(line, list) else None
+
+
+def zip5(value: Any) -> str | None:
+    return re.sub(r"\D", "", value)[:5] or None if isinstance(value, str) else None
+
+
+def ident(value: Any) -> str | None:
+    return re.sub(r"[\s-]", "", value).upper() or None if isinstance(value, str) else None
+
+
+def med_name(res: dict[str, Any]) -> str | None:
+    concept = res.get("medicationCodeableConcept")
+    display = get(concept, "coding", "display")
+    if isinstance(display, str):
+        return n.text(display)
+    text = get(concept, "text")
+    if isinstance(text, str):
+        match = STRENGTH.search(text)
+        return n.text(text[:match.start()] if match else text)
+    return None
+
+
+def strength(res: dict[str, Any]) -> tuple[str, ...] | None:
+    concept = res.get("medicationCodeableConcept")
+    for candidate in (get(concept, "text"), get(concept, "coding", "display")):
+        if isinstance(candidate, str):
+            match = STRENGTH.search(candidate)
+            if match:
+                return tuple((g or "").lower().rstrip("s") if i % 2 else str(n.number(g) if g else "")
+                             for i, g in enumerate(match.groups()))
+    return None
+
+
+def show_strength(res: dict[str, Any], _ctx: Any) -> str:
+    concept = res.get("medicationCodeableConcept")
+    text = get(concept, "text")
+    match = STRENGTH.search(text) if isinstance(text, str) else None
+    return match.group(0) if match else ""
+
+
+def directions(res: dict[str, Any]) -> Any:
+    dosage = first(res.get("dosageInstruction"))
+    if not isinstance(dosage, dict):
+        return None
+    repeat = get(dosage, "timing", "repeat")
+    dose = get(dosage, "doseAndRate", "doseQuantity", "value")
+    if isinstance(repeat, dict) and (repeat.get("frequency") is not None or dose is not None):
+        prn = bool(dosage.get("asNeededBoolean") or dosage.get("asNeededCodeableConcept"))
+        return ("structured", n.number(dose), repeat.get("frequency"), n.number(repeat.get("period")),
+                repeat.get("periodUnit"), n.text(get(dosage, "timing", "code", "text")), prn)
+    return ("text", tuple(n.words(dosage.get("text")))) if dosage.get("text") else None
+
+
+def note_words(res: dict[str, Any]) -> tuple[str, ...] | None:
+    attachment = get(res, "content", "attachment")
+    if not isinstance(attachment, dict):
+        return None
+    data = attachment.get("data")
+    if isinstance(data, str):
+        try:
+            return tuple(n.words(base64.b64decode(data, validate=True).decode("utf-8")))
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+    return None
+
+
+def reactions(res: dict[str, Any]) -> tuple[frozenset[str], ...] | None:
+    """One set of names per reaction (its codes and its text), so 'hives' matches SNOMED 247472004 'hives'."""
+    found = []
+    for reaction in res.get("reaction") or [] if isinstance(res.get("reaction"), list) else []:
+        for m in (reaction.get("manifestation") or []) if isinstance(reaction, dict) else []:
+            names = set(codes(m)) | ({concept_text(m)} if concept_text(m) else set())
+            if names:
+                found.append(frozenset(names))
+    return tuple(found) or None
+
+
+def reactions_compare(a: Any, b: Any, _rubric: Rubric) -> float:
+    if not a or not b:
+        return 0.0
+    covered = all(any(x & y for y in b) for x in a) and all(any(x & y for x in a) for y in b)
+    return 1.0 if covered else 0.0
+
+
+def performed_date(res: dict[str, Any]) -> Any:
+    return n.date(res.get("performedDateTime") or get(res, "performedPeriod", "start"))

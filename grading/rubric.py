@@ -1,0 +1,109 @@
+"""The grading rubric: points per section, weights per field, partial credit and tolerances (TOML)."""
+
+from __future__ import annotations
+
+import copy
+import tomllib
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+SECTION_TITLES = {
+    "demographics": "Demographics",
+    "encounters": "Encounters",
+    "problem_list": "Problem list",
+    "medications": "Medications",
+    "allergies": "Allergies",
+    "vitals": "Vital signs",
+    "labs": "Lab results",
+    "procedures": "Procedures",
+    "notes": "Notes",
+}
+
+
+class RubricError(Exception):
+    """A rubric file cannot be used; the message names the key and what is expected."""
+
+
+@dataclass(frozen=True)
+class Rubric:
+    sections: dict[str, dict[str, Any]]  # name -> {"points": float, "fields": {field: weight}}
+    partial_credit: dict[str, float]
+    tolerances: dict[str, float]
+
+    def points(self, section: str) -> float:
+        return float(self.sections[section]["points"])
+
+    def weights(self, section: str) -> dict[str, float]:
+        return self.sections[section]["fields"]
+
+
+@cache
+def _default_data() -> dict[str, Any]:
+    return tomllib.loads(resources.files("grading").joinpath("rubric.toml").read_text(encoding="utf-8"))
+
+
+def default_rubric() -> Rubric:
+    return _build(copy.deepcopy(_default_data()), "default rubric")
+
+
+def _check_number(where: str, value: Any, low: float = 0.0, high: float | None = None) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise RubricError(f"{where}: expected a number, got {value!r}")
+    if value < low:
+        raise RubricError(f"{where}: expected a number of at least {low:g}, got {value!r} (no negative points)")
+    if high is not None and value > high:
+        raise RubricError(f"{where}: expected a number from {low:g} to {high:g}, got {value!r}")
+    return float(value)
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any], where: str) -> None:
+    """Apply ``override`` onto ``base``; every key must already exist in the default rubric."""
+    for key, value in override.items():
+        path = f"{where}.{key}" if where else key
+        if key not in base:
+            known = ", ".join(sorted(base))
+            raise RubricError(f"{path}: unknown key; expected one of {known}")
+        if isinstance(base[key], dict):
+            if not isinstance(value, dict):
+                raise RubricError(f"{path}: expected a table")
+            _merge(base[key], value, path)
+        else:
+            base[key] = value
+
+
+def _build(data: dict[str, Any], source: str) -> Rubric:
+    for name, section in data["sections"].items():
+        _check_number(f"{source}: sections.{name}.points", section["points"])
+        for field, weight in section["fields"].items():
+            _check_number(f"{source}: sections.{name}.fields.{field}", weight)
+    for key, value in data["partial_credit"].items():
+        _check_number(f"{source}: partial_credit.{key}", value, 0.0, 1.0 if key != "extra_item" else 10.0)
+    for key, value in data["tolerances"].items():
+        _check_number(f"{source}: tolerances.{key}", value)
+    return Rubric(data["sections"], data["partial_credit"], data["tolerances"])
+
+
+def parse_rubric(text: str, source: str = "rubric") -> Rubric:
+    """The default rubric with the overrides in ``text`` (TOML) applied."""
+    try:
+        override = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise RubricError(f"{source}: not valid TOML: {exc}") from exc
+    data = copy.deepcopy(_default_data())
+    try:
+        _merge(data, override, "")
+    except RubricError as exc:
+        raise RubricError(f"{source}: {exc}") from exc
+    return _build(data, source)
+
+
+def load_rubric(path: str | Path) -> Rubric:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RubricError(f"{path}: cannot be read: {exc}") from exc
+    return parse_rubric(text, str(path))
