@@ -308,7 +308,6 @@ def _signature(item: _Item) -> str:
 class _SectionGrader:
     def __init__(self, section: Section, rubric: Rubric, item_value: float):
         self.section, self.rubric, self.value = section, rubric, item_value
-        self.earned = 0.0
         self.findings: list[Finding] = []
         self.extras: list[tuple[_Item, Context]] = []
 
@@ -331,7 +330,6 @@ class _SectionGrader:
                 if fd.name not in credits:
                     continue
                 share = self.value * weights[fd.name] / total if total else 0.0
-                self.earned += share * credits[fd.name]
                 if credits[fd.name] < 1.0:
                     self._field_finding(fd, key, sub, ctx, share * (1 - credits[fd.name]), credits[fd.name])
         for i, key in enumerate(keys):
@@ -345,7 +343,7 @@ class _SectionGrader:
             sig = _signature(sub)
             if j not in matched_subs and sig not in seen:
                 self.extras.append((sub, ctx))
-            seen.add(sig)
+                seen.add(sig)
         return [(i, j) for i, j, _ in pairs]
 
     def _where(self, res: dict[str, Any], ctx: Context) -> str:
@@ -355,7 +353,8 @@ class _SectionGrader:
         expected = fd.show(key.resource, ctx)
         entered = fd.show(sub.resource, ctx) if sub.values[fd.name] is not None else ""
         label = self.section.label(key.resource, ctx)
-        prefix = f"{label}: " if self.section.name not in ("demographics",) else ""
+        # Demographics and encounters name the item in the section already ("encounter 2").
+        prefix = f"{label}: " if self.section.name not in ("demographics", "encounters") else ""
         if sub.values[fd.name] is None:
             kind, message = "missing", f"{prefix}{fd.label}: chart says {expected}, nothing entered"
         elif credit > 0:
@@ -368,17 +367,19 @@ class _SectionGrader:
                                      expected, entered, lost, kind, message))
 
     def finish(self, possible: float) -> float:
-        """Charge the extras (at most what is left of the section) and return the section's points."""
+        """Charge the extras (at most what is left of the section) and return the section's points.
+
+        Points are what is possible less what the findings took, so the findings always add up.
+        """
         penalty = self.value * self.rubric.partial_credit["extra_item"]
-        room = max(0.0, self.earned)
+        room = max(0.0, possible - sum(x.points_lost for x in self.findings))
         for item, ctx in self.extras:
             lost = min(penalty, room)
             room -= lost
             label = self.section.label(item.resource, ctx)
             self.findings.append(Finding(self._where(item.resource, ctx), f"{self.section.resource_type}[{label}]", "",
                                          label, lost, "extra", f"{label}: entered but not on the chart"))
-        self.earned = room
-        return min(self.earned, possible)
+        return room
 
 
 def _pair_patients(key_chart: Chart, sub_chart: Chart, rubric: Rubric) -> list[tuple[PatientRecord | None, PatientRecord | None]]:
@@ -410,15 +411,16 @@ def grade(key: Any, submission: Any, rubric: Rubric | None = None) -> GradeRepor
             encounters = sorted(key_rec.of("Encounter"), key=lambda e: str(f.get(e, "period", "start") or ""))
             ctx.encounter_number = {id(e): i for i, e in enumerate(encounters, start=1)}
         contexts.append(ctx)
-    counts = {s.name: sum(len(_items(s, c.key, c, True)) for c in contexts) for s in SECTIONS}
+    key_items = {(s.name, i): _items(s, c.key, c, True) for s in SECTIONS for i, c in enumerate(contexts)}
+    counts = {s.name: sum(len(key_items[s.name, i]) for i in range(len(contexts))) for s in SECTIONS}
     possible_raw = sum(rubric.points(s.name) for s in SECTIONS if counts[s.name])
     scale = 100.0 / possible_raw if possible_raw else 0.0
     section_scores, findings = [], []
     for section in SECTIONS:
         possible = rubric.points(section.name) * scale if counts[section.name] else 0.0
         grader = _SectionGrader(section, rubric, possible / counts[section.name] if counts[section.name] else 0.0)
-        for ctx in contexts:
-            keys, subs = _items(section, ctx.key, ctx, True), _items(section, ctx.sub, ctx, False)
+        for i, ctx in enumerate(contexts):
+            keys, subs = key_items[section.name, i], _items(section, ctx.sub, ctx, False)
             pairs = grader.grade(keys, subs, ctx)
             if section is ENCOUNTERS:
                 ctx.reverse_map = {id(subs[j].resource): id(keys[i].resource) for i, j in pairs}
@@ -428,6 +430,7 @@ def grade(key: Any, submission: Any, rubric: Rubric | None = None) -> GradeRepor
         findings += grader.findings
     for problem in key_chart.problems:
         raise ValueError(f"answer key: {problem.path}: {problem.message}")
-    findings += [Finding("submission", p.path, "", "", 0.0, "wrong", p.message) for p in sub_chart.problems]
-    score = sum(s.points_earned for s in section_scores) if possible_raw else 0.0
+    # What could not be read comes first: it explains the rest.
+    findings = [Finding("submission", p.path, "", "", 0.0, "wrong", p.message) for p in sub_chart.problems] + findings
+    score = 100.0 - sum(x.points_lost for x in findings) if possible_raw else 0.0
     return GradeReport(min(100.0, max(0.0, score)), section_scores, findings)

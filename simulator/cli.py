@@ -74,6 +74,38 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_grade(args: argparse.Namespace) -> int:
+    import json
+
+    from grading import GradeReport, RubricError, default_rubric, grade, load_rubric
+    from simulator.fhir.validation import NotFhirJson, load_json_file
+
+    documents = {}
+    for role, name in (("key", args.key), ("submission", args.submission)):
+        try:
+            doc = load_json_file(Path(name))
+        except NotFhirJson as exc:
+            return _fail(f"{role}: {exc}")
+        if not isinstance(doc, dict) or not isinstance(doc.get("resourceType"), str):
+            return _fail(f"{role}: {name}: not FHIR: expected a Bundle (a JSON object with resourceType 'Bundle')")
+        documents[role] = doc
+    if documents["key"].get("resourceType") != "Bundle":
+        return _fail(f"key: {args.key}: expected an answer-key Bundle, got a {documents['key']['resourceType']}")
+    try:
+        rubric = load_rubric(args.rubric) if args.rubric else default_rubric()
+    except RubricError as exc:
+        return _fail(f"rubric: {exc}")
+    try:
+        report: GradeReport = grade(documents["key"], documents["submission"], rubric)
+    except ValueError as exc:
+        return _fail(f"key: {args.key}: {exc}")
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        print(report.to_text(), end="")
+    return EXIT_OK
+
+
 def cmd_scenarios(args: argparse.Namespace) -> int:
     from simulator.generate.scenario import ScenarioError, list_scenario_files, load_scenario
 
@@ -163,6 +195,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("validate", help="check FHIR R4 JSON files: structure and the HL7 invariants")
     p.add_argument("files", nargs="+", metavar="FILE")
     p.set_defaults(func=cmd_validate)
+    p = sub.add_parser("grade", help="grade a student's record (FHIR Bundle) against an answer key")
+    p.add_argument("--key", required=True, help="the answer key (key.json from `hitsim generate`)")
+    p.add_argument("--submission", required=True, help="the student's record, a FHIR Bundle")
+    p.add_argument("--rubric", help="a rubric TOML overriding the default points, weights and tolerances")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(func=cmd_grade)
     p = sub.add_parser("scenarios", help="list the scenario library")
     p.set_defaults(func=cmd_scenarios)
     p = sub.add_parser("conditions", help="list the clinical catalog's conditions and their ICD-10-CM codes")

@@ -144,3 +144,39 @@ def test_conditions_lists_the_catalog_with_codes():
 
 def test_hitsim_console_script_is_installed():
     assert shutil.which("hitsim") is not None
+
+
+def test_grade_prints_a_text_report_and_json(tmp_path):
+    main(["generate", "verify-registration", "--seed", "5", "--out", str(tmp_path)])
+    key, sub = str(tmp_path / "key.json"), str(tmp_path / "preentered.json")
+    text = run("grade", "--key", key, "--submission", sub)
+    assert text.returncode == 0 and text.stdout.startswith("Score: ")
+    assert "chart says" in text.stdout
+    as_json = run("grade", "--key", key, "--submission", sub, "--json")
+    data = json.loads(as_json.stdout)
+    assert 0 <= data["score"] < 100 and data["score"] == round(data["score"], 1)
+    assert {"section", "path", "expected", "entered", "points_lost", "kind"} <= set(data["findings"][0])
+    same = run("grade", "--key", key, "--submission", key, "--json")
+    assert json.loads(same.stdout)["score"] == 100.0
+
+
+def test_grade_refuses_files_that_are_not_fhir_with_exit_2(tmp_path):
+    main(["generate", "clinic-chronic-care", "--seed", "5", "--out", str(tmp_path)])
+    bad = tmp_path / "bad.json"
+    bad.write_text("{oops")
+    result = run("grade", "--key", str(tmp_path / "key.json"), "--submission", str(bad))
+    assert result.returncode == 2 and "submission:" in result.stderr and "not JSON" in result.stderr
+    array = tmp_path / "array.json"
+    array.write_text("[]")
+    result = run("grade", "--key", str(array), "--submission", str(tmp_path / "key.json"))
+    assert result.returncode == 2 and "key:" in result.stderr and "not FHIR" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_grade_with_a_bad_rubric_names_the_key(tmp_path):
+    main(["generate", "clinic-chronic-care", "--seed", "5", "--out", str(tmp_path)])
+    rubric = tmp_path / "rubric.toml"
+    rubric.write_text("[sections.allergies]\npoints = -1\n")
+    key = str(tmp_path / "key.json")
+    result = run("grade", "--key", key, "--submission", key, "--rubric", str(rubric))
+    assert result.returncode == 2 and "sections.allergies.points" in result.stderr

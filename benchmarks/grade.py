@@ -1,0 +1,52 @@
+"""Grade 500 submissions of three-visit charts, each with a few errors, and print submissions per second.
+
+Goal (issue #4): >= 1,000 submissions/s on one core. Run: python benchmarks/grade.py [--submissions N]
+Each submission is a different student's chart (its own seed) with 3 entry errors from the fault planter.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import time
+
+from grading import default_rubric, grade
+from simulator.generate import generate_case, load_scenario, plant_faults
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--submissions", type=int, default=500)
+    parser.add_argument("--errors", type=int, default=3)
+    args = parser.parse_args()
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core
+    scenario = load_scenario("clinic-chronic-care")
+    rubric = default_rubric()
+    work = []
+    for seed in range(args.submissions):
+        key = generate_case(scenario, seed).key
+        submission, _ = plant_faults(key, args.errors, random.Random(seed))
+        work.append((key, submission))
+    grade(*work[0], rubric)  # warm-up: imports, FHIR type table
+    times = []
+    start = time.perf_counter()
+    scores = []
+    for key, submission in work:
+        t0 = time.perf_counter()
+        scores.append(grade(key, submission, rubric).score)
+        times.append(time.perf_counter() - t0)
+    total = time.perf_counter() - start
+    resources = sum(len(k["entry"]) + len(s["entry"]) for k, s in work) / len(work)
+    print(f"submissions        {len(work)} (three-visit charts, {args.errors} errors each, "
+          f"{resources:.0f} resources per key+submission)")
+    print(f"graded             {len(work) / total:8.1f} submissions/s on one core (goal: 1000)")
+    print(f"per submission     median {statistics.median(times) * 1000:.2f} ms, "
+          f"p95 {sorted(times)[int(len(times) * 0.95)] * 1000:.2f} ms")
+    print(f"mean score         {statistics.mean(scores):.1f}")
+
+
+if __name__ == "__main__":
+    main()
