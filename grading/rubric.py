@@ -92,6 +92,11 @@ def parse_rubric(text: str, source: str = "rubric") -> Rubric:
         override = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise RubricError(f"{source}: not valid TOML: {exc}") from exc
+    return rubric_with(override, source)
+
+
+def rubric_with(override: dict[str, Any], source: str = "rubric") -> Rubric:
+    """The default rubric with ``override`` (the same keys, e.g. from a scenario's [rubric] table) applied."""
     data = copy.deepcopy(_default_data())
     try:
         _merge(data, override, "")

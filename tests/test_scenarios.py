@@ -68,3 +68,18 @@ def test_a_sex_restricted_condition_cannot_be_given_to_the_other_sex():
     text = GOOD.replace("ages = [40, 70]", 'ages = [40, 70]\nsex = "male"').replace('["hypertension"]', '["osteoporosis"]')
     with pytest.raises(ScenarioError, match=r"patients\.sex: male patients cannot have 'osteoporosis'"):
         parse_scenario(text, "bad.toml", "bad")
+
+
+def test_a_scenario_may_override_the_grading_rubric():
+    sc = parse_scenario(GOOD + "[rubric.sections.allergies]\npoints = 30\n", "s.toml", "s")
+    assert sc.rubric().points("allergies") == 30
+    assert parse_scenario(GOOD, "s.toml", "s").rubric().points("allergies") == 10
+
+
+@pytest.mark.parametrize(("table", "message"), [
+    ("[rubric.sections.allergies]\npoints = -1\n", r"s\.toml: rubric\.sections\.allergies\.points: expected a number of at least 0"),
+    ("[rubric.sections.vitals.fields]\ncolour = 2\n", r"s\.toml: rubric\.sections\.vitals\.fields\.colour: unknown key"),
+])
+def test_a_bad_rubric_override_in_a_scenario_names_the_key(table, message):
+    with pytest.raises(ScenarioError, match=message):
+        parse_scenario(GOOD + table, "s.toml", "s")

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from grading import Rubric, RubricError, rubric_with
 from simulator.clinical import Catalog, load_catalog
 
 DIFFICULTIES = ("introductory", "intermediate", "advanced")
@@ -59,6 +60,10 @@ class Scenario:
     fault_count: int
     fault_kinds: tuple[str, ...]
     source: str  # the TOML text, kept so a stored assignment regenerates the same key
+    rubric_overrides: dict[str, Any]  # the scenario's [rubric] table: changes to the default grading rubric
+
+    def rubric(self) -> Rubric:
+        return rubric_with(self.rubric_overrides, f"{self.slug}: rubric")
 
 
 class _Reader:
@@ -181,6 +186,11 @@ def parse_scenario(text: str, file: str, slug: str, catalog: Catalog | None = No
     fault_count = f.number("count", 0, 30, 0)
     fault_kinds = f.choices("kinds", FAULT_KINDS, list(FAULT_KINDS))
     f.finish()
+    rubric_overrides = top.get("rubric", dict, "a [rubric] table (see grading/rubric.toml)", {})
+    try:
+        rubric_with(rubric_overrides, f"{file}: rubric")
+    except RubricError as exc:
+        raise ScenarioError(str(exc).replace(f"{file}: rubric: ", f"{file}: rubric.")) from exc
     top.finish()
     return Scenario(
         slug=slug, title=title.strip(), description=description.strip(), difficulty=difficulty, setting=setting,
@@ -189,6 +199,7 @@ def parse_scenario(text: str, file: str, slug: str, catalog: Catalog | None = No
         preventive=preventive, allergy_rate=float(allergy_rate), seed_policy=seed_policy,
         default_seed=default_seed, start=start, date_formats=date_formats, units=units,
         abbreviations=float(abbreviations), fault_count=fault_count, fault_kinds=fault_kinds, source=text,
+        rubric_overrides=rubric_overrides,
     )
 
 
