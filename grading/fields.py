@@ -33,13 +33,12 @@ def get(res: Any, *path: str) -> Any:
 
 def codes(concept: Any) -> frozenset[str]:
     """Normalised codes of a CodeableConcept (system ignored: ICD 'E11.9' = 'e119')."""
-    out = set()
-    for coding in (get(concept, "coding") or []) if isinstance(get(concept, "coding"), list) else []:
-        if isinstance(coding, dict):
-            c = n.code(coding.get("code"))
-            if c:
-                out.add(c)
-    return frozenset(out)
+    if isinstance(concept, list):
+        concept = concept[0] if concept else None
+    coding = concept.get("coding") if isinstance(concept, dict) else None
+    if not isinstance(coding, list):
+        return frozenset()
+    return frozenset(c for c in (n.code(x.get("code")) for x in coding if isinstance(x, dict)) if c)
 
 
 def concept_text(concept: Any) -> str | None:

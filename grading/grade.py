@@ -340,8 +340,10 @@ class _SectionGrader:
         # An item entered twice (or more) counts once as extra.
         seen: set[str] = set()
         for j, sub in enumerate(subs):
+            if j in matched_subs:
+                continue
             sig = _signature(sub)
-            if j not in matched_subs and sig not in seen:
+            if sig not in seen:
                 self.extras.append((sub, ctx))
                 seen.add(sig)
         return [(i, j) for i, j, _ in pairs]

@@ -69,9 +69,9 @@ def sex(value: Any) -> str | None:
 
 def code(value: Any) -> str | None:
     """Codes: case, spaces and the dot do not matter ('e11.9' = 'E119')."""
-    if not isinstance(value, str) or not value.strip():
+    if not isinstance(value, str):
         return None
-    return re.sub(r"[\s.]", "", value).upper()
+    return "".join(value.split()).replace(".", "").upper() or None
 
 
 _US_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{2}|\d{4})$")
