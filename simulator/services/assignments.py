@@ -92,7 +92,11 @@ def open_assignment(store: Store, *, user: SignedInUser, assignment_id: int) -> 
             raise PermissionDenied(f"This assignment was due {a.due_at:%b %d, %Y %H:%M} UTC; it can no longer be started.")
         number = len(attempts) + 1
         seed = cases.variant_seed(a.seed, user.id, number) if a.per_student_variants else a.seed
-        return repo.create_attempt(s, assignment_id=a.id, student_id=user.id, number=number, seed=seed).id
+        attempt_id = repo.create_attempt(s, assignment_id=a.id, student_id=user.id, number=number, seed=seed).id
+    from simulator.services import workspace
+
+    workspace.prefill_verify_task(store, attempt_id=attempt_id)
+    return attempt_id
 
 
 def _aware(moment: dt.datetime) -> dt.datetime:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select
@@ -179,8 +180,24 @@ def save_resource(session: Session, *, attempt_id: int, resource: dict[str, Any]
     return version
 
 
+@dataclass(frozen=True)
+class LatestRow:
+    resource: dict[str, Any]
+    version: int
+    saved_at: dt.datetime
+
+
+def latest_rows(session: Session, *, attempt_id: int) -> list[LatestRow]:
+    """The newest version of every live resource in a workspace, with its version and save time."""
+    return [LatestRow(json.loads(row.content), row.version, row.saved_at) for row in _latest(session, attempt_id, None)]
+
+
 def latest_resources(session: Session, *, attempt_id: int, resource_type: str | None = None) -> list[dict[str, Any]]:
     """The newest version of every resource in a workspace that is not deleted, oldest first."""
+    return [json.loads(row.content) for row in _latest(session, attempt_id, resource_type)]
+
+
+def _latest(session: Session, attempt_id: int, resource_type: str | None) -> list[FhirResourceVersion]:
     newest = (select(FhirResourceVersion.resource_type, FhirResourceVersion.logical_id,
                      func.max(FhirResourceVersion.version).label("version"))
               .where(FhirResourceVersion.attempt_id == attempt_id)
@@ -192,7 +209,7 @@ def latest_resources(session: Session, *, attempt_id: int, resource_type: str | 
              .order_by(FhirResourceVersion.id))
     if resource_type is not None:
         query = query.where(FhirResourceVersion.resource_type == resource_type)
-    return [json.loads(row.content) for row in session.scalars(query)]
+    return list(session.scalars(query))
 
 
 def resource_history(session: Session, *, attempt_id: int, resource_type: str, logical_id: str) -> list[FhirResourceVersion]:

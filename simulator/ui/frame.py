@@ -14,6 +14,8 @@ BRAND = "#14532d"
 STYLES = """
 body { background: #f4f5f2; }
 .hitsim-page { max-width: 1280px; margin: 0 auto; width: 100%; }
+.hitsim-page.wide { max-width: none; }
+.hitsim-entry-row { border-bottom: 1px solid #e3e5e0; padding: 8px 0 0; }
 .hitsim-card-title { font-weight: 600; font-size: 1.1rem; }
 .hitsim-muted { color: #5f6360; }
 .hitsim-chart-paper { width: 100%; max-width: 1100px; background: #fffef9; border: 1px solid #d8d6c8; box-shadow: 0 1px 3px rgba(0,0,0,.08);
@@ -27,7 +29,7 @@ def signed_in_user() -> SignedInUser | None:
 
 
 @contextmanager
-def frame(title: str) -> Iterator[None]:
+def frame(title: str, wide: bool = False) -> Iterator[None]:
     ui.add_css(STYLES)
     ui.colors(primary=BRAND)
     ui.page_title(f"{title} · hitsim")
@@ -44,6 +46,6 @@ def frame(title: str) -> Iterator[None]:
                 ui.label(f"{user.display_name} · {user.role}").classes("text-sm").mark("signed-in-as")
                 ui.button("Sign out", icon="logout", on_click=lambda: ui.navigate.to("/logout")).props(
                     "flat color=white dense no-caps").mark("logout")
-    with ui.column().classes("hitsim-page p-6 gap-4"):
+    with ui.column().classes("hitsim-page p-6 gap-4" + (" wide" if wide else "")):
         ui.label(title).classes("text-2xl font-semibold").mark("page-title")
         yield

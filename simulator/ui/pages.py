@@ -11,10 +11,11 @@ from fastapi.responses import RedirectResponse
 from nicegui import app, ui
 from starlette.middleware.base import BaseHTTPMiddleware
 
-from simulator.services import accounts, assignments
+from simulator.services import accounts, assignments, workspace
 from simulator.services.errors import NotFound, PermissionDenied
 from simulator.store import Store
 from simulator.ui.frame import frame, signed_in_user
+from simulator.ui.workspace import ehr_panel
 
 SESSION_HOURS = 12
 OPEN_PATHS = ("/login", "/_nicegui", "/favicon")
@@ -97,7 +98,7 @@ def register_pages(store: Store) -> None:
         return RedirectResponse(f"/attempt/{attempt_id}")
 
     @ui.page("/attempt/{attempt_id}")
-    def attempt_page(attempt_id: int) -> None:
+    def attempt_page(attempt_id: int, patient: str = "") -> None:
         user = signed_in_user()
         assert user is not None
         try:
@@ -107,7 +108,28 @@ def register_pages(store: Store) -> None:
                 ui.label(str(exc)).classes("text-negative").mark("error")
                 ui.link("Back", "/")
             return
-        _workspace(view)
+        _workspace(store, user, view, patient)
+
+    @ui.page("/attempt/{attempt_id}/report")
+    def report_page(attempt_id: int) -> None:
+        user = signed_in_user()
+        assert user is not None
+        try:
+            view = assignments.attempt_view(store, user=user, attempt_id=attempt_id)
+            report = workspace.grade_report(store, user=user, attempt_id=attempt_id)
+        except (NotFound, PermissionDenied) as exc:
+            with frame("Grade report"):
+                ui.label(str(exc)).classes("text-negative").mark("error")
+            return
+        with frame(f"Grade report: {view.assignment_title}"):
+            if report is None:
+                ui.label("This attempt has not been graded yet.").mark("not-graded")
+                ui.link("Back to the attempt", f"/attempt/{attempt_id}")
+                return
+            grade_report_view(report)
+            with ui.row().classes("gap-4"):
+                ui.link("See your submitted record next to the chart", f"/attempt/{attempt_id}")
+                ui.link("Back to your assignments", "/")
 
 
 def _student_home(store: Store, user: accounts.SignedInUser) -> None:
@@ -158,24 +180,60 @@ def _instructor_home(store: Store, user: accounts.SignedInUser) -> None:
                         ui.label(f"Due {_format_due(due)}").classes("text-sm")
 
 
-def _workspace(view: assignments.AttemptView) -> None:
-    with frame(view.assignment_title):
+def _workspace(store: Store, user: accounts.SignedInUser, view: assignments.AttemptView, patient: str) -> None:
+    with frame(view.assignment_title, wide=True):
         with ui.row().classes("w-full items-center gap-3 hitsim-muted"):
             ui.label(f"{view.class_name} · {view.scenario_title}")
             ui.label(f"Attempt {view.number} of {view.attempts_allowed}")
             ui.badge(view.status).mark("attempt-status")
             ui.label(f"Due {_format_due(view.due_at)}")
-        ui.label("Read the paper chart below. Each tab is one document of the chart, as it would reach you "
-                 "on paper.").classes("text-sm")
-        patients = list(dict.fromkeys(p.patient for p in view.pages))
-        with ui.card().classes("w-full p-0"):
-            with ui.tabs().classes("w-full text-primary").props("align=left dense no-caps").mark("chart-tabs") as tabs:
-                tab_list = []
-                for p in view.pages:
-                    label = p.title if len(patients) == 1 else f"{p.patient.split()[-1]}: {p.title}"
-                    tab_list.append(ui.tab(f"{p.patient}|{p.section}", label=label).mark(f"tab-{p.section}"))
-            with ui.tab_panels(tabs, value=tab_list[0], animated=False).classes("w-full"):
-                for p, tab in zip(view.pages, tab_list, strict=True):
-                    with ui.tab_panel(tab):
-                        with ui.element("div").classes("hitsim-chart hitsim-chart-paper").mark(f"chart-{p.section}"):
-                            ui.html(f"<h2>{escape(p.title)} — {escape(p.patient)}</h2>{p.html}").classes("w-full")
+            if view.status == "graded":
+                ui.link("See your grade report", f"/attempt/{view.attempt_id}/report").mark("report-link")
+        with ui.splitter(value=46, limits=(25, 75)).classes("w-full").style("height: calc(100vh - 190px)") as split:
+            with split.before:
+                with ui.column().classes("w-full h-full overflow-auto pr-3"):
+                    _paper_chart(view)
+            with split.after:
+                with ui.column().classes("w-full h-full overflow-auto pl-3 gap-2"):
+                    ehr_panel(store, user, view, patient)
+
+
+def _paper_chart(view: assignments.AttemptView) -> None:
+    ui.label("Paper chart").classes("text-h6")
+    patients = list(dict.fromkeys(p.patient for p in view.pages))
+    with ui.tabs().classes("w-full text-primary").props("align=left dense no-caps outside-arrows mobile-arrows").mark(
+            "chart-tabs") as tabs:
+        tab_list = []
+        for p in view.pages:
+            label = p.title if len(patients) == 1 else f"{p.patient.split()[-1]}: {p.title}"
+            tab_list.append(ui.tab(f"{p.patient}|{p.section}", label=label).mark(f"tab-{p.section}"))
+    with ui.tab_panels(tabs, value=tab_list[0], animated=False).classes("w-full bg-transparent"):
+        for p, tab in zip(view.pages, tab_list, strict=True):
+            with ui.tab_panel(tab).classes("px-0"):
+                with ui.element("div").classes("hitsim-chart hitsim-chart-paper").mark(f"chart-{p.section}"):
+                    ui.html(f"<h2>{escape(p.title)} — {escape(p.patient)}</h2>{p.html}").classes("w-full")
+
+
+def grade_report_view(report: dict) -> None:
+    """The score, the points by section, and every finding in the student's words."""
+    with ui.row().classes("items-baseline gap-4"):
+        ui.label(f"{report['score']:.1f}").classes("text-h3 text-primary").mark("score")
+        ui.label("out of 100").classes("text-h6 hitsim-muted")
+    with ui.card().classes("w-full"):
+        ui.label("Points by section").classes("hitsim-card-title")
+        for s in report["sections"]:
+            with ui.row().classes("w-full justify-between border-b py-1"):
+                ui.label(s["title"])
+                ui.label(f"{s['points_earned']:.2f} / {s['points_possible']:.2f}")
+    with ui.card().classes("w-full"):
+        ui.label(f"Findings ({len(report['findings'])})").classes("hitsim-card-title")
+        if not report["findings"]:
+            ui.label("Everything on the chart was entered correctly.").mark("no-findings")
+        for f in report["findings"]:
+            with ui.row().classes("w-full items-start gap-3 border-b py-2 no-wrap").mark("finding"):
+                ui.badge(f["kind"], color={"missing": "orange-8", "extra": "purple-6", "wrong": "red-7",
+                                            "partial": "amber-8"}.get(f["kind"], "grey")).classes("mt-1")
+                with ui.column().classes("gap-0 grow"):
+                    ui.label(f["message"])
+                    ui.label(f"{f['section']} · {f['path']}").classes("text-xs hitsim-muted")
+                ui.label(f"−{f['points_lost']:.2f}").classes("text-negative font-medium")

@@ -1,0 +1,106 @@
+"""Parsing what a student types: one function per kind of value, each raising EntryError with a
+message that names the field and what is expected."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from decimal import Decimal, InvalidOperation
+
+MAX_TEXT = 500
+MAX_NOTE = 20_000
+
+
+class EntryError(ValueError):
+    """A typed value is not acceptable; the message is shown at the field."""
+
+
+def text(label: str, raw: str | None, required: bool = False, limit: int = MAX_TEXT) -> str | None:
+    value = (raw or "").strip()
+    if not value:
+        if required:
+            raise EntryError(f"{label}: required")
+        return None
+    if len(value) > limit:
+        raise EntryError(f"{label}: at most {limit} characters (this has {len(value)})")
+    return value
+
+
+_US = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4}|\d{2})$")
+_ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
+
+
+def date(label: str, raw: str | None, required: bool = False, today: dt.date | None = None,
+         not_before: dt.date | None = None, not_before_label: str = "") -> dt.date | None:
+    """A date typed as 03/14/1962, 3/14/62 or 1962-03-14."""
+    value = (raw or "").strip()
+    if not value:
+        if required:
+            raise EntryError(f"{label}: required (MM/DD/YYYY)")
+        return None
+    match = _US.match(value)
+    if match:
+        month, day, year = (int(g) for g in match.groups())
+        if len(match.group(3)) == 2:
+            year += 2000 if year <= (today or dt.date.today()).year % 100 else 1900
+    else:
+        match = _ISO.match(value)
+        if not match:
+            raise EntryError(f"{label}: {value} is not a date; type it as MM/DD/YYYY (e.g. 03/14/1962)")
+        year, month, day = (int(g) for g in match.groups())
+    try:
+        parsed = dt.date(year, month, day)
+    except ValueError:
+        raise EntryError(f"{label}: {value} is not a date") from None
+    if today is not None and parsed > today:
+        raise EntryError(f"{label}: {value} is in the future")
+    if not_before is not None and parsed < not_before:
+        raise EntryError(f"{label}: {value} is before the {not_before_label} ({not_before:%m/%d/%Y})")
+    return parsed
+
+
+def time(label: str, raw: str | None) -> str | None:
+    value = (raw or "").strip().lower().replace(" ", "")
+    if not value:
+        return None
+    match = re.match(r"^(\d{1,2}):?(\d{2})(am|pm)?$", value)
+    if not match:
+        raise EntryError(f"{label}: {raw} is not a time; type it as HH:MM (e.g. 09:30 or 14:15)")
+    hour, minute = int(match.group(1)), int(match.group(2))
+    if match.group(3):
+        if not 1 <= hour <= 12:
+            raise EntryError(f"{label}: {raw} is not a time")
+        hour = hour % 12 + (12 if match.group(3) == "pm" else 0)
+    if hour > 23 or minute > 59:
+        raise EntryError(f"{label}: {raw} is not a time")
+    return f"{hour:02d}:{minute:02d}"
+
+
+def number(label: str, raw: str | None, required: bool = False) -> Decimal | None:
+    value = (raw or "").strip()
+    if not value:
+        if required:
+            raise EntryError(f"{label}: required")
+        return None
+    try:
+        parsed = Decimal(value)
+    except InvalidOperation:
+        raise EntryError(f"{label}: {value} is not a number") from None
+    if not parsed.is_finite():
+        raise EntryError(f"{label}: {value} is not a number")
+    return parsed
+
+
+def choice(label: str, raw: str | None, options: dict[str, str] | list[str], required: bool = False) -> str | None:
+    value = (raw or "").strip()
+    if not value:
+        if required:
+            raise EntryError(f"{label}: required; pick one from the list")
+        return None
+    if value not in options:
+        raise EntryError(f"{label}: pick one from the list")
+    return value
+
+
+def fhir_number(value: Decimal) -> int | float:
+    return int(value) if value == value.to_integral_value() else float(value)

@@ -1,0 +1,170 @@
+"""A student's workspace: load, save (versioned, validated, with an optimistic check), submit and export.
+
+Every write checks on the server that the signed-in student owns the attempt, that it is still in
+progress and that the due date has not passed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import pydantic
+
+from grading import GRADER_VERSION, grade
+from simulator.fhir import model_class
+from simulator.generate.case_files import preentered_record
+from simulator.services import cases
+from simulator.services.accounts import SignedInUser
+from simulator.services.errors import InvalidInput, NotFound, PermissionDenied
+from simulator.store import Store, repo
+from simulator.store.models import Attempt
+from simulator.store.repo import VersionConflict
+
+__all__ = ["SavedResource", "VersionConflict", "WorkspaceView", "delete_entry", "export_bundle", "grade_report",
+           "load_workspace", "save_entry", "submit_attempt"]
+
+
+@dataclass(frozen=True)
+class SavedResource:
+    resource: dict[str, Any]
+    version: int
+
+
+@dataclass(frozen=True)
+class WorkspaceView:
+    attempt_id: int
+    status: str  # in-progress | submitted | graded
+    read_only: bool
+    task: str  # enter | verify
+    resources: list[SavedResource]
+    last_saved_at: dt.datetime | None
+
+    def of(self, resource_type: str) -> list[SavedResource]:
+        return [r for r in self.resources if r.resource["resourceType"] == resource_type]
+
+
+def _attempt_for(s, user: SignedInUser, attempt_id: int, write: bool) -> Attempt:  # type: ignore[no-untyped-def]
+    attempt = repo.get_attempt(s, attempt_id=attempt_id)
+    if attempt is None:
+        raise NotFound("No such attempt.")
+    if user.role == "student":
+        if attempt.student_id != user.id:
+            raise PermissionDenied("This attempt belongs to another student.")
+    elif user.role == "instructor":
+        if attempt.assignment.school_class.instructor_id != user.id or write:
+            raise PermissionDenied("Only the student can change this attempt.")
+    elif write:
+        raise PermissionDenied("Only the student can change this attempt.")
+    if write:
+        if attempt.status != "in-progress":
+            raise PermissionDenied("This attempt was submitted; it can no longer be changed.")
+        due = attempt.assignment.due_at
+        if due is not None and dt.datetime.now(dt.UTC) > (due if due.tzinfo else due.replace(tzinfo=dt.UTC)):
+            raise PermissionDenied("The due date has passed; the attempt can no longer be changed.")
+    return attempt
+
+
+def task_of(attempt: Attempt) -> str:
+    from simulator.generate.scenario import parse_scenario
+
+    scenario = parse_scenario(attempt.assignment.scenario.source_toml, "stored scenario", attempt.assignment.scenario.slug)
+    return "verify" if "verify" in scenario.tasks else "enter"
+
+
+def prefill_verify_task(store: Store, *, attempt_id: int) -> None:
+    """A verify task starts from the record a clerk pre-entered, with the scenario's planted errors."""
+    with store.session() as s:
+        attempt = repo.get_attempt(s, attempt_id=attempt_id)
+        if attempt is None or task_of(attempt) != "verify" or repo.latest_resources(s, attempt_id=attempt_id):
+            return
+        a = attempt.assignment
+        record, _ = preentered_record(cases.case_for(a.scenario.source_toml, a.scenario.slug, attempt.seed))
+        for entry in record["entry"]:
+            res = entry["resource"]
+            if res["resourceType"] in ("Organization", "Practitioner"):
+                continue
+            repo.save_resource(s, attempt_id=attempt_id, resource=res, saved_by=a.created_by)
+
+
+def load_workspace(store: Store, *, user: SignedInUser, attempt_id: int) -> WorkspaceView:
+    with store.session() as s:
+        attempt = _attempt_for(s, user, attempt_id, write=False)
+        rows = repo.latest_rows(s, attempt_id=attempt_id)
+        return WorkspaceView(
+            attempt_id=attempt_id, status=attempt.status, read_only=attempt.status != "in-progress" or user.role != "student",
+            task=task_of(attempt), resources=[SavedResource(r.resource, r.version) for r in rows],
+            last_saved_at=max((r.saved_at for r in rows), default=None),
+        )
+
+
+def _validate(resource: dict[str, Any]) -> None:
+    try:
+        model_class(resource["resourceType"]).model_validate(resource)
+    except KeyError:
+        raise InvalidInput("resourceType", f"{resource.get('resourceType')!r} is not a FHIR resource type") from None
+    except pydantic.ValidationError as exc:
+        err = exc.errors(include_url=False)[0]
+        where = ".".join(str(p) for p in err["loc"])
+        raise InvalidInput(where, f"{resource['resourceType']}.{where}: {err['msg']}") from None
+
+
+def save_entry(store: Store, *, user: SignedInUser, attempt_id: int, resource: dict[str, Any],
+               expected_version: int) -> SavedResource:
+    """Save one resource as a new version. ``expected_version`` is the version the form was showing
+    (0 for a new entry); if another tab saved since, VersionConflict is raised and nothing is written."""
+    if not isinstance(resource.get("id"), str):
+        resource = {**resource, "id": str(uuid.uuid4())}
+    _validate(resource)
+    with store.session() as s:
+        _attempt_for(s, user, attempt_id, write=True)
+        version = repo.save_resource(s, attempt_id=attempt_id, resource=resource, saved_by=user.id,
+                                     expected_version=expected_version)
+        stored = {**resource, "meta": {**resource.get("meta", {}), "versionId": str(version)}}
+        return SavedResource(stored, version)
+
+
+def delete_entry(store: Store, *, user: SignedInUser, attempt_id: int, resource: dict[str, Any],
+                 expected_version: int) -> None:
+    with store.session() as s:
+        _attempt_for(s, user, attempt_id, write=True)
+        repo.save_resource(s, attempt_id=attempt_id, resource=resource, saved_by=user.id,
+                           expected_version=expected_version, deleted=True)
+
+
+def export_bundle(store: Store, *, user: SignedInUser, attempt_id: int) -> dict[str, Any]:
+    """The workspace as a FHIR Bundle (type collection): what is graded, and what `hitsim attempt export` writes."""
+    view = load_workspace(store, user=user, attempt_id=attempt_id)
+    return {
+        "resourceType": "Bundle", "type": "collection",
+        "identifier": {"system": "https://hitsim.org/fhir/sid/attempt", "value": str(attempt_id)},
+        "entry": [{"fullUrl": f"urn:uuid:{r.resource['id']}", "resource": r.resource} for r in view.resources],
+    }
+
+
+def submit_attempt(store: Store, *, user: SignedInUser, attempt_id: int) -> dict[str, Any]:
+    """Snapshot the workspace, grade it against the key, store and return the report (as a dict)."""
+    with store.session() as s:
+        attempt = _attempt_for(s, user, attempt_id, write=True)
+        a = attempt.assignment
+        source, slug, seed = a.scenario.source_toml, a.scenario.slug, attempt.seed
+    bundle = export_bundle(store, user=user, attempt_id=attempt_id)
+    case = cases.case_for(source, slug, seed)
+    report = grade(case.key, bundle, case.scenario.rubric()).to_dict()
+    with store.session() as s:
+        attempt = _attempt_for(s, user, attempt_id, write=True)  # still ours and still open
+        repo.mark_submitted(s, attempt_id=attempt_id)
+        repo.save_grade_report(s, attempt_id=attempt_id, score=report["score"], report=report,
+                               grader_version=GRADER_VERSION)
+    return report
+
+
+def grade_report(store: Store, *, user: SignedInUser, attempt_id: int) -> dict[str, Any] | None:
+    import json
+
+    with store.session() as s:
+        _attempt_for(s, user, attempt_id, write=False)
+        row = repo.latest_grade_report(s, attempt_id=attempt_id)
+        return json.loads(row.report) if row else None

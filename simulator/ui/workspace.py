@@ -1,0 +1,545 @@
+"""The workspace: the paper chart on the left, the EHR on the right; every field saves as you type."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from nicegui import background_tasks, run, ui
+
+from simulator.ehr import forms
+from simulator.ehr.forms import FieldError, NeedsConfirmation, SectionSpec
+from simulator.services import assignments, workspace
+from simulator.services.accounts import SignedInUser
+from simulator.services.errors import InvalidInput, PermissionDenied
+from simulator.services.workspace import SavedResource, VersionConflict
+from simulator.store import Store
+
+DEBOUNCE_SECONDS = 0.6
+
+
+class SaveIndicator:
+    """Tells the truth about saving: only a save the server confirmed shows 'Saved at'."""
+
+    def __init__(self, last: dt.datetime | None):
+        self.label = ui.label().classes("text-sm").mark("save-status")
+        if last is not None:
+            self.saved(last.astimezone())
+        else:
+            self.label.set_text("Nothing entered yet")
+
+    def saving(self) -> None:
+        self.label.set_text("Saving…")
+        self.label.classes(replace="text-sm text-grey-8")
+
+    def saved(self, when: dt.datetime | None = None) -> None:
+        when = when or dt.datetime.now().astimezone()
+        self.label.set_text(f"All changes saved at {when:%H:%M:%S}")
+        self.label.classes(replace="text-sm text-positive")
+
+    def failed(self, message: str) -> None:
+        self.label.set_text(f"Not saved: {message}")
+        self.label.classes(replace="text-sm text-negative")
+
+    def kept(self, message: str) -> None:
+        """Saved, except one field whose last valid value was kept."""
+        self.label.set_text(f"Saved at {dt.datetime.now().astimezone():%H:%M:%S}, except: {message}")
+        self.label.classes(replace="text-sm text-warning")
+
+
+class Workspace:
+    """The state of one open workspace page: the saved resources and who is editing them."""
+
+    def __init__(self, store: Store, user: SignedInUser, view: workspace.WorkspaceView):
+        self.store, self.user = store, user
+        self.attempt_id = view.attempt_id
+        self.read_only = view.read_only
+        self.saved: dict[str, SavedResource] = {r.resource["id"]: r for r in view.resources}
+        patients = [r for r in view.resources if r.resource["resourceType"] == "Patient"]
+        self.patient_id: str | None = patients[0].resource["id"] if patients else None
+        self.visit_selects: list[ui.select] = []
+        self.on_patient_change: list[Callable[[], None]] = []
+        self.indicator: SaveIndicator | None = None
+
+    # ------------------------------------------------------------------ reading
+    def of(self, resource_type: str, belongs: Callable[[dict[str, Any]], bool] = lambda _r: True) -> list[SavedResource]:
+        return [s for s in self.saved.values() if s.resource["resourceType"] == resource_type
+                and self._mine(s.resource) and belongs(s.resource)]
+
+    def _mine(self, resource: dict[str, Any]) -> bool:
+        if resource["resourceType"] == "Patient":
+            return resource["id"] == self.patient_id
+        subject = resource.get("subject") or resource.get("patient") or resource.get("beneficiary")
+        return forms.ref_id(subject) == self.patient_id
+
+    def patient(self) -> dict[str, Any] | None:
+        saved = self.saved.get(self.patient_id or "")
+        return saved.resource if saved else None
+
+    def context(self) -> forms.EntryContext:
+        patient = self.patient() or {}
+        birth = patient.get("birthDate")
+        return forms.EntryContext(
+            patient_id=self.ensure_patient_id(), birth_date=dt.date.fromisoformat(birth) if birth else None,
+            encounters=[s.resource for s in self.of("Encounter")], today=dt.date.today())
+
+    def ensure_patient_id(self) -> str:
+        if self.patient_id is None:
+            self.patient_id = str(uuid.uuid4())
+        return self.patient_id
+
+    # ------------------------------------------------------------------ writing
+    def save(self, resource: dict[str, Any], version: int) -> SavedResource:
+        """Save through the service; a Patient is created first when this is the patient's first entry."""
+        if resource["resourceType"] != "Patient" and self.patient_id not in self.saved:
+            self.save({"resourceType": "Patient", "id": self.ensure_patient_id()}, 0)
+        saved = workspace.save_entry(self.store, user=self.user, attempt_id=self.attempt_id, resource=resource,
+                                     expected_version=version)
+        self.saved[resource["id"]] = saved
+        if self.indicator:
+            self.indicator.saved()
+        if resource["resourceType"] in ("Encounter", "Patient", "AllergyIntolerance"):
+            self.refresh_dependents()
+        return saved
+
+    def delete(self, saved: SavedResource) -> None:
+        workspace.delete_entry(self.store, user=self.user, attempt_id=self.attempt_id, resource=saved.resource,
+                               expected_version=saved.version)
+        self.saved.pop(saved.resource["id"], None)
+        if self.indicator:
+            self.indicator.saved()
+        self.refresh_dependents()
+
+    def reload(self) -> None:
+        view = workspace.load_workspace(self.store, user=self.user, attempt_id=self.attempt_id)
+        self.saved = {r.resource["id"]: r for r in view.resources}
+
+    def refresh_dependents(self) -> None:
+        options = self.context().visit_options()
+        for select in self.visit_selects:
+            select.set_options(options, value=select.value if select.value in options else None)
+        for callback in self.on_patient_change:
+            callback()
+
+
+class RowEditor:
+    """One resource in a section: its inputs, validated and saved (debounced) on every change."""
+
+    def __init__(self, ws: Workspace, spec: SectionSpec, saved: SavedResource | None, on_delete: Callable[[RowEditor], None]):
+        self.ws, self.spec, self.saved, self.on_delete = ws, spec, saved, on_delete
+        self.inputs: dict[str, Any] = {}
+        self._task: asyncio.Task | None = None
+        values = spec.read(saved.resource) if saved else {}
+        ctx = ws.context()
+        with ui.row().classes("w-full items-start gap-2 hitsim-entry-row").mark(f"{spec.key}-row") as self.container:
+            for fs in spec.fields:
+                self.inputs[fs.name] = field_widget(spec.key, fs, values.get(fs.name, ""), ctx, self.changed, ws)
+            if not ws.read_only:
+                ui.button(icon="delete_outline", on_click=self.delete).props("flat round dense color=grey-7").tooltip(
+                    "Delete this entry").mark(f"{spec.key}-delete")
+
+    def values(self) -> dict[str, str]:
+        return {name: "" if el.value is None else str(el.value) for name, el in self.inputs.items()}
+
+    def changed(self, immediate: bool = False) -> None:
+        if self.ws.read_only:
+            return
+        if self._task is not None:
+            self._task.cancel()
+        if self.ws.indicator:
+            self.ws.indicator.saving()
+        self._task = background_tasks.create(self._save_after(0 if immediate else DEBOUNCE_SECONDS),
+                                             name="autosave")
+
+    async def _save_after(self, delay: float) -> None:
+        await asyncio.sleep(delay)
+        self.save()
+
+    def save(self) -> None:
+        for el in self.inputs.values():
+            el.error = None
+        resource, errors = forms.build_keeping_valid(self.spec.build, self.spec.read, self.values(), self.ws.context(),
+                                                     self.saved.resource if self.saved else None)
+        for field, message in errors.items():
+            self._show_error(field, message)
+        if resource is None:
+            return
+        try:
+            self.saved = self.ws.save(resource, self.saved.version if self.saved else 0)
+        except VersionConflict:
+            self._conflict()
+            return
+        except (InvalidInput, PermissionDenied) as exc:
+            self._show_error(getattr(exc, "field", self.spec.fields[0].name), str(exc))
+            return
+        if errors and self.ws.indicator:
+            self.ws.indicator.kept(next(iter(errors.values())))
+
+    def _show_error(self, field: str, message: str) -> None:
+        target = self.inputs.get(field) or self.inputs[self.spec.fields[0].name]
+        target.error = message
+        if self.ws.indicator:
+            self.ws.indicator.failed(message)
+
+    def _conflict(self) -> None:
+        self.ws.reload()
+        fresh = self.ws.saved.get(self.saved.resource["id"]) if self.saved else None
+        self.saved = fresh
+        values = self.spec.read(fresh.resource) if fresh else {}
+        for name, el in self.inputs.items():
+            el.set_value(values.get(name) or None)
+        with self.container:
+            ui.notify("This entry was changed in another tab or window. You now see the newer version; "
+                      "type your change again if it is still needed.", type="warning", multi_line=True)
+        if self.ws.indicator:
+            self.ws.indicator.failed("this entry was changed elsewhere; the newer version is shown")
+
+    def delete(self) -> None:
+        if self.saved is not None:
+            try:
+                self.ws.delete(self.saved)
+            except VersionConflict:
+                self._conflict()
+                return
+        self.on_delete(self)
+
+
+def field_widget(section: str, fs: forms.FieldSpec, value: str, ctx: forms.EntryContext, changed: Callable[..., None],
+                 ws: Workspace) -> Any:
+    """The input for one field: pick-lists where a real EHR has them, free text where it has that."""
+    mark = f"{section}-{fs.name}"
+    if fs.kind in ("select", "combo"):
+        options = fs.options(ctx) if fs.options else {}
+        if fs.kind == "combo":
+            names = list(options)
+            if value and value not in names:
+                names.append(value)
+            el = ui.select(names, label=fs.label, value=value or None, with_input=True, new_value_mode="add-unique",
+                           clearable=True, on_change=lambda: changed(immediate=True))
+        else:
+            el = ui.select(options, label=fs.label, value=value if value in options else None, clearable=True,
+                           on_change=lambda: changed(immediate=True))
+            if fs.name == "visit":
+                ws.visit_selects.append(el)
+        el.props("outlined dense options-dense")
+    elif fs.kind == "textarea":
+        el = ui.textarea(fs.label, value=value, on_change=lambda: changed()).props("outlined autogrow")
+        el.on("blur", lambda: changed(immediate=True))
+    else:
+        el = ui.input(fs.label, value=value, placeholder=fs.hint or None, on_change=lambda: changed())
+        el.props("outlined dense" + (" inputmode=decimal" if fs.kind == "number" else ""))
+        el.on("blur", lambda: changed(immediate=True))
+    el.classes(fs.width).mark(mark)
+    el.props["error"] = False  # reserve room under the field for its message
+    if ws.read_only:
+        el.disable()
+    return el
+
+
+def list_section(ws: Workspace, spec: SectionSpec) -> None:
+    """Rows for every saved resource of the section; 'Add' (or Enter) adds a row."""
+    rows: list[RowEditor] = []
+    column = ui.column().classes("w-full gap-1")
+
+    def remove(row: RowEditor | None) -> None:
+        if row is not None:
+            row.container.delete()
+            rows.remove(row)
+
+    def add(saved: SavedResource | None = None) -> RowEditor:
+        with column:
+            row = RowEditor(ws, spec, saved, remove)
+        rows.append(row)
+        for el in row.inputs.values():
+            if not isinstance(el, ui.textarea):
+                el.on("keydown.enter", lambda: add_and_focus())
+        return row
+
+    def add_and_focus() -> None:
+        row = add()
+        first = row.inputs[spec.fields[0].name]
+        first.run_method("focus")
+
+    def populate() -> None:
+        for row in list(rows):
+            row.container.delete()
+        rows.clear()
+        for saved in ws.of(spec.resource_type, spec.belongs):
+            add(saved)
+        if not rows and not ws.read_only:
+            add()
+
+    populate()
+    if not ws.read_only:
+        ui.button(spec.add_label, icon="add", on_click=add_and_focus).props("flat dense no-caps").mark(f"{spec.key}-add")
+
+
+def demographics_section(ws: Workspace) -> None:
+    patient = ws.patient() or {}
+    coverage = next((s for s in ws.of("Coverage")), None)
+    values = forms.read_patient(patient, coverage.resource if coverage else None)
+    inputs: dict[str, Any] = {}
+    state: dict[str, Any] = {"task": None, "coverage": coverage}
+
+    def save() -> None:
+        for el in inputs.values():
+            el.error = None
+        raw = {k: "" if el.value is None else str(el.value) for k, el in inputs.items()}
+        ctx = ws.context()
+        existing = ws.saved.get(ctx.patient_id)
+        cov = state["coverage"]
+        patient_res, errors = forms.build_keeping_valid(
+            forms.build_patient, lambda r: forms.read_patient(r, None), raw, ctx, existing.resource if existing else None)
+        cov_res, cov_errors = forms.build_keeping_valid(
+            forms.build_coverage, lambda r: forms.read_patient({}, r), raw, ctx, cov.resource if cov else None)
+        errors |= cov_errors
+        for field, message in errors.items():
+            inputs[field].error = message
+        if errors and ws.indicator:
+            ws.indicator.failed(next(iter(errors.values())))
+        try:
+            if patient_res is not None:
+                ws.save(patient_res, existing.version if existing else 0)
+            if cov_res is not None:
+                state["coverage"] = ws.save(cov_res, cov.version if cov else 0)
+        except VersionConflict:
+            ui.notify("The demographics were changed in another tab; reload the page to see them.", type="warning")
+            if ws.indicator:
+                ws.indicator.failed("changed elsewhere; reload to see the newer version")
+            return
+        except (InvalidInput, PermissionDenied) as exc:
+            if ws.indicator:
+                ws.indicator.failed(str(exc))
+            return
+        if errors and ws.indicator:
+            ws.indicator.kept(next(iter(errors.values())))
+
+    def changed(immediate: bool = False) -> None:
+        if ws.read_only:
+            return
+        if state["task"] is not None:
+            state["task"].cancel()
+        if ws.indicator:
+            ws.indicator.saving()
+
+        async def later() -> None:
+            await asyncio.sleep(0 if immediate else DEBOUNCE_SECONDS)
+            save()
+        state["task"] = background_tasks.create(later(), name="autosave demographics")
+
+    ctx = ws.context()
+    groups = (("Patient", ("family", "given", "middle", "birth_date", "sex", "mrn")),
+              ("Address and phone", ("street", "apartment", "city", "state", "zip", "phone")),
+              ("Insurance", ("payer", "member_id")))
+    specs = {fs.name: fs for fs in forms.DEMOGRAPHIC_FIELDS}
+    for title, names in groups:
+        ui.label(title).classes("text-subtitle2 text-grey-8 mt-2")
+        with ui.row().classes("w-full gap-2 items-start"):
+            for name in names:
+                inputs[name] = field_widget("demographics", specs[name], values.get(name, ""), ctx, changed, ws)
+
+
+def vitals_section(ws: Workspace) -> None:
+    """A flowsheet: one card per visit, one input per vital sign; each vital is its own Observation."""
+    container = ui.column().classes("w-full gap-3")
+
+    def render() -> None:
+        container.clear()
+        ctx = ws.context()
+        with container:
+            visits = ctx.visit_options()
+            if not visits:
+                ui.label("Add the visits under Encounters first; their vital signs are entered here.").classes(
+                    "hitsim-muted").mark("vitals-need-visits")
+                return
+            for enc_id, label in visits.items():
+                with ui.card().classes("w-full p-3").mark(f"vitals-{enc_id}"):
+                    ui.label(label).classes("font-medium")
+                    with ui.row().classes("gap-2 items-start"):
+                        for vital in forms.VITALS:
+                            vital_input(ws, vital, enc_id)
+
+    render()
+    ws.on_patient_change.append(render)
+
+
+def vital_input(ws: Workspace, vital: forms.Vital, enc_id: str) -> None:
+    existing = next((s for s in ws.of("Observation") if s.resource.get("code", {}).get("coding", [{}])[0].get("code")
+                     == vital.loinc and forms.ref_id(s.resource.get("encounter")) == enc_id), None)
+    raw, unit = forms.read_vital(existing.resource) if existing else ("", "")
+    units = list(vital.units)
+    state: dict[str, Any] = {"saved": existing, "task": None}
+    with ui.row().classes("items-start gap-0 no-wrap"):
+        value = ui.input(vital.label, value=raw, placeholder="120/80" if vital.key == "bp" else None).props(
+            "outlined dense").classes("w-28").mark(f"vital-{vital.key}")
+        value.props["error"] = False
+        unit_select = None
+        if len(units) > 1:
+            unit_select = ui.select({u: vital.units[u] for u in units}, value=unit if unit in units else units[0]).props(
+                "outlined dense options-dense").classes("w-20").mark(f"vital-{vital.key}-unit")
+        if ws.read_only:
+            value.disable()
+            if unit_select:
+                unit_select.disable()
+
+    def save(confirmed: bool = False) -> None:
+        value.error = None
+        ctx = ws.context()
+        enc = ctx.encounter(enc_id)
+        if enc is None:
+            return
+        chosen = unit_select.value if unit_select else units[0]
+        current: SavedResource | None = state["saved"]
+        try:
+            res = forms.build_vital(vital, value.value or "", chosen, enc, ctx, current.resource if current else None,
+                                    confirmed)
+        except NeedsConfirmation as exc:
+            ask(str(exc))
+            return
+        except FieldError as exc:
+            value.error = str(exc)
+            if ws.indicator:
+                ws.indicator.failed(str(exc))
+            return
+        try:
+            if res is None:
+                if current is not None:
+                    ws.delete(current)
+                    state["saved"] = None
+                return
+            state["saved"] = ws.save(res, current.version if current else 0)
+        except VersionConflict:
+            ui.notify("This vital sign was changed in another tab; reload the page to see it.", type="warning")
+
+    def ask(message: str) -> None:
+        with ui.dialog() as dialog, ui.card():
+            ui.label(message).mark("confirm-message")
+            with ui.row():
+                ui.button("Yes, keep it", on_click=lambda: (dialog.close(), save(confirmed=True))).mark("confirm-keep")
+                ui.button("No, let me fix it", on_click=dialog.close).props("flat").mark("confirm-fix")
+        dialog.open()
+        value.error = message
+
+    def changed(immediate: bool = False) -> None:
+        if ws.read_only:
+            return
+        if state["task"] is not None:
+            state["task"].cancel()
+
+        async def later() -> None:
+            await asyncio.sleep(0 if immediate else DEBOUNCE_SECONDS)
+            save()
+        state["task"] = background_tasks.create(later(), name="autosave vital")
+
+    value.on_value_change(lambda: changed())
+    value.on("blur", lambda: changed(immediate=True))
+    if unit_select:
+        unit_select.on_value_change(lambda: changed(immediate=True))
+
+
+def patient_banner(ws: Workspace) -> None:
+    @ui.refreshable
+    def banner() -> None:
+        p = ws.patient() or {}
+        name = (p.get("name") or [{}])[0]
+        full = " ".join([*name.get("given", []), name.get("family", "")]).strip() or "New patient"
+        mrn = next((i.get("value") for i in p.get("identifier", []) if i.get("value")), "—")
+        dob = forms._show_date(p.get("birthDate")) or "—"
+        allergies = [forms._text(s.resource.get("code")) for s in ws.of("AllergyIntolerance")]
+        with ui.row().classes("w-full items-center gap-6 p-3 rounded bg-green-1").mark("patient-banner"):
+            ui.icon("person", size="28px").classes("text-primary")
+            ui.label(full).classes("text-lg font-semibold").mark("banner-name")
+            ui.label(f"MRN {mrn}")
+            ui.label(f"DOB {dob}")
+            ui.label(f"Sex {(p.get('gender') or '—').title()}")
+            text = ", ".join(a for a in allergies if a) or "none recorded"
+            ui.label(f"Allergies: {text}").classes("text-negative" if allergies else "hitsim-muted").mark("banner-allergies")
+
+    banner()
+    ws.on_patient_change.append(banner.refresh)
+
+
+SECTIONS: tuple[tuple[str, str, Callable[[Workspace], None]], ...] = (
+    ("demographics", "Demographics", demographics_section),
+    ("encounters", "Encounters", lambda ws: list_section(ws, forms.ENCOUNTERS)),
+    ("problems", "Problem list", lambda ws: list_section(ws, forms.PROBLEMS)),
+    ("medications", "Medications", lambda ws: list_section(ws, forms.MEDICATIONS)),
+    ("allergies", "Allergies", lambda ws: list_section(ws, forms.ALLERGIES)),
+    ("vitals", "Vital signs", vitals_section),
+    ("labs", "Lab results", lambda ws: list_section(ws, forms.LABS)),
+    ("procedures", "Procedures", lambda ws: list_section(ws, forms.PROCEDURES)),
+    ("notes", "Notes", lambda ws: list_section(ws, forms.NOTES)),
+)
+
+
+def ehr_panel(store: Store, user: SignedInUser, view: assignments.AttemptView, patient: str = "") -> None:
+    ws_view = workspace.load_workspace(store, user=user, attempt_id=view.attempt_id)
+    ws = Workspace(store, user, ws_view)
+    if patient == "new" and not ws.read_only:
+        ws.patient_id = str(uuid.uuid4())
+    elif patient and any(r.resource["id"] == patient for r in ws_view.resources):
+        ws.patient_id = patient
+    with ui.row().classes("w-full items-center justify-between"):
+        ui.label("Electronic health record").classes("text-h6")
+        ws.indicator = SaveIndicator(ws_view.last_saved_at)
+    if ws_view.task == "verify" and not ws.read_only:
+        ui.label("This record was entered by someone else. Compare every section with the paper chart and correct "
+                 "what is wrong; add what is missing.").classes("text-sm bg-amber-1 p-2 rounded").mark("verify-hint")
+    patients = [s.resource for s in ws_view.resources if s.resource["resourceType"] == "Patient"]
+    if len(patients) > 1 or len({p.patient for p in view.pages}) > 1:
+        patient_switcher(ws, patients)
+    patient_banner(ws)
+    with ui.tabs().props("dense no-caps align=left outside-arrows mobile-arrows").classes("w-full").mark("ehr-tabs") as tabs:
+        tab_items = {key: ui.tab(key, label=title).mark(f"ehr-tab-{key}") for key, title, _ in SECTIONS}
+    with ui.tab_panels(tabs, value=tab_items["demographics"], animated=False).classes("w-full"):
+        for key, _title, build in SECTIONS:
+            with ui.tab_panel(tab_items[key]).classes("px-0"):
+                build(ws)
+    if not ws.read_only:
+        submit_bar(store, user, view)
+
+
+def patient_switcher(ws: Workspace, patients: list[dict[str, Any]]) -> None:
+    def label(p: dict[str, Any]) -> str:
+        name = (p.get("name") or [{}])[0]
+        return " ".join([*name.get("given", []), name.get("family", "")]).strip() or "Unnamed patient"
+
+    options = {p["id"]: label(p) for p in patients}
+    with ui.row().classes("items-center gap-2"):
+        ui.label("This case has several patients. Working on:").classes("text-sm")
+        select = ui.select(options, value=ws.patient_id).props("outlined dense").classes("w-64").mark("patient-select")
+
+        def switch() -> None:
+            ui.navigate.to(f"/attempt/{ws.attempt_id}?patient={select.value}")
+
+        select.on_value_change(switch)
+        if not ws.read_only:
+            ui.button("New patient", icon="person_add",
+                      on_click=lambda: ui.navigate.to(f"/attempt/{ws.attempt_id}?patient=new")).props(
+                "flat dense no-caps").mark("new-patient")
+
+
+def submit_bar(store: Store, user: SignedInUser, view: assignments.AttemptView) -> None:
+    async def submit() -> None:
+        dialog.close()
+        button.props("loading")
+        try:
+            await run.io_bound(workspace.submit_attempt, store, user=user, attempt_id=view.attempt_id)
+        except PermissionDenied as exc:
+            button.props(remove="loading")
+            ui.notify(str(exc), type="negative")
+            return
+        ui.navigate.to(f"/attempt/{view.attempt_id}/report")
+
+    with ui.dialog() as dialog, ui.card().classes("p-5"):
+        ui.label(f"Submit attempt {view.number} of {view.attempts_allowed} for grading?").classes("text-h6")
+        ui.label("After submitting you can no longer change this attempt. You will see your score and feedback "
+                 "right away.")
+        with ui.row().classes("justify-end w-full"):
+            ui.button("Keep working", on_click=dialog.close).props("flat")
+            ui.button("Submit", icon="send", on_click=submit).mark("confirm-submit")
+    with ui.row().classes("w-full justify-end mt-4"):
+        button = ui.button("Submit for grading", icon="task_alt", on_click=dialog.open).mark("submit")
