@@ -306,7 +306,8 @@ def demographics_section(ws: Workspace) -> None:
             if cov_res is not None:
                 state["coverage"] = ws.save(cov_res, cov.version if cov else 0)
         except VersionConflict:
-            ui.notify("The demographics were changed in another tab; reload the page to see them.", type="warning")
+            with section:
+                ui.notify("The demographics were changed in another tab; reload the page to see them.", type="warning")
             if ws.indicator:
                 ws.indicator.failed("changed elsewhere; reload to see the newer version")
             return
@@ -331,13 +332,15 @@ def demographics_section(ws: Workspace) -> None:
         state["task"] = background_tasks.create(later(), name="autosave demographics")
 
     ctx = ws.context()
+    section = ui.column().classes("w-full gap-1")
     groups = (("Patient", ("family", "given", "middle", "birth_date", "sex", "mrn")),
               ("Address and phone", ("street", "apartment", "city", "state", "zip", "phone")),
               ("Insurance", ("payer", "member_id")))
     specs = {fs.name: fs for fs in forms.DEMOGRAPHIC_FIELDS}
     for title, names in groups:
-        ui.label(title).classes("text-subtitle2 text-grey-8 mt-2")
-        with ui.row().classes("w-full gap-2 items-start"):
+        with section:
+            ui.label(title).classes("text-subtitle2 text-grey-8 mt-2")
+        with section, ui.row().classes("w-full gap-2 items-start"):
             for name in names:
                 inputs[name] = field_widget("demographics", specs[name], values.get(name, ""), ctx, changed, ws)
 
@@ -372,7 +375,7 @@ def vital_input(ws: Workspace, vital: forms.Vital, enc_id: str) -> None:
     raw, unit = forms.read_vital(existing.resource) if existing else ("", "")
     units = list(vital.units)
     state: dict[str, Any] = {"saved": existing, "task": None}
-    with ui.row().classes("items-start gap-0 no-wrap"):
+    with ui.row().classes("items-start gap-0 no-wrap") as cell:
         value = ui.input(vital.label, value=raw, placeholder="120/80" if vital.key == "bp" else None).props(
             "outlined dense").classes("w-28").mark(f"vital-{vital.key}")
         value.props["error"] = False
@@ -412,10 +415,11 @@ def vital_input(ws: Workspace, vital: forms.Vital, enc_id: str) -> None:
                 return
             state["saved"] = ws.save(res, current.version if current else 0)
         except VersionConflict:
-            ui.notify("This vital sign was changed in another tab; reload the page to see it.", type="warning")
+            with cell:
+                ui.notify("This vital sign was changed in another tab; reload the page to see it.", type="warning")
 
     def ask(message: str) -> None:
-        with ui.dialog() as dialog, ui.card():
+        with cell, ui.dialog() as dialog, ui.card():
             ui.label(message).mark("confirm-message")
             with ui.row():
                 ui.button("Yes, keep it", on_click=lambda: (dialog.close(), save(confirmed=True))).mark("confirm-keep")

@@ -1,0 +1,152 @@
+"""The student's journey through NiceGUI's simulated user: enter, autosave, bad input, reopen, submit."""
+
+from __future__ import annotations
+
+import pytest
+from nicegui.testing import User
+from nicegui.testing.user_interaction import UserInteraction
+
+from simulator.services import accounts, workspace
+from simulator.services.demo import DEMO_ASSIGNMENT, seed_demo
+
+
+@pytest.fixture
+def demo(app_store):
+    return seed_demo(app_store)
+
+
+async def open_workspace(user: User, demo, username: str = "student") -> None:
+    await user.open("/login")
+    user.find(marker="username").type(username)
+    user.find(marker="password").type(demo.new_passwords[username])
+    user.find(marker="sign-in").click()
+    await user.should_see(DEMO_ASSIGNMENT)
+    user.find(marker="open-1").click()
+    await user.should_see(marker="ehr-tabs")
+
+
+def value_of(user: User, marker: str):
+    elements = list(user.find(marker=marker).elements)
+    assert len(elements) == 1, f"{marker}: {len(elements)} elements"
+    return elements[0].value
+
+
+def saved(app_store, demo) -> workspace.WorkspaceView:
+    student = accounts.authenticate(app_store, username="student", password=demo.new_passwords["student"])
+    return workspace.load_workspace(app_store, user=student, attempt_id=1)
+
+
+def pick(user: User, marker: str, option: str) -> None:
+    """Open a pick-list and choose an option by the words it shows (the chart may show the same words)."""
+    select = user.find(marker=marker)
+    select.click()
+    UserInteraction(user, select.elements, option).click()
+
+
+async def test_demographics_are_saved_as_typed_and_survive_reopening(demo, app_store, user: User):
+    await open_workspace(user, demo)
+    await user.should_see("Nothing entered yet")
+    user.find(marker="demographics-family").type("Young").trigger("blur")
+    user.find(marker="demographics-birth_date").type("10/20/1942").trigger("blur")
+    await user.should_see("All changes saved at")
+    patient = saved(app_store, demo).of("Patient")[0].resource
+    assert patient["name"][0]["family"] == "Young" and patient["birthDate"] == "1942-10-20"
+    await user.open("/attempt/1")
+    await user.should_see(marker="ehr-tabs")
+    assert value_of(user, "demographics-family") == "Young"
+    assert value_of(user, "demographics-birth_date") == "10/20/1942"
+    await user.should_see("DOB 10/20/1942")
+
+
+async def test_a_bad_date_of_birth_is_explained_at_the_field_and_the_saved_one_is_kept(demo, app_store, user: User):
+    await open_workspace(user, demo)
+    user.find(marker="demographics-birth_date").type("10/20/1942").trigger("blur")
+    await user.should_see("All changes saved at")
+    user.find(marker="demographics-birth_date").clear().type("02/30/1980").trigger("blur")
+    await user.should_see("Date of birth: 02/30/1980 is not a date")
+    assert saved(app_store, demo).of("Patient")[0].resource["birthDate"] == "1942-10-20"
+    user.find(marker="demographics-birth_date").clear().type("01/01/2099").trigger("blur")
+    await user.should_see("Date of birth: 01/01/2099 is in the future")
+    assert saved(app_store, demo).of("Patient")[0].resource["birthDate"] == "1942-10-20"
+
+
+async def test_encounter_problem_medication_allergy_and_vital_are_saved(demo, app_store, user: User):
+    await open_workspace(user, demo)
+    user.find(marker="ehr-tab-encounters").click()
+    user.find(marker="encounters-date").type("03/04/2025").trigger("blur")
+    await user.should_see("All changes saved at")
+    pick(user, "encounters-class", "Ambulatory (office)")
+    user.find(marker="encounters-reason").type("f/u HTN").trigger("blur")
+    user.find(marker="ehr-tab-problems").click()
+    pick(user, "problems-problem", "Essential hypertension")
+    user.find(marker="ehr-tab-medications").click()
+    pick(user, "medications-drug", "lisinopril")
+    user.find(marker="medications-strength").type("10 mg").trigger("blur")
+    user.find(marker="ehr-tab-allergies").click()
+    pick(user, "allergies-substance", "penicillin")
+    user.find(marker="ehr-tab-vitals").click()
+    user.find(marker="vital-pulse").type("72").trigger("blur")
+    await user.should_see("Allergies: penicillin")
+    view = saved(app_store, demo)
+    encounter = view.of("Encounter")[0].resource
+    assert encounter["period"]["start"] == "2025-03-04" and encounter["class"]["code"] == "AMB"
+    assert encounter["reasonCode"][0]["text"] == "f/u HTN"
+    assert view.of("Condition")[0].resource["code"]["coding"][0]["code"] == "I10"
+    med = view.of("MedicationRequest")[0].resource
+    assert med["medicationCodeableConcept"]["text"] == "lisinopril 10 mg tablet"
+    assert view.of("AllergyIntolerance")[0].resource["code"]["text"] == "penicillin"
+    pulse = view.of("Observation")[0].resource
+    assert pulse["valueQuantity"]["value"] == 72 and pulse["encounter"]["reference"] == f"Encounter/{encounter['id']}"
+
+
+async def test_vitals_need_a_visit_and_an_extreme_value_asks_first(demo, app_store, user: User):
+    await open_workspace(user, demo)
+    user.find(marker="ehr-tab-vitals").click()
+    await user.should_see(marker="vitals-need-visits")
+    user.find(marker="ehr-tab-encounters").click()
+    user.find(marker="encounters-date").type("03/04/2025").trigger("blur")
+    await user.should_see("All changes saved at")
+    user.find(marker="ehr-tab-vitals").click()
+    user.find(marker="vital-bp").type("400/20").trigger("blur")
+    await user.should_see("Are you sure?")
+    assert saved(app_store, demo).of("Observation") == []
+    user.find(marker="confirm-keep").click()
+    await user.should_see("All changes saved at")
+    bp = saved(app_store, demo).of("Observation")[0].resource
+    assert [c["valueQuantity"]["value"] for c in bp["component"]] == [400, 20]
+
+
+async def test_script_in_free_text_is_stored_and_shown_as_text(demo, app_store, user: User):
+    await open_workspace(user, demo)
+    user.find(marker="demographics-family").type("<script>alert(1)</script>").trigger("blur")
+    await user.should_see("All changes saved at")
+    await user.should_see("<script>alert(1)</script>")  # the banner shows it as text
+    assert saved(app_store, demo).of("Patient")[0].resource["name"][0]["family"] == "<script>alert(1)</script>"
+
+
+async def test_submit_grades_the_record_and_shows_the_report(demo, app_store, user: User):
+    await open_workspace(user, demo)
+    user.find(marker="demographics-family").type("Young").trigger("blur")
+    await user.should_see("All changes saved at")
+    user.find(marker="submit").click()
+    user.find(marker="confirm-submit").click()
+    await user.should_see(marker="score")
+    await user.should_see("out of 100")
+    await user.should_see(marker="finding")
+    report = workspace.grade_report(app_store, user=accounts.authenticate(
+        app_store, username="student", password=demo.new_passwords["student"]), attempt_id=1)
+    assert report is not None and report["score"] < 50
+    await user.open("/attempt/1")
+    await user.should_see("graded")
+    await user.should_not_see(marker="submit")
+
+
+async def test_another_student_cannot_open_the_report_or_the_workspace(demo, create_user):
+    ann, ben = create_user(), create_user()
+    await open_workspace(ann, demo)
+    await open_workspace(ben, demo, "student2")
+    await ben.open("/attempt/1/report")
+    await ben.should_see("This attempt belongs to another student.")
+    await ben.open("/attempt/1")
+    await ben.should_see("This attempt belongs to another student.")
+    await ben.should_not_see(marker="ehr-tabs")
