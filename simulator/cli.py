@@ -184,6 +184,35 @@ def cmd_reset_password(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_attempt_export(args: argparse.Namespace) -> int:
+    import json
+
+    from simulator.config import ConfigError, Settings
+    from simulator.services import workspace
+    from simulator.services.accounts import SignedInUser
+    from simulator.services.errors import ServiceError
+    from simulator.store import StoreError, open_store
+
+    try:
+        settings = Settings.from_env().ensure_data_dir()
+        store = open_store(settings.database_url)
+    except (ConfigError, StoreError) as exc:
+        return _fail(str(exc))
+    # The command line runs with the database's own authority: an administrator who may read any attempt.
+    operator = SignedInUser(id=0, username="hitsim-cli", display_name="command line", role="admin")
+    try:
+        bundle = workspace.export_bundle(store, user=operator, attempt_id=args.attempt_id)
+    except ServiceError as exc:
+        return _fail(f"attempt {args.attempt_id}: {exc}")
+    text = json.dumps(bundle, indent=2, ensure_ascii=False) + "\n"
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8")
+        print(f"{args.out}: {len(bundle['entry'])} resources")
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hitsim", description="Training simulator for health information technicians.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -207,6 +236,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_conditions)
     p = sub.add_parser("demo", help="create demo accounts, a class and an assignment, then start the app")
     p.set_defaults(func=cmd_demo)
+    p = sub.add_parser("attempt", help="work with students' attempts")
+    attempt_sub = p.add_subparsers(dest="attempt_command", required=True)
+    p = attempt_sub.add_parser("export", help="write a student's workspace as a FHIR Bundle (JSON)")
+    p.add_argument("attempt_id", type=int)
+    p.add_argument("--out", help="file to write (default: standard output)")
+    p.set_defaults(func=cmd_attempt_export)
     p = sub.add_parser("reset-password", help="give an account a new random password (printed once)")
     p.add_argument("username")
     p.set_defaults(func=cmd_reset_password)

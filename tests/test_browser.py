@@ -88,3 +88,68 @@ def test_student_signs_in_and_reads_the_paper_chart_in_chromium(demo_server):
         page.screenshot(path=str(ARTIFACTS / "chart-progress-notes.png"), full_page=True)
         assert re.search(r"/attempt/\d+$", page.url)
         browser.close()
+
+
+def test_student_enters_a_record_submits_and_sees_the_score_in_chromium(demo_server):
+    from playwright.sync_api import expect, sync_playwright
+
+    base, passwords = demo_server
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM,
+                                    args=["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                                          "--disable-background-networking", "--no-first-run"])
+        page = browser.new_page(viewport={"width": 1600, "height": 1000})
+        page.goto(base + "/login")
+        page.get_by_label("Username").fill("student")
+        page.get_by_label("Password").fill(passwords["student"])
+        page.get_by_label("Password").press("Enter")
+        page.get_by_role("button", name="Open").click()
+        expect(page.get_by_text("Electronic health record")).to_be_visible()
+        saved = page.locator("[data-testid=save-status], .text-positive").filter(has_text="All changes saved at")
+
+        def pick(label: str, option: str, typed: str | None = None) -> None:
+            page.get_by_label(label, exact=True).click()
+            if typed:
+                page.get_by_label(label, exact=True).fill(typed)
+            page.get_by_role("option", name=option, exact=True).click()
+
+        # Demographics, read off the face sheet on the left.
+        face = page.locator(".hitsim-chart-paper").first
+        family = face.locator(".field", has_text="Last name").locator(".value").inner_text()
+        dob = face.locator(".field", has_text="Date of birth").locator(".value").inner_text()
+        page.get_by_label("Last name", exact=True).fill(family)
+        page.get_by_label("Date of birth", exact=True).fill(dob)
+        page.get_by_label("Date of birth", exact=True).press("Tab")
+        expect(saved).to_be_visible()
+        expect(page.get_by_text(f"DOB ")).to_be_visible()
+
+        page.get_by_role("tab", name="Encounters").click()
+        page.get_by_label("Visit date", exact=True).fill("03/04/2025")
+        page.get_by_label("Visit date", exact=True).press("Tab")
+        pick("Class", "Ambulatory (office)")
+        page.get_by_label("Reason for visit (chief complaint)").fill("f/u HTN")
+        page.get_by_label("Reason for visit (chief complaint)").press("Tab")
+
+        page.get_by_role("tab", name="Problem list").click()
+        pick("Problem", "Essential hypertension", "Essential hyper")
+
+        page.get_by_role("tab", name="Medications").click()
+        pick("Medication", "lisinopril", "lisino")
+        page.get_by_label("Strength", exact=True).fill("10 mg")
+        page.get_by_label("Strength", exact=True).press("Tab")
+
+        page.get_by_role("tab", name="Vital signs").last.click()  # the first is the paper chart's
+        page.get_by_label("Pulse", exact=True).fill("72")
+        page.get_by_label("Pulse", exact=True).press("Tab")
+        expect(saved).to_be_visible()
+        page.wait_for_timeout(300)
+        page.screenshot(path=str(ARTIFACTS / "workspace.png"), full_page=True)
+
+        page.get_by_role("button", name="Submit for grading").click()
+        page.get_by_role("button", name="Submit", exact=True).click()
+        expect(page.get_by_text("out of 100")).to_be_visible(timeout=15_000)
+        page.screenshot(path=str(ARTIFACTS / "report.png"), full_page=True)
+        score = float(page.locator(".text-h3").first.inner_text())
+        assert 0 < score < 100
+        browser.close()

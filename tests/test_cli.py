@@ -180,3 +180,28 @@ def test_grade_with_a_bad_rubric_names_the_key(tmp_path):
     key = str(tmp_path / "key.json")
     result = run("grade", "--key", key, "--submission", key, "--rubric", str(rubric))
     assert result.returncode == 2 and "sections.allergies.points" in result.stderr
+
+
+def test_attempt_export_writes_the_workspace_as_a_bundle(tmp_path, monkeypatch):
+    from simulator.services import accounts, assignments, workspace
+    from simulator.services.demo import seed_demo
+    from simulator.store import open_store
+
+    url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    store = open_store(url)
+    demo = seed_demo(store)
+    student = accounts.authenticate(store, username="student", password=demo.new_passwords["student"])
+    attempt = assignments.open_assignment(store, user=student, assignment_id=1)
+    workspace.save_entry(store, user=student, attempt_id=attempt, expected_version=0,
+                         resource={"resourceType": "Patient", "id": "p1", "gender": "female"})
+    env = {"HITSIM_DATABASE_URL": url, "HITSIM_DATA_DIR": str(tmp_path / "data")}
+    import os
+    out = tmp_path / "export.json"
+    result = subprocess.run([sys.executable, "-m", "simulator.cli", "attempt", "export", str(attempt), "--out", str(out)],
+                            capture_output=True, text=True, env={**os.environ, **env})
+    assert result.returncode == 0, result.stderr
+    bundle = json.loads(out.read_text())
+    assert bundle["resourceType"] == "Bundle" and bundle["entry"][0]["resource"]["gender"] == "female"
+    missing = subprocess.run([sys.executable, "-m", "simulator.cli", "attempt", "export", "999"],
+                             capture_output=True, text=True, env={**os.environ, **env})
+    assert missing.returncode == 2 and "attempt 999: No such attempt." in missing.stderr

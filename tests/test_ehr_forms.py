@@ -123,3 +123,9 @@ def test_us_and_iso_dates_are_both_accepted():
     b = forms.build_patient({"birth_date": "1962-03-14"}, ctx(), None)
     c = forms.build_patient({"birth_date": "3/14/62"}, ctx(), None)
     assert a["birthDate"] == b["birthDate"] == c["birthDate"] == "1962-03-14"
+
+
+def test_a_new_patient_gets_the_id_the_other_entries_refer_to():
+    patient = forms.build_patient({"family": "Young"}, ctx(), None)
+    encounter = forms.ENCOUNTERS.build({"date": "03/04/2025"}, ctx(), None)
+    assert patient["id"] == "p1" and encounter["subject"]["reference"] == "Patient/p1"

@@ -586,7 +586,7 @@ def build_patient(values: dict[str, str], ctx: EntryContext, existing: dict[str,
     phone = _parse("phone", lambda: v.text("Phone", values.get("phone"), limit=30))
     if phone and len(re.sub(r"\D", "", phone)) not in (10, 11):
         raise FieldError("phone", f"Phone: {phone} is not a phone number; 10 digits, e.g. (602) 555-0134")
-    res = _base(existing, "Patient")
+    res = _base(existing or {"id": ctx.patient_id}, "Patient")  # the workspace's patient, whose id others refer to
     names = [x for x in (given, middle) if x]
     _set(res, "name", [{"use": "official", **({"family": family} if family else {}), **({"given": names} if names else {})}]
          if family or names else None)

@@ -229,11 +229,18 @@ def grade_report_view(report: dict) -> None:
         ui.label(f"Findings ({len(report['findings'])})").classes("hitsim-card-title")
         if not report["findings"]:
             ui.label("Everything on the chart was entered correctly.").mark("no-findings")
+        groups: dict[str, list[dict]] = {}
         for f in report["findings"]:
-            with ui.row().classes("w-full items-start gap-3 border-b py-2 no-wrap").mark("finding"):
-                ui.badge(f["kind"], color={"missing": "orange-8", "extra": "purple-6", "wrong": "red-7",
-                                            "partial": "amber-8"}.get(f["kind"], "grey")).classes("mt-1")
-                with ui.column().classes("gap-0 grow"):
-                    ui.label(f["message"])
-                    ui.label(f"{f['section']} · {f['path']}").classes("text-xs hitsim-muted")
-                ui.label(f"−{f['points_lost']:.2f}").classes("text-negative font-medium")
+            groups.setdefault(f["section"], []).append(f)
+        for section, items in groups.items():
+            lost = sum(f["points_lost"] for f in items)
+            title = f"{section.capitalize()} — {len(items)} finding{'s' if len(items) != 1 else ''}, −{lost:.2f} points"
+            with ui.expansion(title, value=len(groups) <= 3).classes("w-full").props("dense header-class=text-weight-medium"):
+                for f in items:
+                    with ui.row().classes("w-full items-start gap-3 border-b py-2 no-wrap").mark("finding"):
+                        ui.badge(f["kind"], color={"missing": "orange-8", "extra": "purple-6", "wrong": "red-7",
+                                                    "partial": "amber-8"}.get(f["kind"], "grey")).classes("mt-1")
+                        with ui.column().classes("gap-0 grow"):
+                            ui.label(f["message"])
+                            ui.label(f["path"]).classes("text-xs hitsim-muted")
+                        ui.label(f"−{f['points_lost']:.2f}").classes("text-negative font-medium")

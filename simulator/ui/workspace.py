@@ -377,7 +377,7 @@ def vital_input(ws: Workspace, vital: forms.Vital, enc_id: str) -> None:
     state: dict[str, Any] = {"saved": existing, "task": None}
     with ui.row().classes("items-start gap-0 no-wrap") as cell:
         value = ui.input(vital.label, value=raw, placeholder="120/80" if vital.key == "bp" else None).props(
-            "outlined dense").classes("w-28").mark(f"vital-{vital.key}")
+            "outlined dense").classes("w-36" if vital.key == "bp" else "w-28").mark(f"vital-{vital.key}")
         value.props["error"] = False
         unit_select = None
         if len(units) > 1:
