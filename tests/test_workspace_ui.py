@@ -150,3 +150,18 @@ async def test_another_student_cannot_open_the_report_or_the_workspace(demo, cre
     await ben.open("/attempt/1")
     await ben.should_see("This attempt belongs to another student.")
     await ben.should_not_see(marker="ehr-tabs")
+
+
+async def test_two_tabs_cannot_silently_overwrite_each_other(demo, app_store, create_user):
+    tab_a, tab_b = create_user(), create_user()
+    await open_workspace(tab_a, demo)
+    tab_a.find(marker="demographics-family").type("Alpha").trigger("blur")
+    await tab_a.should_see("All changes saved at")
+    await open_workspace(tab_b, demo)
+    assert value_of(tab_b, "demographics-family") == "Alpha"
+    tab_a.find(marker="demographics-family").clear().type("Alpha2").trigger("blur")
+    await tab_a.should_see("All changes saved at")
+    tab_b.find(marker="demographics-family").clear().type("Beta").trigger("blur")
+    await tab_b.should_see("changed in another tab or window")
+    assert value_of(tab_b, "demographics-family") == "Alpha2"
+    assert saved(app_store, demo).of("Patient")[0].resource["name"][0]["family"] == "Alpha2"

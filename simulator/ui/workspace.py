@@ -306,10 +306,17 @@ def demographics_section(ws: Workspace) -> None:
             if cov_res is not None:
                 state["coverage"] = ws.save(cov_res, cov.version if cov else 0)
         except VersionConflict:
+            ws.reload()
+            fresh_cov = next((x for x in ws.of("Coverage")), None)
+            state["coverage"] = fresh_cov
+            fresh = forms.read_patient(ws.patient() or {}, fresh_cov.resource if fresh_cov else None)
+            for name, el in inputs.items():
+                el.set_value(fresh.get(name) or None)
             with section:
-                ui.notify("The demographics were changed in another tab; reload the page to see them.", type="warning")
+                ui.notify("The demographics were changed in another tab or window. You now see the newer version; "
+                          "type your change again if it is still needed.", type="warning", multi_line=True)
             if ws.indicator:
-                ws.indicator.failed("changed elsewhere; reload to see the newer version")
+                ws.indicator.failed("changed elsewhere; the newer version is shown")
             return
         except (InvalidInput, PermissionDenied) as exc:
             if ws.indicator:
