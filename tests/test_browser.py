@@ -122,7 +122,7 @@ def test_student_enters_a_record_submits_and_sees_the_score_in_chromium(demo_ser
         page.get_by_label("Date of birth", exact=True).fill(dob)
         page.get_by_label("Date of birth", exact=True).press("Tab")
         expect(saved).to_be_visible()
-        expect(page.get_by_text(f"DOB ")).to_be_visible()
+        expect(page.get_by_text("DOB ")).to_be_visible()
 
         page.get_by_role("tab", name="Encounters").click()
         page.get_by_label("Visit date", exact=True).fill("03/04/2025")

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from simulator.store import StoreError, open_store
-from simulator.store import repo
+from simulator.store import StoreError, open_store, repo
 from simulator.store.db import schema_tables
 from simulator.store.repo import VersionConflict
 from tests.conftest import make_user
