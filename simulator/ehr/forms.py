@@ -366,8 +366,8 @@ MEDICATIONS = SectionSpec(
      FieldSpec("frequency", "Frequency", "select", lambda _c: {k: f"{k} ({w})" for k, (w, *_r) in FREQUENCIES.items()},
                width="w-44"),
      FieldSpec("prn", "As needed for (PRN)", width="w-44"),
-     FieldSpec("start", "Start date", "date", hint="MM/DD/YYYY", width="w-32"),
-     FieldSpec("stop", "Stop date", "date", hint="MM/DD/YYYY", width="w-32"),
+     FieldSpec("start", "Start date", "date", hint="MM/DD/YYYY", width="w-36"),
+     FieldSpec("stop", "Stop date", "date", hint="MM/DD/YYYY", width="w-36"),
      FieldSpec("status", "Status", "select", lambda _c: MED_STATUS, width="w-32")),
     _read_med, _build_med, add_label="Add medication",
 )

@@ -47,7 +47,7 @@ class SaveIndicator:
     def kept(self, message: str) -> None:
         """Saved, except one field whose last valid value was kept."""
         self.label.set_text(f"Saved at {dt.datetime.now().astimezone():%H:%M:%S}, except: {message}")
-        self.label.classes(replace="text-sm text-warning")
+        self.label.classes(replace="text-sm text-orange-9")
 
 
 class Workspace:
@@ -340,7 +340,8 @@ def demographics_section(ws: Workspace) -> None:
 
     ctx = ws.context()
     section = ui.column().classes("w-full gap-1")
-    groups = (("Patient", ("family", "given", "middle", "birth_date", "sex", "mrn")),
+    # The face sheet's order, so Tab follows the paper chart.
+    groups = (("Patient", ("family", "given", "middle", "mrn", "birth_date", "sex")),
               ("Address and phone", ("street", "apartment", "city", "state", "zip", "phone")),
               ("Insurance", ("payer", "member_id")))
     specs = {fs.name: fs for fs in forms.DEMOGRAPHIC_FIELDS}
