@@ -213,6 +213,65 @@ def cmd_attempt_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _encoder():  # type: ignore[no-untyped-def]
+    from simulator.config import Settings
+    from simulator.services.coding import encoder_for
+
+    settings = Settings.from_env().ensure_data_dir()
+    return encoder_for(settings.data_dir)
+
+
+def cmd_codes_search(args: argparse.Namespace) -> int:
+    encoder = _encoder()
+    if args.index:
+        for path, code, see in encoder.alphabetic_index(args.query, args.limit):
+            print(f"{code or '-':<9} {path}{f'  (see {see})' if see else ''}")
+        return EXIT_OK
+    for hit in encoder.search(args.query, args.limit):
+        mark = "" if hit.billable else "  [header, not billable]"
+        print(f"{hit.code:<9} {hit.system:<9} {hit.title}{mark}")
+    return EXIT_OK
+
+
+def cmd_codes_show(args: argparse.Namespace) -> int:
+    page = _encoder().page(args.code)
+    if page is None:
+        return _fail(f"{args.code}: no such code in the encoder (ICD-10-CM, HCPCS, or the catalog's CPT numbers)", EXIT_PROBLEMS)
+    print(f"{page['code']}  {page['title']}")
+    print(f"{page['system']} · {'billable' if page['billable'] else 'header, not billable'}")
+    if page["lay_description"]:
+        print("Description written by hitsim in plain words (not the AMA descriptor; see `hitsim codes load-cpt`).")
+    for code, title in page["parents"]:
+        print(f"  in {code}  {title}")
+    labels = {"inclusion_terms": "Inclusion terms", "includes": "Includes", "excludes1": "Excludes1",
+              "excludes2": "Excludes2", "code_first": "Code first", "use_additional_code": "Use additional code",
+              "code_also": "Code also", "notes": "Notes"}
+    for kind, label in labels.items():
+        for text in page["notes"].get(kind, []):
+            print(f"{label}: {' '.join(text.split())}")
+    if page["seventh_characters"]:
+        print("7th characters:")
+        for char, meaning in page["seventh_characters"].items():
+            print(f"  {char}  {' '.join(meaning.split())}")
+    for code, title, billable in page["children"]:
+        print(f"  > {code}  {title}{'' if billable else '  [header]'}")
+    return EXIT_OK
+
+
+def cmd_codes_load_cpt(args: argparse.Namespace) -> int:
+    from simulator.coding.encoder import CptFileError, load_cpt
+
+    encoder = _encoder()
+    try:
+        count = load_cpt(encoder.path, Path(args.file))
+    except CptFileError as exc:
+        for line in exc.problems:
+            print(line, file=sys.stderr)
+        return _fail(f"{args.file}: refused, nothing was loaded ({len(exc.problems)} problem(s))")
+    print(f"Loaded {count} licensed CPT descriptors; the encoder and reports now show them.")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hitsim", description="Training simulator for health information technicians.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -236,6 +295,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_conditions)
     p = sub.add_parser("demo", help="create demo accounts, a class and an assignment, then start the app")
     p.set_defaults(func=cmd_demo)
+    p = sub.add_parser("codes", help="the encoder: search and show ICD-10-CM, HCPCS and CPT codes")
+    codes_sub = p.add_subparsers(dest="codes_command", required=True)
+    p = codes_sub.add_parser("search", help="best codes first, one per line, code first")
+    p.add_argument("query")
+    p.add_argument("--limit", type=int, default=15)
+    p.add_argument("--index", action="store_true", help="look the term up in the ICD-10-CM Alphabetic Index instead")
+    p.set_defaults(func=cmd_codes_search)
+    p = codes_sub.add_parser("show", help="a code's page: title, notes, Excludes, 7th characters")
+    p.add_argument("code")
+    p.set_defaults(func=cmd_codes_show)
+    p = codes_sub.add_parser("load-cpt", help="load your institution's licensed CPT descriptors (CSV: code,descriptor)")
+    p.add_argument("file")
+    p.set_defaults(func=cmd_codes_load_cpt)
     p = sub.add_parser("attempt", help="work with students' attempts")
     attempt_sub = p.add_subparsers(dest="attempt_command", required=True)
     p = attempt_sub.add_parser("export", help="write a student's workspace as a FHIR Bundle (JSON)")

@@ -62,3 +62,18 @@ def app_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Store
     s = open_store(url)
     yield s
     s.dispose()
+
+
+@pytest.fixture(scope="session")
+def encoder_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The encoder index, built once for the test session (the app builds it once per data directory)."""
+    from simulator.coding.encoder import build_index, default_path
+
+    return build_index(default_path(tmp_path_factory.mktemp("encoder")))
+
+
+@pytest.fixture(scope="session")
+def encoder(encoder_path: Path):
+    from simulator.coding.encoder import Encoder
+
+    return Encoder(encoder_path)

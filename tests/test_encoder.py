@@ -1,0 +1,147 @@
+"""The encoder: the code a coder means in the top five, real notes from the data, safe with any input."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+import simple_icd_10_cm as icd
+
+from simulator.coding.codes import CodeError, check_diagnosis, check_modifier, check_service, normalise_icd
+from simulator.coding.encoder import CptFileError, load_cpt
+from tests.encoder_queries import QUERIES
+
+
+def test_there_are_100_coder_queries():
+    assert len(QUERIES) == 100
+
+
+@pytest.mark.parametrize(("query", "code"), QUERIES)
+def test_the_code_a_coder_means_is_in_the_first_five(encoder, query, code):
+    assert code in [h.code for h in encoder.search(query, 5)]
+
+
+def test_billable_codes_come_before_headers_and_headers_are_marked(encoder):
+    hits = encoder.search("E11.2", 10)
+    assert [h.billable for h in hits] == sorted([h.billable for h in hits], reverse=True)
+    assert any(h.code == "E11.2" and not h.billable for h in hits)
+
+
+@pytest.mark.parametrize("query", ["", "   ", "x" * 500, "%%%%", "\"'();--", "*", "AND OR NOT", "NEAR(", "^"])
+def test_nothing_long_or_symbol_queries_give_an_empty_list_or_results_never_an_error(encoder, query):
+    assert isinstance(encoder.search(query), list)
+    if query.strip() in ("", "%%%%", "*", "^") or len(query) > 200:
+        assert encoder.search(query) == []
+
+
+@pytest.mark.parametrize("code", ["E11.22", "J18.9", "S52.531A", "I10", "N18.31", "J45.41", "F32.1"])
+def test_every_excludes1_note_shown_comes_from_the_data(encoder, code):
+    page = encoder.page(code)
+    expected = []
+    for owner in [code, *icd.get_ancestors(code)]:
+        if icd.is_chapter(owner) or icd.is_block(owner):
+            continue
+        expected += icd.get_excludes1(owner)
+    shown = [text.rsplit(" (at ", 1)[0] if text.endswith(")") and " (at " in text else text
+             for text in page["notes"].get("excludes1", [])]
+    assert sorted(shown) == sorted(expected)
+
+
+def test_a_code_page_has_parents_notes_and_the_seventh_character_table(encoder):
+    page = encoder.page("S52.531A")
+    assert page["billable"] and page["title"] == icd.get_description("S52.531A")
+    assert [p for p, _ in page["parents"]][:2] == ["S52.531", "S52.53"]
+    assert page["seventh_characters"]["A"] == "initial encounter for closed fracture"
+    e1122 = encoder.page("e1122")
+    assert any("N18.1-N18.6" in t for t in e1122["notes"]["use_additional_code"])
+
+
+def test_the_alphabetic_index_gives_the_coders_path(encoder):
+    entries = encoder.alphabetic_index("pneumonia aspiration")
+    assert ("Pneumonia → aspiration", "J69.0", None) in entries
+    assert icd.is_valid_item("J69.0")
+
+
+def test_cpt_numbers_show_hitsims_lay_words_until_a_licensed_file_is_loaded(encoder_path, tmp_path):
+    from simulator.coding.encoder import Encoder
+
+    copy = tmp_path / "encoder.sqlite3"
+    shutil.copy(encoder_path, copy)
+    enc = Encoder(copy)
+    assert enc.lookup("99213").title.startswith("Office visit, established patient")
+    assert enc.page("99213")["lay_description"]
+    licensed = tmp_path / "cpt.csv"
+    licensed.write_text("code,descriptor\n99213,LICENSED DESCRIPTOR TEXT FOR TESTING\n")
+    assert load_cpt(copy, licensed) == 1
+    assert Encoder(copy).lookup("99213").title == "LICENSED DESCRIPTOR TEXT FOR TESTING"
+
+
+@pytest.mark.parametrize(("content", "problem"), [
+    ("cpt,text\n99213,x\n", "expected columns code and descriptor"),
+    ("code,descriptor\n9921,short\n99214,ok\n", "line 2: code '9921' is not a CPT code"),
+    ("code,descriptor\n99213,\n", "line 2: code 99213 has no descriptor"),
+    ("code,descriptor\n", "no rows"),
+])
+def test_a_bad_cpt_file_is_refused_row_by_row_and_loads_nothing(encoder_path, tmp_path, content, problem):
+    from simulator.coding.encoder import Encoder
+
+    copy = tmp_path / "encoder.sqlite3"
+    shutil.copy(encoder_path, copy)
+    bad = tmp_path / "cpt.csv"
+    bad.write_text(content)
+    with pytest.raises(CptFileError) as info:
+        load_cpt(copy, bad)
+    assert any(problem in p for p in info.value.problems)
+    assert Encoder(copy).db.execute("SELECT count(*) FROM cpt_licensed").fetchone()[0] == 0
+
+
+@pytest.mark.parametrize(("typed", "normal"), [("e1122", "E11.22"), ("E11.22", "E11.22"), (" i10 ", "I10"),
+                                               ("s52531a", "S52.531A"), ("S01.01XA", "S01.01XA")])
+def test_harmless_forms_of_a_diagnosis_code_are_normalised(encoder, typed, normal):
+    assert normalise_icd(typed) == normal
+    assert check_diagnosis(encoder, typed).code == normal
+
+
+@pytest.mark.parametrize(("typed", "message"), [
+    ("E11.2.2", "E11.2.2 is not an ICD-10-CM code"),
+    ("hello", "hello is not an ICD-10-CM code"),
+    ("E11.99", "E11.99 is not a code in ICD-10-CM FY2026"),
+    ("E11.2", "E11.2 is a category header, not billable: pick a more specific code below it (e.g. E11.21"),
+    ("S52.531", "S52.531 is a category header, not billable"),
+])
+def test_a_bad_diagnosis_code_is_refused_with_the_reason(encoder, typed, message):
+    with pytest.raises(CodeError, match=message.replace("(", r"\(").replace(".", r"\.")):
+        check_diagnosis(encoder, typed)
+
+
+def test_service_codes_and_modifiers_are_checked(encoder):
+    assert check_service(encoder, "j1885").code == "J1885"
+    assert check_service(encoder, "99214").system == "CPT"
+    with pytest.raises(CodeError, match="is not a CPT or HCPCS code"):
+        check_service(encoder, "9921")
+    with pytest.raises(CodeError, match="is not in hitsim's code list"):
+        check_service(encoder, "99499")
+    assert check_modifier("rt") == "RT"
+    with pytest.raises(CodeError, match="not a modifier"):
+        check_modifier("255")
+
+
+def test_codes_cli_search_and_show(encoder_path, tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    shutil.copy(encoder_path, data / encoder_path.name)
+    env = {**os.environ, "HITSIM_DATA_DIR": str(data)}
+    out = subprocess.run([sys.executable, "-m", "simulator.cli", "codes", "search", "type 2 diabetes kidney"],
+                         capture_output=True, text=True, env=env, check=True).stdout
+    assert out.splitlines()[0].startswith("E11.22 ")
+    page = subprocess.run([sys.executable, "-m", "simulator.cli", "codes", "show", "E11.22"],
+                          capture_output=True, text=True, env=env, check=True).stdout
+    assert "Excludes1: type 1 diabetes mellitus (E10.-)" in page and "Use additional code" in page
+    bad = tmp_path / "cpt.csv"
+    bad.write_text("code,descriptor\nabc,x\n")
+    refused = subprocess.run([sys.executable, "-m", "simulator.cli", "codes", "load-cpt", str(bad)],
+                             capture_output=True, text=True, env=env)
+    assert refused.returncode == 2 and "line 2: code 'abc' is not a CPT code" in refused.stderr
