@@ -8,7 +8,7 @@ from typing import Any
 
 from fhir.resources.R4B import get_fhir_model_class
 
-GRADED_TYPES = ("Patient", "Coverage", "Encounter", "Condition", "MedicationRequest", "AllergyIntolerance",
+GRADED_TYPES = ("Patient", "Coverage", "Encounter", "Condition", "MedicationRequest", "AllergyIntolerance", "Claim",
                 "Observation", "Procedure", "DocumentReference")
 SUBJECT_FIELDS = ("subject", "patient", "beneficiary")
 

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from grading import coding
 from grading import fields as f
 from grading import normalize as n
 from grading.bundle import Chart, PatientRecord, read_chart
@@ -400,6 +401,42 @@ def _coverages(chart: Chart) -> dict[int, dict[str, Any]]:
     return {id(rec.patient): rec.of("Coverage")[0] for rec in chart.patients if rec.of("Coverage")}
 
 
+def _claim_order(claim: dict[str, Any]) -> tuple[str, str]:
+    items = claim.get("item") or []
+    first = coding._first_code(items[0].get("productOrService")) if items and isinstance(items[0], dict) else None
+    return (str(claim.get("created", "")), first or "")
+
+
+def _grade_coding(contexts: list[Context], rubric: Rubric, claim_value: float) -> list[Finding]:
+    """Each key claim against the student's claim for the same visit (found through the encounter pairing).
+
+    A visit with several claims (a pharmacy claim beside the professional one) pairs them in order.
+    """
+    findings: list[Finding] = []
+    for ctx in contexts:
+        if ctx.key is None:
+            continue
+        theirs: dict[int, list[dict[str, Any]]] = {}
+        for claim in ctx.sub.of("Claim") if ctx.sub else []:
+            enc = ctx.sub_chart.resolve(coding.claim_encounter(claim))
+            if enc is not None and id(enc) in ctx.reverse_map:
+                theirs.setdefault(ctx.reverse_map[id(enc)], []).append(claim)
+        ours: dict[int, list[dict[str, Any]]] = {}
+        for claim in ctx.key.of("Claim"):
+            enc = ctx.key_chart.resolve(coding.claim_encounter(claim))
+            ours.setdefault(id(enc) if enc is not None else 0, []).append(claim)
+        for enc_id, claims in sorted(ours.items(), key=lambda kv: ctx.encounter_number.get(kv[0], 0)):
+            number = ctx.encounter_number.get(enc_id)
+            student = sorted(theirs.get(enc_id, []), key=_claim_order)
+            for i, claim in enumerate(sorted(claims, key=_claim_order)):
+                grader = coding.ClaimGrader(rubric, claim_value, f"coding, visit {number or '?'}")
+                other = student[i] if i < len(student) else None
+                grader.grade(coding.read_claim(claim, ctx.key_chart.resolve),
+                             coding.read_claim(other, ctx.sub_chart.resolve) if other else None)
+                findings += grader.findings
+    return findings
+
+
 def grade(key: Any, submission: Any, rubric: Rubric | None = None) -> GradeReport:
     """Compare a student's record with the answer key, field by field; explain every point lost."""
     rubric = rubric or default_rubric()
@@ -414,8 +451,10 @@ def grade(key: Any, submission: Any, rubric: Rubric | None = None) -> GradeRepor
             ctx.encounter_number = {id(e): i for i, e in enumerate(encounters, start=1)}
         contexts.append(ctx)
     key_items = {(s.name, i): _items(s, c.key, c, True) for s in SECTIONS for i, c in enumerate(contexts)}
-    counts = {s.name: sum(len(key_items[s.name, i]) for i in range(len(contexts))) for s in SECTIONS}
-    possible_raw = sum(rubric.points(s.name) for s in SECTIONS if counts[s.name])
+    counts = {s.name: sum(len(key_items[s.name, i]) for i in range(len(contexts))) if rubric.points(s.name) else 0
+              for s in SECTIONS}
+    counts["coding"] = sum(len(c.key.of("Claim")) for c in contexts if c.key) if rubric.points("coding") else 0
+    possible_raw = sum(rubric.points(name) for name, count in counts.items() if count)
     scale = 100.0 / possible_raw if possible_raw else 0.0
     section_scores, findings = [], []
     for section in SECTIONS:
@@ -430,6 +469,12 @@ def grade(key: Any, submission: Any, rubric: Rubric | None = None) -> GradeRepor
         if counts[section.name] or grader.findings:
             section_scores.append(SectionScore(section.name, SECTION_TITLES[section.name], possible, earned))
         findings += grader.findings
+    if counts["coding"]:
+        possible = rubric.points("coding") * scale
+        coding_findings = _grade_coding(contexts, rubric, possible / counts["coding"])
+        lost = sum(x.points_lost for x in coding_findings)
+        section_scores.append(SectionScore("coding", SECTION_TITLES["coding"], possible, max(0.0, possible - lost)))
+        findings += coding_findings
     for problem in key_chart.problems:
         raise ValueError(f"answer key: {problem.path}: {problem.message}")
     # What could not be read comes first: it explains the rest.

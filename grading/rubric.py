@@ -20,6 +20,7 @@ SECTION_TITLES = {
     "labs": "Lab results",
     "procedures": "Procedures",
     "notes": "Notes",
+    "coding": "Coding",
 }
 
 
@@ -32,6 +33,7 @@ class Rubric:
     sections: dict[str, dict[str, Any]]  # name -> {"points": float, "fields": {field: weight}}
     partial_credit: dict[str, float]
     tolerances: dict[str, float]
+    coding: dict[str, float]
 
     def points(self, section: str) -> float:
         return float(self.sections[section]["points"])
@@ -83,7 +85,9 @@ def _build(data: dict[str, Any], source: str) -> Rubric:
         _check_number(f"{source}: partial_credit.{key}", value, 0.0, 1.0 if key != "extra_item" else 10.0)
     for key, value in data["tolerances"].items():
         _check_number(f"{source}: tolerances.{key}", value)
-    return Rubric(data["sections"], data["partial_credit"], data["tolerances"])
+    for key, value in data["coding"].items():
+        _check_number(f"{source}: coding.{key}", value, 0.0, 1.0)
+    return Rubric(data["sections"], data["partial_credit"], data["tolerances"], data["coding"])
 
 
 def parse_rubric(text: str, source: str = "rubric") -> Rubric:

@@ -11,13 +11,19 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from grading import RubricError, default_rubric, grade, parse_rubric
+import grading
+from grading import RubricError, parse_rubric
 from simulator.generate import generate_case, load_scenario, plant_faults
 from simulator.generate.scenario import FAULT_KINDS, list_scenario_files
 from tests.conftest import DATA
 
 SCENARIOS = [load_scenario(f) for f in list_scenario_files()]
-RUBRIC = default_rubric()
+# Entry sections only: the coding section has its own tests (tests/test_grading_coding.py).
+RUBRIC = parse_rubric("[sections.coding]\npoints = 0")
+
+
+def grade(key, submission, rubric=RUBRIC):
+    return grading.grade(key, submission, rubric)
 SYNTHEA = sorted((DATA / "fhir" / "synthea").glob("*.json"))
 
 
@@ -37,7 +43,7 @@ def lost(report) -> float:
 def test_a_key_graded_against_itself_scores_100_with_no_findings(scenario):
     for seed in range(5):
         key = generate_case(scenario, seed).key
-        report = grade(key, key)
+        report = grading.grade(key, key)  # the default rubric, coding included
         assert report.score == 100.0 and report.findings == []
         assert abs(sum(s.points_possible for s in report.sections) - 100) < 1e-9
 
@@ -257,7 +263,7 @@ def test_the_score_stays_within_0_and_100_and_findings_add_up(seed, drop):
 @pytest.mark.parametrize("path", SYNTHEA, ids=lambda p: p.name[:12])
 def test_synthea_bundles_graded_against_themselves_score_100(path):
     bundle = json.loads(path.read_text())
-    report = grade(bundle, bundle)
+    report = grading.grade(bundle, bundle)  # the default rubric: Synthea's claims are graded too
     assert report.score == 100.0 and report.findings == []
 
 

@@ -63,7 +63,12 @@ class Scenario:
     rubric_overrides: dict[str, Any]  # the scenario's [rubric] table: changes to the default grading rubric
 
     def rubric(self) -> Rubric:
-        return rubric_with(self.rubric_overrides, f"{self.slug}: rubric")
+        """The grading rubric for this scenario: coding counts only when coding is one of its tasks."""
+        overrides = self.rubric_overrides
+        coding = overrides.get("sections", {}).get("coding", {})
+        if "code" not in self.tasks and "points" not in coding:
+            overrides = {**overrides, "sections": {**overrides.get("sections", {}), "coding": {**coding, "points": 0}}}
+        return rubric_with(overrides, f"{self.slug}: rubric")
 
 
 class _Reader:
