@@ -5,16 +5,17 @@ from __future__ import annotations
 from nicegui import app, ui
 
 from simulator.config import Settings
+from simulator.services.coding import encoder_at
 from simulator.store import Store
 from simulator.ui.pages import AuthMiddleware, register_pages
 
 
-def build_app(store: Store) -> None:
+def build_app(store: Store, settings: Settings) -> None:
     app.add_middleware(AuthMiddleware)
-    register_pages(store)
+    register_pages(store, lambda: encoder_at(settings.encoder_path))
 
 
 def run_app(settings: Settings, store: Store) -> None:
-    build_app(store)
+    build_app(store, settings)
     ui.run(host=settings.host, port=settings.port, title="hitsim", storage_secret=settings.storage_secret,
            reload=False, show=False, favicon="🩺")

@@ -215,10 +215,10 @@ def cmd_attempt_export(args: argparse.Namespace) -> int:
 
 def _encoder():  # type: ignore[no-untyped-def]
     from simulator.config import Settings
-    from simulator.services.coding import encoder_for
+    from simulator.services.coding import encoder_at
 
     settings = Settings.from_env().ensure_data_dir()
-    return encoder_for(settings.data_dir)
+    return encoder_at(settings.encoder_path)
 
 
 def cmd_codes_search(args: argparse.Namespace) -> int:

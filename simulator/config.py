@@ -24,6 +24,13 @@ class Settings:
     storage_secret: str
     host: str
     port: int
+    encoder_index: Path | None = None  # the encoder's index file; default: in the data directory
+
+    @property
+    def encoder_path(self) -> Path:
+        from simulator.coding.encoder import default_path
+
+        return self.encoder_index or default_path(self.data_dir)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -38,12 +45,14 @@ class Settings:
             raise ConfigError(f"HITSIM_PORT must be a port number between 1 and 65535, got {port_text!r}")
         database_url = get("DATABASE_URL", f"sqlite:///{data_dir / 'hitsim.sqlite3'}")
         secret = env.get(ENV_PREFIX + "STORAGE_SECRET", "").strip()
+        index = env.get(ENV_PREFIX + "ENCODER_INDEX", "").strip()
         return cls(
             data_dir=data_dir,
             database_url=database_url,
             storage_secret=secret,
             host=get("HOST", "127.0.0.1"),
             port=int(port_text),
+            encoder_index=Path(index).expanduser().resolve() if index else None,
         )
 
     def ensure_data_dir(self) -> Settings:
@@ -64,4 +73,5 @@ class Settings:
             storage_secret=secret_file.read_text().strip(),
             host=self.host,
             port=self.port,
+            encoder_index=self.encoder_index,
         )

@@ -53,9 +53,10 @@ def make_user(store: Store, username: str, role: str = "student") -> accounts.Si
 
 
 @pytest.fixture
-def app_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Store]:
+def app_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, encoder_path: Path) -> Iterator[Store]:
     """The database the app under the `user` fixture runs on (tests/app_main.py reads these settings)."""
     url = f"sqlite:///{tmp_path / 'app.sqlite3'}"
+    monkeypatch.setenv("HITSIM_ENCODER_INDEX", str(encoder_path))
     monkeypatch.setenv("HITSIM_DATABASE_URL", url)
     monkeypatch.setenv("HITSIM_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("HITSIM_STORAGE_SECRET", "test-secret-not-for-production")

@@ -165,3 +165,35 @@ async def test_two_tabs_cannot_silently_overwrite_each_other(demo, app_store, cr
     await tab_b.should_see("changed in another tab or window")
     assert value_of(tab_b, "demographics-family") == "Alpha2"
     assert saved(app_store, demo).of("Patient")[0].resource["name"][0]["family"] == "Alpha2"
+
+
+async def test_coding_journey_send_to_coding_search_and_assign_codes(demo, app_store, user: User):
+    await open_workspace(user, demo)
+    user.find(marker="ehr-tab-encounters").click()
+    user.find(marker="encounters-date").type("03/04/2025").trigger("blur")
+    await user.should_see("All changes saved at")
+    user.find(marker="ehr-tab-coding").click()
+    await user.should_see("Finish entering this visit, then send it to coding.")
+    user.find(marker="send-to-coding").click()
+    await user.should_see(marker="sent-badge")
+    # The visit's entry is now read-only, on the server too.
+    user.find(marker="ehr-tab-encounters").click()
+    assert not list(user.find(marker="encounters-date").elements)[0].enabled
+    # Type codes straight onto the claim: harmless forms are normalised, bad ones refused with the reason.
+    user.find(marker="ehr-tab-coding").click()
+    user.find(marker="add-dx").type("E11.2").trigger("keydown.enter")
+    await user.should_see("E11.2 is a category header, not billable")
+    user.find(marker="add-dx").clear().type("E11.2.2").trigger("keydown.enter")
+    await user.should_see("E11.2.2 is not an ICD-10-CM code")
+    user.find(marker="add-dx").clear().type("i10").trigger("keydown.enter")
+    await user.should_see("Essential (primary) hypertension")
+    # Find a code with the encoder and add it.
+    user.find(marker="encoder-search").type("dm2 ckd").trigger("keydown.enter")
+    await user.should_see(marker="encoder-add-E11.22")
+    user.find(marker="encoder-add-E11.22").click()
+    user.find(marker="add-service").type("99214").trigger("keydown.enter")
+    await user.should_see("Office visit, established patient, moderate decision making")
+    claim = saved(app_store, demo).of("Claim")[0].resource
+    assert [d["diagnosisCodeableConcept"]["coding"][0]["code"] for d in claim["diagnosis"]] == ["I10", "E11.22"]
+    assert claim["item"][0]["productOrService"]["coding"][0]["code"] == "99214"
+    assert claim["item"][0]["diagnosisSequence"] == [1]

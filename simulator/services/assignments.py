@@ -49,6 +49,7 @@ class AttemptView:
     status: str
     due_at: dt.datetime | None
     pages: tuple[ChartPage, ...]
+    codes: bool  # whether coding is one of the scenario's tasks
 
 
 def _require_role(user: SignedInUser, *roles: str) -> None:
@@ -120,10 +121,11 @@ def attempt_view(store: Store, *, user: SignedInUser, attempt_id: int) -> Attemp
         attempt = _owned_attempt(s, user, attempt_id)
         a: Assignment = attempt.assignment
         pages = cases.pages_for(a.scenario.source_toml, a.scenario.slug, attempt.seed)
+        scenario = cases.case_for(a.scenario.source_toml, a.scenario.slug, attempt.seed).scenario
         return AttemptView(
             attempt_id=attempt.id, assignment_id=a.id, assignment_title=a.title, scenario_title=a.scenario.title,
             class_name=a.school_class.name, number=attempt.number, attempts_allowed=a.attempts_allowed,
-            status=STATUS_LABELS[attempt.status], due_at=a.due_at, pages=pages,
+            status=STATUS_LABELS[attempt.status], due_at=a.due_at, pages=pages, codes="code" in scenario.tasks,
         )
 
 

@@ -5,13 +5,10 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
-from simulator.coding.encoder import Encoder, default_path
+from simulator.coding.encoder import Encoder
 
 
 @cache
 def encoder_at(path: Path) -> Encoder:
+    """The encoder over the index at ``path``, built there first if it is missing (a few seconds, once)."""
     return Encoder(path)
-
-
-def encoder_for(data_dir: Path) -> Encoder:
-    return encoder_at(default_path(data_dir))

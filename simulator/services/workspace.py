@@ -111,6 +111,50 @@ def _validate(resource: dict[str, Any]) -> None:
         raise InvalidInput(where, f"{resource['resourceType']}.{where}: {err['msg']}") from None
 
 
+SENT_TO_CODING = {"system": "https://hitsim.org/fhir/tag", "code": "sent-to-coding", "display": "Sent to coding"}
+
+
+def is_sent_to_coding(encounter: dict[str, Any]) -> bool:
+    return any(t.get("code") == SENT_TO_CODING["code"] for t in encounter.get("meta", {}).get("tag", []))
+
+
+def _encounter_ids(resource: dict[str, Any]) -> list[str]:
+    refs = [resource.get("encounter")] + list((resource.get("context") or {}).get("encounter") or [])
+    if resource["resourceType"] == "Encounter":
+        return [resource["id"]]
+    return [str(r.get("reference", "")).split("/")[-1].removeprefix("urn:uuid:") for r in refs if isinstance(r, dict)]
+
+
+def _check_not_sent(s, attempt_id: int, resource: dict[str, Any]) -> None:  # type: ignore[no-untyped-def]
+    """Once a visit is sent to coding its entry is read-only; only its claim may still change."""
+    if resource["resourceType"] == "Claim":
+        return
+    ids = set(_encounter_ids(resource))
+    if not ids:
+        return
+    for enc in repo.latest_resources(s, attempt_id=attempt_id, resource_type="Encounter"):
+        if enc["id"] in ids and is_sent_to_coding(enc):
+            start = str(enc.get("period", {}).get("start", ""))[:10]
+            raise PermissionDenied(f"The visit of {start} was sent to coding; its entry is read-only now.")
+
+
+def send_to_coding(store: Store, *, user: SignedInUser, attempt_id: int, encounter_id: str) -> SavedResource:
+    """Move a visit to the coding queue: its entry becomes read-only and its claim can be coded."""
+    with store.session() as s:
+        _attempt_for(s, user, attempt_id, write=True)
+        rows = {r.resource["id"]: r for r in repo.latest_rows(s, attempt_id=attempt_id)}
+        current = rows.get(encounter_id)
+        if current is None or current.resource["resourceType"] != "Encounter":
+            raise NotFound("No such visit in this record.")
+        if is_sent_to_coding(current.resource):
+            return SavedResource(current.resource, current.version)
+        resource = {k: v for k, v in current.resource.items() if k != "meta"}
+        resource["meta"] = {"tag": [SENT_TO_CODING]}
+        version = repo.save_resource(s, attempt_id=attempt_id, resource=resource, saved_by=user.id,
+                                     expected_version=current.version)
+        return SavedResource({**resource, "meta": {**resource["meta"], "versionId": str(version)}}, version)
+
+
 def save_entry(store: Store, *, user: SignedInUser, attempt_id: int, resource: dict[str, Any],
                expected_version: int) -> SavedResource:
     """Save one resource as a new version. ``expected_version`` is the version the form was showing
@@ -120,6 +164,7 @@ def save_entry(store: Store, *, user: SignedInUser, attempt_id: int, resource: d
     _validate(resource)
     with store.session() as s:
         _attempt_for(s, user, attempt_id, write=True)
+        _check_not_sent(s, attempt_id, resource)
         version = repo.save_resource(s, attempt_id=attempt_id, resource=resource, saved_by=user.id,
                                      expected_version=expected_version)
         stored = {**resource, "meta": {**resource.get("meta", {}), "versionId": str(version)}}
@@ -130,6 +175,7 @@ def delete_entry(store: Store, *, user: SignedInUser, attempt_id: int, resource:
                  expected_version: int) -> None:
     with store.session() as s:
         _attempt_for(s, user, attempt_id, write=True)
+        _check_not_sent(s, attempt_id, resource)
         repo.save_resource(s, attempt_id=attempt_id, resource=resource, saved_by=user.id,
                            expected_version=expected_version, deleted=True)
 

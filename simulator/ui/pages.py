@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Callable
 from html import escape
 
 from fastapi import Request
@@ -11,6 +12,7 @@ from fastapi.responses import RedirectResponse
 from nicegui import app, ui
 from starlette.middleware.base import BaseHTTPMiddleware
 
+from simulator.coding.encoder import Encoder
 from simulator.services import accounts, assignments, workspace
 from simulator.services.errors import NotFound, PermissionDenied
 from simulator.store import Store
@@ -42,7 +44,7 @@ def _format_due(due: dt.datetime | None) -> str:
     return due.strftime("%b %d, %Y %H:%M UTC")
 
 
-def register_pages(store: Store) -> None:
+def register_pages(store: Store, get_encoder: Callable[[], Encoder] | None = None) -> None:
     @ui.page("/login")
     def login_page(redirect_to: str = "/") -> RedirectResponse | None:
         if signed_in_user() is not None:
@@ -108,7 +110,7 @@ def register_pages(store: Store) -> None:
                 ui.label(str(exc)).classes("text-negative").mark("error")
                 ui.link("Back", "/")
             return
-        _workspace(store, user, view, patient)
+        _workspace(store, user, view, patient, get_encoder)
 
     @ui.page("/attempt/{attempt_id}/report")
     def report_page(attempt_id: int) -> None:
@@ -180,7 +182,8 @@ def _instructor_home(store: Store, user: accounts.SignedInUser) -> None:
                         ui.label(f"Due {_format_due(due)}").classes("text-sm")
 
 
-def _workspace(store: Store, user: accounts.SignedInUser, view: assignments.AttemptView, patient: str) -> None:
+def _workspace(store: Store, user: accounts.SignedInUser, view: assignments.AttemptView, patient: str,
+               get_encoder: Callable[[], Encoder] | None) -> None:
     with frame(view.assignment_title, wide=True):
         with ui.row().classes("w-full items-center gap-3 hitsim-muted"):
             ui.label(f"{view.class_name} · {view.scenario_title}")
@@ -195,7 +198,7 @@ def _workspace(store: Store, user: accounts.SignedInUser, view: assignments.Atte
                     _paper_chart(view)
             with split.after:
                 with ui.column().classes("w-full h-full overflow-auto pl-3 gap-2"):
-                    ehr_panel(store, user, view, patient)
+                    ehr_panel(store, user, view, patient, get_encoder if view.codes else None)
 
 
 def _paper_chart(view: assignments.AttemptView) -> None:

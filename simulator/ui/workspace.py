@@ -17,6 +17,7 @@ from simulator.services.accounts import SignedInUser
 from simulator.services.errors import InvalidInput, PermissionDenied
 from simulator.services.workspace import SavedResource, VersionConflict
 from simulator.store import Store
+from simulator.ui.coding import coding_section
 
 DEBOUNCE_SECONDS = 0.6
 
@@ -61,6 +62,7 @@ class Workspace:
         patients = [r for r in view.resources if r.resource["resourceType"] == "Patient"]
         self.patient_id: str | None = patients[0].resource["id"] if patients else None
         self.visit_selects: list[ui.select] = []
+        self.rows: list[RowEditor] = []
         self.on_patient_change: list[Callable[[], None]] = []
         self.indicator: SaveIndicator | None = None
 
@@ -117,10 +119,23 @@ class Workspace:
         view = workspace.load_workspace(self.store, user=self.user, attempt_id=self.attempt_id)
         self.saved = {r.resource["id"]: r for r in view.resources}
 
+    def sent_to_coding(self, resource: dict[str, Any]) -> bool:
+        """Whether a resource belongs to a visit that was sent to coding (and is read-only now)."""
+        if resource["resourceType"] == "Encounter":
+            return workspace.is_sent_to_coding(resource)
+        refs = [resource.get("encounter")] + list((resource.get("context") or {}).get("encounter") or [])
+        for ref in refs:
+            enc = self.saved.get(forms.ref_id(ref)) if isinstance(ref, dict) else None
+            if enc is not None and workspace.is_sent_to_coding(enc.resource):
+                return True
+        return False
+
     def refresh_dependents(self) -> None:
         options = self.context().visit_options()
         for select in self.visit_selects:
             select.set_options(options, value=select.value if select.value in options else None)
+        for row in list(self.rows):
+            row.update_lock()
         for callback in self.on_patient_change:
             callback()
 
@@ -134,18 +149,35 @@ class RowEditor:
         self._task: asyncio.Task | None = None
         values = spec.read(saved.resource) if saved else {}
         ctx = ws.context()
+        self.locked = saved is not None and ws.sent_to_coding(saved.resource)
         with ui.row().classes("w-full items-start gap-2 hitsim-entry-row").mark(f"{spec.key}-row") as self.container:
             for fs in spec.fields:
                 self.inputs[fs.name] = field_widget(spec.key, fs, values.get(fs.name, ""), ctx, self.changed, ws)
-            if not ws.read_only:
-                ui.button(icon="delete_outline", on_click=self.delete).props("flat round dense color=grey-7").tooltip(
-                    "Delete this entry").mark(f"{spec.key}-delete")
+                if self.locked:
+                    self.inputs[fs.name].disable()
+            self.lock_icon = ui.icon("lock", size="20px").classes("text-grey-6 mt-2").tooltip("Sent to coding: read-only")
+            self.lock_icon.set_visibility(self.locked)
+            self.delete_button = ui.button(icon="delete_outline", on_click=self.delete).props(
+                "flat round dense color=grey-7").tooltip("Delete this entry").mark(f"{spec.key}-delete")
+            self.delete_button.set_visibility(not ws.read_only and not self.locked)
+
+        ws.rows.append(self)
+
+    def update_lock(self) -> None:
+        """Lock the row once its visit is sent to coding."""
+        if self.saved is not None:
+            self.saved = self.ws.saved.get(self.saved.resource["id"], self.saved)
+        self.locked = self.saved is not None and self.ws.sent_to_coding(self.saved.resource)
+        self.lock_icon.set_visibility(self.locked)
+        self.delete_button.set_visibility(not self.ws.read_only and not self.locked)
+        for el in self.inputs.values():
+            el.set_enabled(not self.locked and not self.ws.read_only)
 
     def values(self) -> dict[str, str]:
         return {name: "" if el.value is None else str(el.value) for name, el in self.inputs.items()}
 
     def changed(self, immediate: bool = False) -> None:
-        if self.ws.read_only:
+        if self.ws.read_only or self.locked:
             return
         if self._task is not None:
             self._task.cancel()
@@ -204,6 +236,9 @@ class RowEditor:
             except VersionConflict:
                 self._conflict()
                 return
+            except PermissionDenied as exc:
+                ui.notify(str(exc), type="warning")
+                return
         self.on_delete(self)
 
 
@@ -248,6 +283,7 @@ def list_section(ws: Workspace, spec: SectionSpec) -> None:
         if row is not None:
             row.container.delete()
             rows.remove(row)
+            ws.rows.remove(row)
 
     def add(saved: SavedResource | None = None) -> RowEditor:
         with column:
@@ -266,6 +302,7 @@ def list_section(ws: Workspace, spec: SectionSpec) -> None:
     def populate() -> None:
         for row in list(rows):
             row.container.delete()
+            ws.rows.remove(row)
         rows.clear()
         for saved in ws.of(spec.resource_type, spec.belongs):
             add(saved)
@@ -391,7 +428,8 @@ def vital_input(ws: Workspace, vital: forms.Vital, enc_id: str) -> None:
         if len(units) > 1:
             unit_select = ui.select({u: vital.units[u] for u in units}, value=unit if unit in units else units[0]).props(
                 "outlined dense options-dense").classes("w-20").mark(f"vital-{vital.key}-unit")
-        if ws.read_only:
+        enc_resource = ws.saved.get(enc_id)
+        if ws.read_only or (enc_resource is not None and ws.sent_to_coding(enc_resource.resource)):
             value.disable()
             if unit_select:
                 unit_select.disable()
@@ -487,7 +525,8 @@ SECTIONS: tuple[tuple[str, str, Callable[[Workspace], None]], ...] = (
 )
 
 
-def ehr_panel(store: Store, user: SignedInUser, view: assignments.AttemptView, patient: str = "") -> None:
+def ehr_panel(store: Store, user: SignedInUser, view: assignments.AttemptView, patient: str = "",
+              get_encoder: Callable[[], Any] | None = None) -> None:
     ws_view = workspace.load_workspace(store, user=user, attempt_id=view.attempt_id)
     ws = Workspace(store, user, ws_view)
     if patient == "new" and not ws.read_only:
@@ -506,10 +545,16 @@ def ehr_panel(store: Store, user: SignedInUser, view: assignments.AttemptView, p
     patient_banner(ws)
     with ui.tabs().props("dense no-caps align=left outside-arrows mobile-arrows").classes("w-full").mark("ehr-tabs") as tabs:
         tab_items = {key: ui.tab(key, label=title).mark(f"ehr-tab-{key}") for key, title, _ in SECTIONS}
+    if get_encoder is not None:
+        with tabs:
+            tab_items["coding"] = ui.tab("coding", label="Coding").mark("ehr-tab-coding")
     with ui.tab_panels(tabs, value=tab_items["demographics"], animated=False).classes("w-full"):
         for key, _title, build in SECTIONS:
             with ui.tab_panel(tab_items[key]).classes("px-0"):
                 build(ws)
+        if get_encoder is not None:
+            with ui.tab_panel(tab_items["coding"]).classes("px-0"):
+                coding_section(ws, get_encoder)
     if not ws.read_only:
         submit_bar(store, user, view)
 
