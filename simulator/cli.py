@@ -131,6 +131,15 @@ def cmd_conditions(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _prepare_encoder(settings) -> None:  # type: ignore[no-untyped-def]
+    """Build the encoder's index before the first student searches (once per data directory, a few seconds)."""
+    from simulator.services.coding import encoder_at
+
+    if not settings.encoder_path.exists():
+        print("Building the code index (ICD-10-CM, HCPCS, CPT numbers) — once, a few seconds…", flush=True)
+    encoder_at(settings.encoder_path)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from simulator.app import run_app
     from simulator.config import ConfigError, Settings
@@ -143,6 +152,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     except (ConfigError, StoreError) as exc:
         return _fail(str(exc))
     report = seed_demo(store)
+    _prepare_encoder(settings)
     print(report.text(settings), flush=True)
     run_app(settings, store)
     return EXIT_OK
@@ -158,6 +168,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         store = open_store(settings.database_url)
     except (ConfigError, StoreError) as exc:
         return _fail(str(exc))
+    _prepare_encoder(settings)
     run_app(settings, store)
     return EXIT_OK
 

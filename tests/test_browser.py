@@ -147,6 +147,20 @@ def test_student_enters_a_record_submits_and_sees_the_score_in_chromium(demo_ser
         page.wait_for_timeout(300)
         page.screenshot(path=str(ARTIFACTS / "workspace.png"), full_page=True)
 
+        # Send the visit to coding and assign two codes: one typed, one found with the encoder.
+        page.get_by_role("tab", name="Coding").click()
+        page.get_by_role("button", name="Send to coding").click()
+        expect(page.get_by_text("sent to coding")).to_be_visible()
+        page.get_by_label("Add diagnosis code").fill("i10")
+        page.get_by_label("Add diagnosis code").press("Enter")
+        expect(page.get_by_text("Essential (primary) hypertension")).to_be_visible()
+        page.get_by_label("Search codes").fill("office visit established moderate")
+        page.get_by_label("Search codes").press("Enter")
+        page.get_by_role("button", name="Add").first.click()
+        expect(page.get_by_text("Office visit, established patient, moderate decision making").last).to_be_visible()
+        page.wait_for_timeout(300)
+        page.screenshot(path=str(ARTIFACTS / "coding.png"), full_page=True)
+
         page.get_by_role("button", name="Submit for grading").click()
         page.get_by_role("button", name="Submit", exact=True).click()
         expect(page.get_by_text("out of 100")).to_be_visible(timeout=15_000)
