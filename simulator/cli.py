@@ -16,6 +16,25 @@ def _fail(message: str, code: int = EXIT_USAGE) -> int:
     return code
 
 
+class _Stop(Exception):
+    """Ends a command early with an exit code; the message was already printed."""
+
+    def __init__(self, code: int):
+        self.code = code
+
+
+def _settings_and_store():  # type: ignore[no-untyped-def]
+    """The configured settings and the migrated database, or a clear message naming the setting to change."""
+    from simulator.config import ConfigError, Settings
+    from simulator.store import StoreError, open_store
+
+    try:
+        settings = Settings.from_env().ensure_data_dir()
+        return settings, open_store(settings.database_url)
+    except (ConfigError, StoreError) as exc:
+        raise _Stop(_fail(str(exc))) from None
+
+
 def cmd_generate(args: argparse.Namespace) -> int:
     from simulator.generate import ScenarioError, generate_case, load_scenario
     from simulator.generate.case_files import case_files
@@ -142,15 +161,9 @@ def _prepare_encoder(settings) -> None:  # type: ignore[no-untyped-def]
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from simulator.app import run_app
-    from simulator.config import ConfigError, Settings
     from simulator.services.demo import seed_demo
-    from simulator.store import StoreError, open_store
 
-    try:
-        settings = Settings.from_env().ensure_data_dir()
-        store = open_store(settings.database_url)
-    except (ConfigError, StoreError) as exc:
-        return _fail(str(exc))
+    settings, store = _settings_and_store()
     report = seed_demo(store)
     _prepare_encoder(settings)
     print(report.text(settings), flush=True)
@@ -160,14 +173,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from simulator.app import run_app
-    from simulator.config import ConfigError, Settings
-    from simulator.store import StoreError, open_store
 
-    try:
-        settings = Settings.from_env().ensure_data_dir()
-        store = open_store(settings.database_url)
-    except (ConfigError, StoreError) as exc:
-        return _fail(str(exc))
+    settings, store = _settings_and_store()
     _prepare_encoder(settings)
     run_app(settings, store)
     return EXIT_OK
@@ -176,16 +183,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_reset_password(args: argparse.Namespace) -> int:
     import secrets
 
-    from simulator.config import ConfigError, Settings
     from simulator.services.accounts import reset_password
     from simulator.services.errors import InvalidInput
-    from simulator.store import StoreError, open_store
 
-    try:
-        settings = Settings.from_env().ensure_data_dir()
-        store = open_store(settings.database_url)
-    except (ConfigError, StoreError) as exc:
-        return _fail(str(exc))
+    _settings, store = _settings_and_store()
     password = secrets.token_urlsafe(12)
     try:
         reset_password(store, username=args.username, password=password)
@@ -198,17 +199,11 @@ def cmd_reset_password(args: argparse.Namespace) -> int:
 def cmd_attempt_export(args: argparse.Namespace) -> int:
     import json
 
-    from simulator.config import ConfigError, Settings
     from simulator.services import workspace
     from simulator.services.accounts import SignedInUser
     from simulator.services.errors import ServiceError
-    from simulator.store import StoreError, open_store
 
-    try:
-        settings = Settings.from_env().ensure_data_dir()
-        store = open_store(settings.database_url)
-    except (ConfigError, StoreError) as exc:
-        return _fail(str(exc))
+    _settings, store = _settings_and_store()
     # The command line runs with the database's own authority: an administrator who may read any attempt.
     operator = SignedInUser(id=0, username="hitsim-cli", display_name="command line", role="admin")
     try:
@@ -225,10 +220,13 @@ def cmd_attempt_export(args: argparse.Namespace) -> int:
 
 
 def _encoder():  # type: ignore[no-untyped-def]
-    from simulator.config import Settings
+    from simulator.config import ConfigError, Settings
     from simulator.services.coding import encoder_at
 
-    settings = Settings.from_env().ensure_data_dir()
+    try:
+        settings = Settings.from_env().ensure_data_dir()
+    except ConfigError as exc:
+        raise _Stop(_fail(str(exc))) from None
     return encoder_at(settings.encoder_path)
 
 
@@ -335,7 +333,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except _Stop as stop:
+        return stop.code
 
 
 if __name__ == "__main__":

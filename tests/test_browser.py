@@ -63,15 +63,18 @@ def demo_server(tmp_path, encoder_path):
             proc.kill()
 
 
+def launch(p):  # type: ignore[no-untyped-def]
+    return p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                                                             "--disable-background-networking", "--no-first-run"])
+
+
 def test_student_signs_in_and_reads_the_paper_chart_in_chromium(demo_server):
     from playwright.sync_api import expect, sync_playwright
 
     base, passwords = demo_server
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM,
-                                    args=["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                                          "--disable-background-networking", "--no-first-run"])
+        browser = launch(p)
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.goto(base + "/")
         expect(page.get_by_role("button", name="Sign in")).to_be_visible()
@@ -97,9 +100,7 @@ def test_student_enters_a_record_submits_and_sees_the_score_in_chromium(demo_ser
     base, passwords = demo_server
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM,
-                                    args=["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                                          "--disable-background-networking", "--no-first-run"])
+        browser = launch(p)
         page = browser.new_page(viewport={"width": 1600, "height": 1000})
         page.goto(base + "/login")
         page.get_by_label("Username").fill("student")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from html import escape
 from typing import Any
 
 from nicegui import ui
@@ -51,6 +50,14 @@ def code_page_dialog(encoder: Encoder, code: str) -> None:
                 ui.label(f"{child} {title}{'' if billable else ' (header)'}").classes("text-sm")
         ui.button("Close", on_click=dialog.close).props("flat")
     dialog.open()
+
+
+def _code_input(label: str, placeholder: str, mark: str, on_enter: Callable[[ui.input], None]) -> ui.input:
+    """A field where a code is typed and Enter puts it on the claim (or shows why it cannot go there)."""
+    entry = ui.input(label, placeholder=placeholder).props("outlined dense").classes("w-56").mark(mark)
+    entry.props["error"] = False
+    entry.on("keydown.enter", lambda: on_enter(entry))
+    return entry
 
 
 class ClaimEditor:
@@ -101,10 +108,7 @@ class ClaimEditor:
                     ui.button(icon="close", on_click=lambda i=i: self.remove_dx(i)).props("flat dense round").tooltip(
                         "Remove")
         if not self.ws.read_only:
-            entry = ui.input("Add diagnosis code", placeholder="e.g. E11.22").props("outlined dense").classes(
-                "w-56").mark("add-dx")
-            entry.props["error"] = False
-            entry.on("keydown.enter", lambda: self.add_dx(entry))
+            _code_input("Add diagnosis code", "e.g. E11.22", "add-dx", self.add_dx)
 
     def _services(self) -> None:
         ui.label("Services (CPT / HCPCS)").classes("text-subtitle2 mt-2")
@@ -131,10 +135,7 @@ class ClaimEditor:
                     ui.button(icon="close", on_click=lambda i=i: self.remove_line(i)).props("flat dense round").tooltip(
                         "Remove")
         if not self.ws.read_only:
-            entry = ui.input("Add service code", placeholder="e.g. 99213 or J1885").props("outlined dense").classes(
-                "w-56").mark("add-service")
-            entry.props["error"] = False
-            entry.on("keydown.enter", lambda: self.add_service(entry))
+            _code_input("Add service code", "e.g. 99213 or J1885", "add-service", self.add_service)
 
     # ------------------------------------------------------------------ changes
     def send(self) -> None:
@@ -314,5 +315,3 @@ def coding_section(ws: Any, get_encoder: Callable[[], Encoder]) -> None:
     render()
     ws.on_patient_change.append(render)
 
-
-__all__ = ["coding_section", "code_page_dialog", "escape"]

@@ -93,9 +93,7 @@ def register_pages(store: Store, get_encoder: Callable[[], Encoder] | None = Non
         try:
             attempt_id = assignments.open_assignment(store, user=user, assignment_id=assignment_id)
         except (NotFound, PermissionDenied) as exc:
-            with frame("Assignment"):
-                ui.label(str(exc)).classes("text-negative").mark("error")
-                ui.link("Back to your assignments", "/")
+            _refused("Assignment", exc)
             return None
         return RedirectResponse(f"/attempt/{attempt_id}")
 
@@ -106,9 +104,7 @@ def register_pages(store: Store, get_encoder: Callable[[], Encoder] | None = Non
         try:
             view = assignments.attempt_view(store, user=user, attempt_id=attempt_id)
         except (NotFound, PermissionDenied) as exc:
-            with frame("Attempt"):
-                ui.label(str(exc)).classes("text-negative").mark("error")
-                ui.link("Back", "/")
+            _refused("Attempt", exc)
             return
         _workspace(store, user, view, patient, get_encoder)
 
@@ -120,8 +116,7 @@ def register_pages(store: Store, get_encoder: Callable[[], Encoder] | None = Non
             view = assignments.attempt_view(store, user=user, attempt_id=attempt_id)
             report = workspace.grade_report(store, user=user, attempt_id=attempt_id)
         except (NotFound, PermissionDenied) as exc:
-            with frame("Grade report"):
-                ui.label(str(exc)).classes("text-negative").mark("error")
+            _refused("Grade report", exc)
             return
         with frame(f"Grade report: {view.assignment_title}"):
             if report is None:
@@ -132,6 +127,13 @@ def register_pages(store: Store, get_encoder: Callable[[], Encoder] | None = Non
             with ui.row().classes("gap-4"):
                 ui.link("See your submitted record next to the chart", f"/attempt/{attempt_id}")
                 ui.link("Back to your assignments", "/")
+
+
+def _refused(title: str, exc: Exception) -> None:
+    """A page the signed-in user may not see: the reason, and the way back."""
+    with frame(title):
+        ui.label(str(exc)).classes("text-negative").mark("error")
+        ui.link("Back to the start page", "/")
 
 
 def _student_home(store: Store, user: accounts.SignedInUser) -> None:
