@@ -73,7 +73,12 @@ def _observation_tokens(r: dict[str, Any], ctx: Context, is_key: bool) -> frozen
 
 
 def _category(code: str) -> Callable[[dict[str, Any]], bool]:
-    return lambda r: code.upper() in f.codes(f.first(r.get("category")))
+    def select(r: dict[str, Any]) -> bool:
+        categories = r.get("category")
+        first = categories[0] if isinstance(categories, list) and categories else None
+        codings = first.get("coding") if isinstance(first, dict) else None
+        return isinstance(codings, list) and any(isinstance(c, dict) and c.get("code") == code for c in codings)
+    return select
 
 
 def _visit(r: dict[str, Any], ctx: Context) -> str:
@@ -244,11 +249,20 @@ SECTIONS = (DEMOGRAPHICS, ENCOUNTERS, PROBLEMS, MEDICATIONS, ALLERGIES, _observa
 
 
 # ------------------------------------------------------------------------------------------ scoring
-@dataclass
 class _Item:
-    resource: dict[str, Any]
-    values: dict[str, Any]
-    tokens: frozenset[str] = ANY
+    """One resource of a section, with its comparable field values worked out only when needed."""
+
+    __slots__ = ("resource", "tokens", "_section", "_ctx", "_values")
+
+    def __init__(self, resource: dict[str, Any], section: Section, ctx: Context, tokens: frozenset[str] = ANY):
+        self.resource, self.tokens, self._section, self._ctx = resource, tokens, section, ctx
+        self._values: dict[str, Any] | None = None
+
+    @property
+    def values(self) -> dict[str, Any]:
+        if self._values is None:
+            self._values = _values(self._section, self.resource, self._ctx)
+        return self._values
 
 
 def _values(section: Section, res: dict[str, Any], ctx: Context) -> dict[str, Any]:
@@ -267,6 +281,8 @@ def _credits(section: Section, key: _Item, sub: _Item, rubric: Rubric) -> dict[s
 
 
 def _similarity(section: Section, key: _Item, sub: _Item, rubric: Rubric) -> float:
+    if key.resource == sub.resource:
+        return 1.0  # entered exactly as in the key: every field is right
     weights = rubric.weights(section.name)
     credits = _credits(section, key, sub, rubric)
     total = sum(weights[k] for k in credits)
@@ -277,7 +293,7 @@ def _items(section: Section, record: PatientRecord | None, ctx: Context, is_key:
     if record is None:
         return []
     resources = [record.patient] if section.name == "demographics" else record.of(section.resource_type)
-    return [_Item(r, _values(section, r, ctx), section.tokens(r, ctx, is_key)) for r in resources if section.select(r)]
+    return [_Item(r, section, ctx, section.tokens(r, ctx, is_key)) for r in resources if section.select(r)]
 
 
 def _blocks(keys: list[_Item], subs: list[_Item]) -> list[tuple[list[int], list[int]]]:
@@ -325,6 +341,8 @@ class _SectionGrader:
         weights = rubric.weights(sec.name)
         for i, j, _sim in pairs:
             key, sub = keys[i], subs[j]
+            if key.resource == sub.resource:
+                continue
             credits = _credits(sec, key, sub, rubric)
             total = sum(weights[k] for k in credits)
             for fd in sec.fields:
@@ -387,8 +405,8 @@ class _SectionGrader:
 
 def _pair_patients(key_chart: Chart, sub_chart: Chart, rubric: Rubric) -> list[tuple[PatientRecord | None, PatientRecord | None]]:
     empty = Context(key_chart, sub_chart, None, None)
-    keys = [_Item(p.patient, _values(DEMOGRAPHICS, p.patient, empty)) for p in key_chart.patients]
-    subs = [_Item(p.patient, _values(DEMOGRAPHICS, p.patient, empty)) for p in sub_chart.patients]
+    keys = [_Item(p.patient, DEMOGRAPHICS, empty) for p in key_chart.patients]
+    subs = [_Item(p.patient, DEMOGRAPHICS, empty) for p in sub_chart.patients]
     pairs = best_pairs(keys, subs, lambda a, b: _similarity(DEMOGRAPHICS, a, b, rubric))
     out: list[tuple[PatientRecord | None, PatientRecord | None]] = [
         (key_chart.patients[i], sub_chart.patients[j]) for i, j, _ in pairs]
