@@ -56,6 +56,9 @@ def best_pairs(left: Sequence[A], right: Sequence[B], similarity: Callable[[A, B
     """Pairs (i, j, similarity) maximising total similarity; None means the two may not be paired."""
     if not left or not right:
         return []
+    if len(left) == 1 and len(right) == 1:  # the usual case once items are blocked by what identifies them
+        only = similarity(left[0], right[0])
+        return [] if only is None else [(0, 0, only)]
     sims = [[similarity(a, b) for b in right] for a in left]
     # Pairing is always worth more than leaving both unpaired, so any allowed pair beats none.
     blocked = 10.0
