@@ -62,7 +62,8 @@ def read_claim(claim: dict[str, Any], resolve: Any) -> ClaimCodes:
             continue
         optional = any(isinstance(e, dict) and e.get("url") == OPTIONAL_CODE_URL and e.get("valueBoolean")
                        for e in dx.get("extension") or [])
-        seq = dx.get("sequence") if isinstance(dx.get("sequence"), int) else 1000 + i
+        raw_seq = dx.get("sequence")
+        seq = raw_seq if isinstance(raw_seq, int) else 1000 + i
         diagnoses.append((seq, code, optional))
     diagnoses.sort()
     by_seq = {seq: code for seq, code, _ in diagnoses}

@@ -168,9 +168,12 @@ def observation_unit_kind(res: dict[str, Any], _ctx: Any) -> Any:
 
 
 # ------------------------------------------------------------------------------------------ resource helpers
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
 def official_name(patient: dict[str, Any]) -> dict[str, Any]:
-    names = patient.get("name") if isinstance(patient.get("name"), list) else []
-    names = [x for x in names if isinstance(x, dict)]
+    names = [x for x in _list(patient.get("name")) if isinstance(x, dict)]
     return next((x for x in names if x.get("use") == "official"), names[0] if names else {})
 
 
@@ -180,16 +183,14 @@ def given(patient: dict[str, Any], i: int) -> Any:
 
 
 def mrn(patient: dict[str, Any]) -> Any:
-    ids = patient.get("identifier") if isinstance(patient.get("identifier"), list) else []
-    for ident in ids:
+    for ident in _list(patient.get("identifier")):
         if isinstance(ident, dict) and ("MR" in codes(ident.get("type")) or "mrn" in str(ident.get("system", "")).lower()):
             return ident.get("value")
     return None
 
 
 def phone_of(patient: dict[str, Any]) -> Any:
-    telecom = patient.get("telecom") if isinstance(patient.get("telecom"), list) else []
-    return next((t.get("value") for t in telecom if isinstance(t, dict) and t.get("system") == "phone"), None)
+    return next((t.get("value") for t in _list(patient.get("telecom")) if isinstance(t, dict) and t.get("system") == "phone"), None)
 
 
 def address_of(patient: dict[str, Any]) -> dict[str, Any]:
@@ -271,7 +272,8 @@ def reactions(res: dict[str, Any]) -> tuple[frozenset[str], ...] | None:
     found = []
     for reaction in res.get("reaction") or [] if isinstance(res.get("reaction"), list) else []:
         for m in (reaction.get("manifestation") or []) if isinstance(reaction, dict) else []:
-            names = set(codes(m)) | ({concept_text(m)} if concept_text(m) else set())
+            text = concept_text(m)
+            names = set(codes(m)) | ({text} if text else set())
             if names:
                 found.append(frozenset(names))
     return tuple(found) or None

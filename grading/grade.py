@@ -11,7 +11,7 @@ from grading import fields as f
 from grading import normalize as n
 from grading.bundle import Chart, PatientRecord, read_chart
 from grading.matching import best_pairs
-from grading.report import Finding, GradeReport, SectionScore
+from grading.report import Finding, GradeReport, Kind, SectionScore
 from grading.rubric import SECTION_TITLES, Rubric, default_rubric
 
 GRADER_VERSION = "1"
@@ -376,6 +376,7 @@ class _SectionGrader:
         label = self.section.label(key.resource, ctx)
         # Demographics and encounters name the item in the section already ("encounter 2").
         prefix = f"{label}: " if self.section.name not in ("demographics", "encounters") else ""
+        kind: Kind
         if sub.values[fd.name] is None:
             kind, message = "missing", f"{prefix}{fd.label}: chart says {expected}, nothing entered"
         elif credit > 0:

@@ -293,12 +293,12 @@ def _check_references(cat: Catalog) -> None:
             need(f"allergies.{a.key}.reactions", r, cat.reactions, "reaction")
     for c in cat.conditions.values():
         where = f"conditions.{c.key}"
-        for m in c.meds:
-            need(f"{where}.meds", m, cat.medications, "medication")
-        for p in c.panels:
-            need(f"{where}.panels", p, cat.panels, "panel")
-        for p in c.procedures:
-            need(f"{where}.procedures", p, cat.procedures, "procedure")
+        for med_key in c.meds:
+            need(f"{where}.meds", med_key, cat.medications, "medication")
+        for panel_key in c.panels:
+            need(f"{where}.panels", panel_key, cat.panels, "panel")
+        for procedure_key in c.procedures:
+            need(f"{where}.procedures", procedure_key, cat.procedures, "procedure")
         for lab in c.labs:
             need(f"{where}.labs", lab, cat.labs, "lab")
         for x in c.excludes:

@@ -122,7 +122,8 @@ def _cpt_rows() -> list[tuple[Any, ...]]:
 def _index_rows() -> list[tuple[Any, ...]]:
     """The Alphabetic Index as paths (main term → subterms) with their code or cross-reference."""
     data = resources.files("simulator.coding").joinpath("data/ICD10CM_2025_Index.csv.gz").read_bytes()
-    rows, stack = [], []
+    rows: list[tuple[Any, ...]] = []
+    stack: list[str] = []
     for r in csv.DictReader(io.StringIO(gzip.decompress(data).decode("utf-8"))):
         level = int(r["Level"])
         stack = stack[:level] + [r["Term"].strip()]

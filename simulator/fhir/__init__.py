@@ -25,7 +25,7 @@ MRN_SYSTEM = f"{HITSIM}/sid/mrn"
 def model_class(resource_type: str) -> type[Resource]:
     """The R4B model class for a resource type name; KeyError when FHIR has no such type."""
     try:
-        return get_fhir_model_class(resource_type)
+        return get_fhir_model_class(resource_type)  # type: ignore[return-value]
     except (KeyError, ValueError) as exc:
         raise KeyError(resource_type) from exc
 

@@ -391,9 +391,9 @@ class CourseBuilder:
                     med.optional_long_term)
         if visit.vitals and visit.vitals.bmi is not None and any(ac.condition.bmi_code for ac in course.chronic
                                                                   if ac.condition.key in addressed):
-            code = bmi_code(visit.vitals.bmi)
-            if code:
-                add(code, f"BMI {visit.vitals.bmi}", "")
+            z_code = bmi_code(visit.vitals.bmi)
+            if z_code:
+                add(z_code, f"BMI {visit.vitals.bmi}", "")
         visit.diagnoses = dx
         self._services(course, visit, age)
 

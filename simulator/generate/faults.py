@@ -233,8 +233,10 @@ def plant_faults(key: dict[str, Any], count: int, rng: random.Random,
     planter = FaultPlanter(record, rng)
     pool = [(kind, res) for kind in kinds for res in planter.candidates(kind)]
     rng.shuffle(pool)
-    seen: set[str] = set()
-    firsts = [item for item in pool if not (item[0] in seen or seen.add(item[0]))]
+    firsts: list[tuple[str, dict[str, Any]]] = []
+    for item in pool:  # the first candidate of each kind, in shuffled order
+        if all(item[0] != kind for kind, _ in firsts):
+            firsts.append(item)
     ordered = firsts + [item for item in pool if not any(item is f for f in firsts)]
     planted: list[PlantedFault] = []
     touched: dict[str, set[str]] = {}  # resource id -> kinds planted in it
