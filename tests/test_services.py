@@ -8,7 +8,7 @@ import pytest
 
 from simulator.generate import load_scenario
 from simulator.services import accounts, assignments
-from simulator.services.demo import DEMO_ASSIGNMENT, seed_demo
+from simulator.services.demo import DEMO_ASSIGNMENT, DEMO_VERIFY_ASSIGNMENT, seed_demo
 from simulator.services.errors import InvalidInput, NotFound, PermissionDenied
 from simulator.store import repo
 from tests.conftest import make_user
@@ -54,8 +54,8 @@ def test_demo_creates_accounts_class_and_assignment_once(store):
     assert again.new_passwords == {} and set(again.existing) == {"instructor", "student", "student2"}
     student = accounts.authenticate(store, username="student", password=first.new_passwords["student"])
     rows = assignments.student_assignments(store, user=student)
-    assert [r.title for r in rows] == [DEMO_ASSIGNMENT]
-    assert rows[0].status == "not started" and rows[0].attempts_left == 2
+    assert sorted(r.title for r in rows) == sorted([DEMO_ASSIGNMENT, DEMO_VERIFY_ASSIGNMENT])
+    assert all(r.status == "not started" and r.attempts_left == 2 for r in rows)
 
 
 def _class_with_assignment(store, **kwargs):
@@ -142,3 +142,19 @@ def test_the_same_scenario_text_is_stored_once(store):
     with store.session() as s:
         a, b = repo.assignments_for_class(s, class_id=c.id)
         assert a.scenario_id == b.scenario_id
+
+
+def test_the_instructor_sees_each_students_progress_and_no_one_else_does(store):
+    teacher, (ann, ben), aid = _class_with_assignment(store)
+    attempt = assignments.open_assignment(store, user=ann, assignment_id=aid)
+    from simulator.services import workspace
+
+    workspace.submit_attempt(store, user=ann, attempt_id=attempt)
+    rows = {r.username: r for r in assignments.assignment_progress(store, user=teacher, assignment_id=aid)}
+    assert rows["ann"].status == "graded" and rows["ann"].score is not None and rows["ann"].attempt_id == attempt
+    assert rows["ben"].status == "not started" and rows["ben"].score is None
+    other = make_user(store, "other-teacher", "instructor")
+    with pytest.raises(PermissionDenied):
+        assignments.assignment_progress(store, user=other, assignment_id=aid)
+    with pytest.raises(PermissionDenied):
+        assignments.assignment_progress(store, user=ann, assignment_id=aid)

@@ -197,3 +197,23 @@ async def test_coding_journey_send_to_coding_search_and_assign_codes(demo, app_s
     assert [d["diagnosisCodeableConcept"]["coding"][0]["code"] for d in claim["diagnosis"]] == ["I10", "E11.22"]
     assert claim["item"][0]["productOrService"]["coding"][0]["code"] == "99214"
     assert claim["item"][0]["diagnosisSequence"] == [1]
+
+
+async def test_the_instructor_sees_each_students_score_and_reads_the_report(demo, app_store, create_user):
+    student, teacher = create_user(), create_user()
+    await open_workspace(student, demo)
+    student.find(marker="demographics-family").type("Young").trigger("blur")
+    await student.should_see("All changes saved at")
+    student.find(marker="submit").click()
+    student.find(marker="confirm-submit").click()
+    await student.should_see(marker="score")
+    await teacher.open("/login")
+    teacher.find(marker="username").type("instructor")
+    teacher.find(marker="password").type(demo.new_passwords["instructor"])
+    teacher.find(marker="sign-in").click()
+    await teacher.should_see(marker="progress-student")
+    await teacher.should_see("graded")
+    await teacher.should_see("not started")  # student2
+    teacher.find(marker="report-link").click()
+    await teacher.should_see("Points by section")
+    await teacher.should_see("out of 100")

@@ -149,6 +149,34 @@ def instructor_overview(store: Store, *, user: SignedInUser) -> list[ClassOvervi
         ]
 
 
+@dataclass(frozen=True)
+class StudentProgress:
+    student: str
+    username: str
+    attempts_used: int
+    status: str  # not started | in progress | submitted | graded
+    score: float | None  # of the latest graded attempt
+    attempt_id: int | None  # the latest attempt
+
+
+def assignment_progress(store: Store, *, user: SignedInUser, assignment_id: int) -> list[StudentProgress]:
+    """Each enrolled student's progress on one assignment, for the instructor who teaches the class."""
+    _require_role(user, "instructor", "admin")
+    with store.session() as s:
+        a = repo.get_assignment(s, assignment_id=assignment_id)
+        if a is None or (user.role == "instructor" and a.school_class.instructor_id != user.id):
+            raise PermissionDenied("This assignment belongs to a class you do not teach.")
+        rows = []
+        for student in repo.students_of(s, class_id=a.class_id):
+            attempts = repo.attempts_of(s, assignment_id=a.id, student_id=student.id)
+            latest = attempts[-1] if attempts else None
+            report = repo.latest_grade_report(s, attempt_id=latest.id) if latest else None
+            rows.append(StudentProgress(student.display_name, student.username, len(attempts),
+                                        STATUS_LABELS[latest.status if latest else None],
+                                        report.score if report else None, latest.id if latest else None))
+        return rows
+
+
 def create_assignment(store: Store, *, user: SignedInUser, class_id: int, scenario: Scenario, title: str,
                       due_at: dt.datetime | None, attempts_allowed: int = 1, per_student_variants: bool = True,
                       release_policy: str = "after-due-date", seed: int | None = None) -> int:

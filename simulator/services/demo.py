@@ -14,6 +14,8 @@ from simulator.store import Store, repo
 DEMO_CLASS = "HIT 101 - Health Data Management"
 DEMO_ASSIGNMENT = "Chart entry: chronic care clinic"
 DEMO_SCENARIO = "clinic-chronic-care"
+DEMO_VERIFY_ASSIGNMENT = "Verify a pre-entered record"
+DEMO_VERIFY_SCENARIO = "verify-registration"
 DEMO_ACCOUNTS = (
     ("instructor", "Dr. Morgan Reyes", "instructor"),
     ("student", "Sam Student", "student"),
@@ -61,11 +63,11 @@ def seed_demo(store: Store, *, now: dt.datetime | None = None) -> DemoReport:
         for username in ("student", "student2"):
             repo.enrol(s, class_id=school_class.id, user_id=users[username].id)
         class_id = school_class.id
-        exists = repo.find_assignment(s, class_id=class_id, title=DEMO_ASSIGNMENT) is not None
-    if not exists:
-        due = (now or dt.datetime.now(dt.UTC)) + dt.timedelta(days=14)
-        assignments.create_assignment(
-            store, user=instructor, class_id=class_id, scenario=load_scenario(DEMO_SCENARIO), title=DEMO_ASSIGNMENT,
-            due_at=due.replace(hour=23, minute=59, second=0, microsecond=0), attempts_allowed=2,
-        )
+    due = ((now or dt.datetime.now(dt.UTC)) + dt.timedelta(days=14)).replace(hour=23, minute=59, second=0, microsecond=0)
+    for title, scenario in ((DEMO_ASSIGNMENT, DEMO_SCENARIO), (DEMO_VERIFY_ASSIGNMENT, DEMO_VERIFY_SCENARIO)):
+        with store.session() as s:
+            exists = repo.find_assignment(s, class_id=class_id, title=title) is not None
+        if not exists:
+            assignments.create_assignment(store, user=instructor, class_id=class_id, scenario=load_scenario(scenario),
+                                          title=title, due_at=due, attempts_allowed=2)
     return report

@@ -82,6 +82,12 @@ def classes_taught_by(session: Session, *, instructor_id: int) -> list[SchoolCla
                                 .order_by(SchoolClass.name)))
 
 
+def students_of(session: Session, *, class_id: int) -> list[User]:
+    return list(session.scalars(select(User).join(Enrolment, Enrolment.user_id == User.id)
+                                .where(Enrolment.class_id == class_id, User.role == "student")
+                                .order_by(User.display_name)))
+
+
 def class_size(session: Session, *, class_id: int) -> int:
     return session.scalar(select(func.count()).select_from(Enrolment).where(Enrolment.class_id == class_id)) or 0
 

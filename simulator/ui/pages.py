@@ -182,6 +182,23 @@ def _instructor_home(store: Store, user: accounts.SignedInUser) -> None:
                         ui.label(title).classes("font-medium")
                         ui.label(scenario_title).classes("hitsim-muted")
                         ui.label(f"Due {_format_due(due)}").classes("text-sm")
+                    _progress_table(store, user, assignment_id)
+
+
+def _progress_table(store: Store, user: accounts.SignedInUser, assignment_id: int) -> None:
+    """Each student's status and score, with the way to their record and their grade report."""
+    rows = assignments.assignment_progress(store, user=user, assignment_id=assignment_id)
+    with ui.column().classes("w-full gap-0 pl-4"):
+        for row in rows:
+            with ui.row().classes("w-full items-center gap-4 py-1 border-b").mark(f"progress-{row.username}"):
+                ui.label(row.student).classes("w-48")
+                ui.badge(row.status, color="grey-7" if row.status == "not started" else "primary")
+                ui.label(f"attempts: {row.attempts_used}").classes("text-sm hitsim-muted")
+                ui.label("—" if row.score is None else f"{row.score:.1f} / 100").classes("w-24 font-medium").mark("score")
+                if row.attempt_id is not None:
+                    ui.link("record", f"/attempt/{row.attempt_id}").classes("text-sm")
+                if row.score is not None:
+                    ui.link("grade report", f"/attempt/{row.attempt_id}/report").classes("text-sm").mark("report-link")
 
 
 def _workspace(store: Store, user: accounts.SignedInUser, view: assignments.AttemptView, patient: str,
