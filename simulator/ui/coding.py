@@ -153,41 +153,34 @@ class ClaimEditor:
         if self.ws.indicator:
             self.ws.indicator.saved()
 
-    def add_dx(self, entry: ui.input) -> None:
-        entry.error = None
+    def put(self, typed: str, as_service: bool) -> str | None:
+        """Put a code on this claim; the reason it cannot go there, or None when it went."""
+        encoder = self.get_encoder()
         try:
-            hit = check_diagnosis(self.get_encoder(), entry.value or "")
+            hit = check_service(encoder, typed) if as_service else check_diagnosis(encoder, typed)
         except CodeError as exc:
-            entry.error = str(exc)
-            return
-        if any(code == hit.code for code, _t in self.draft.diagnoses):
-            entry.error = f"{hit.code} is already on this claim"
-            return
-        self.draft.diagnoses.append((hit.code, hit.title))
-        self.save()
-
-    def add_code(self, code: str, as_service: bool) -> None:
-        """From the encoder panel: put a code on this claim."""
-        try:
-            hit = check_service(self.get_encoder(), code) if as_service else check_diagnosis(self.get_encoder(), code)
-        except CodeError as exc:
-            ui.notify(str(exc), type="warning")
-            return
+            return str(exc)
         if as_service:
-            self.draft.lines.append(claims.ClaimLine(hit.code, hit.title, 1, [], [c for c, _ in self.draft.diagnoses[:1]]))
-        elif all(c != hit.code for c, _ in self.draft.diagnoses):
+            first_listed = [c for c, _ in self.draft.diagnoses[:1]]
+            self.draft.lines.append(claims.ClaimLine(hit.code, hit.title, 1, [], first_listed))
+        elif any(code == hit.code for code, _t in self.draft.diagnoses):
+            return f"{hit.code} is already on this claim"
+        else:
             self.draft.diagnoses.append((hit.code, hit.title))
         self.save()
+        return None
+
+    def add_dx(self, entry: ui.input) -> None:
+        entry.error = self.put(entry.value or "", as_service=False)
 
     def add_service(self, entry: ui.input) -> None:
-        entry.error = None
-        try:
-            hit = check_service(self.get_encoder(), entry.value or "")
-        except CodeError as exc:
-            entry.error = str(exc)
-            return
-        self.draft.lines.append(claims.ClaimLine(hit.code, hit.title, 1, [], [c for c, _ in self.draft.diagnoses[:1]]))
-        self.save()
+        entry.error = self.put(entry.value or "", as_service=True)
+
+    def add_code(self, code: str, as_service: bool) -> None:
+        """From the encoder panel."""
+        problem = self.put(code, as_service)
+        if problem:
+            ui.notify(problem, type="warning")
 
     def move(self, i: int, step: int) -> None:
         j = i + step
