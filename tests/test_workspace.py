@@ -149,3 +149,27 @@ def test_a_verify_task_starts_from_the_pre_entered_record_and_corrections_raise_
                          expected_version=saved.version)
     after = workspace.submit_attempt(store, user=ann, attempt_id=attempt)
     assert after["score"] > score_before
+
+
+def test_a_visit_sent_to_coding_is_read_only_until_the_instructor_reopens_it(store):
+    teacher, ann, ben, aid = setup_class(store)
+    attempt = assignments.open_assignment(store, user=ann, assignment_id=aid)
+    ctx = forms.EntryContext(patient_id="p1")
+    workspace.save_entry(store, user=ann, attempt_id=attempt, resource=patient(), expected_version=0)
+    enc = forms.ENCOUNTERS.build({"date": "03/04/2025"}, ctx, None)
+    saved = workspace.save_entry(store, user=ann, attempt_id=attempt, resource=enc, expected_version=0)
+    vital = forms.build_vital(forms.VITALS[1], "72", "/min", enc, ctx, None)
+    workspace.save_entry(store, user=ann, attempt_id=attempt, resource=vital, expected_version=0)
+    sent = workspace.send_to_coding(store, user=ann, attempt_id=attempt, encounter_id=enc["id"])
+    assert workspace.is_sent_to_coding(sent.resource)
+    with pytest.raises(PermissionDenied, match="sent to coding"):
+        workspace.save_entry(store, user=ann, attempt_id=attempt, resource={**enc, "status": "finished"},
+                             expected_version=sent.version)
+    with pytest.raises(PermissionDenied, match="sent to coding"):
+        workspace.save_entry(store, user=ann, attempt_id=attempt, resource={**vital, "status": "amended"},
+                             expected_version=1)
+    with pytest.raises(PermissionDenied, match="Only the instructor"):
+        workspace.reopen_for_entry(store, user=ann, attempt_id=attempt, encounter_id=enc["id"])
+    reopened = workspace.reopen_for_entry(store, user=teacher, attempt_id=attempt, encounter_id=enc["id"])
+    assert not workspace.is_sent_to_coding(reopened.resource) and saved.version < reopened.version
+    workspace.save_entry(store, user=ann, attempt_id=attempt, resource={**vital, "status": "amended"}, expected_version=1)

@@ -217,3 +217,25 @@ async def test_the_instructor_sees_each_students_score_and_reads_the_report(demo
     teacher.find(marker="report-link").click()
     await teacher.should_see("Points by section")
     await teacher.should_see("out of 100")
+
+
+async def test_the_instructor_reopens_a_visit_sent_to_coding(demo, app_store, create_user):
+    student, teacher = create_user(), create_user()
+    await open_workspace(student, demo)
+    student.find(marker="ehr-tab-encounters").click()
+    student.find(marker="encounters-date").type("03/04/2025").trigger("blur")
+    await student.should_see("All changes saved at")
+    student.find(marker="ehr-tab-coding").click()
+    student.find(marker="send-to-coding").click()
+    await student.should_see(marker="sent-badge")
+    await teacher.open("/login")
+    teacher.find(marker="username").type("instructor")
+    teacher.find(marker="password").type(demo.new_passwords["instructor"])
+    teacher.find(marker="sign-in").click()
+    await teacher.should_see("Your classes")
+    await teacher.open("/attempt/1")
+    teacher.find(marker="ehr-tab-coding").click()
+    teacher.find(marker="reopen-entry").click()
+    await teacher.should_see("The visit is open for entry again")
+    encounter = saved(app_store, demo).of("Encounter")[0].resource
+    assert not workspace.is_sent_to_coding(encounter)

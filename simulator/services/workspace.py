@@ -155,6 +155,24 @@ def send_to_coding(store: Store, *, user: SignedInUser, attempt_id: int, encount
         return SavedResource({**resource, "meta": {**resource["meta"], "versionId": str(version)}}, version)
 
 
+def reopen_for_entry(store: Store, *, user: SignedInUser, attempt_id: int, encounter_id: str) -> SavedResource:
+    """The instructor gives a visit back to entry (after it was sent to coding), e.g. to let a student fix it."""
+    if user.role not in ("instructor", "admin"):
+        raise PermissionDenied("Only the instructor can reopen a visit for entry.")
+    with store.session() as s:
+        attempt = _attempt_for(s, user, attempt_id, write=False)
+        if attempt.status != "in-progress":
+            raise PermissionDenied("This attempt was submitted; it can no longer be changed.")
+        rows = {r.resource["id"]: r for r in repo.latest_rows(s, attempt_id=attempt_id)}
+        current = rows.get(encounter_id)
+        if current is None or current.resource["resourceType"] != "Encounter":
+            raise NotFound("No such visit in this record.")
+        resource = {k: v for k, v in current.resource.items() if k != "meta"}
+        version = repo.save_resource(s, attempt_id=attempt_id, resource=resource, saved_by=user.id,
+                                     expected_version=current.version)
+        return SavedResource({**resource, "meta": {"versionId": str(version)}}, version)
+
+
 def save_entry(store: Store, *, user: SignedInUser, attempt_id: int, resource: dict[str, Any],
                expected_version: int) -> SavedResource:
     """Save one resource as a new version. ``expected_version`` is the version the form was showing

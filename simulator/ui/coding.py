@@ -83,6 +83,9 @@ class ClaimEditor:
         with self.status:
             if self.sent:
                 ui.badge("sent to coding", color="primary").mark("sent-badge")
+                if self.ws.user.role in ("instructor", "admin"):
+                    ui.button("Reopen for entry", icon="lock_open", on_click=self.reopen).props(
+                        "dense flat no-caps").mark("reopen-entry")
             elif not self.ws.read_only:
                 ui.label("Entry in progress").classes("text-sm hitsim-muted")
                 ui.button("Send to coding", icon="send", on_click=self.send).props("dense no-caps").mark("send-to-coding")
@@ -152,6 +155,19 @@ class ClaimEditor:
         self.ws.refresh_dependents()
         if self.ws.indicator:
             self.ws.indicator.saved()
+
+    def reopen(self) -> None:
+        try:
+            saved = workspace.reopen_for_entry(self.ws.store, user=self.ws.user, attempt_id=self.ws.attempt_id,
+                                               encounter_id=self.encounter["id"])
+        except (PermissionDenied, VersionConflict) as exc:
+            ui.notify(str(exc), type="warning")
+            return
+        self.ws.saved[saved.resource["id"]] = saved
+        self.encounter = saved.resource
+        self.sent = False
+        self.render()
+        ui.notify("The visit is open for entry again; the student can correct it.", type="positive")
 
     def put(self, typed: str, as_service: bool) -> str | None:
         """Put a code on this claim; the reason it cannot go there, or None when it went."""
