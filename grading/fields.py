@@ -38,7 +38,14 @@ def codes(concept: Any) -> frozenset[str]:
     coding = concept.get("coding") if isinstance(concept, dict) else None
     if not isinstance(coding, list):
         return frozenset()
-    return frozenset(c for c in (n.code(x.get("code")) for x in coding if isinstance(x, dict)) if c)
+    out = []
+    for x in coding:  # n.code inlined: this runs for every coded element of both records
+        value = x.get("code") if isinstance(x, dict) else None
+        if isinstance(value, str):
+            value = "".join(value.split()).replace(".", "").upper()
+            if value:
+                out.append(value)
+    return frozenset(out)
 
 
 def concept_text(concept: Any) -> str | None:

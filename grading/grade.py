@@ -77,7 +77,12 @@ def _category(code: str) -> Callable[[dict[str, Any]], bool]:
         categories = r.get("category")
         first = categories[0] if isinstance(categories, list) and categories else None
         codings = first.get("coding") if isinstance(first, dict) else None
-        return isinstance(codings, list) and any(isinstance(c, dict) and c.get("code") == code for c in codings)
+        if not isinstance(codings, list):
+            return False
+        for c in codings:
+            if isinstance(c, dict) and c.get("code") == code:
+                return True
+        return False
     return select
 
 
@@ -298,6 +303,12 @@ def _items(section: Section, record: PatientRecord | None, ctx: Context, is_key:
 
 def _blocks(keys: list[_Item], subs: list[_Item]) -> list[tuple[list[int], list[int]]]:
     """Groups of key and student items that share identifying tokens; matching runs within each group."""
+    if all(len(item.tokens) == 1 for item in keys + subs):  # one token each: the groups are the tokens
+        simple: dict[str, tuple[list[int], list[int]]] = {}
+        for side, items in ((0, keys), (1, subs)):
+            for i, item in enumerate(items):
+                simple.setdefault(next(iter(item.tokens)), ([], []))[side].append(i)
+        return [g for g in simple.values() if g[0] and g[1]]
     parent: dict[str, str] = {}
 
     def find(x: str) -> str:

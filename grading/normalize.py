@@ -24,10 +24,11 @@ SEX = {"m": "male", "male": "male", "f": "female", "female": "female", "o": "oth
 
 def text(value: Any) -> str | None:
     """Case, spacing and accents do not matter: 'Café  au-Lait' -> 'cafe au-lait'."""
-    if not isinstance(value, str) or not value.strip():
+    if not isinstance(value, str):
         return None
-    folded = unicodedata.normalize("NFKD", value).encode("ascii", "ignore").decode("ascii")
-    return re.sub(r"\s+", " ", folded).strip().lower()
+    if not value.isascii():  # only non-ASCII text has accents to fold
+        value = unicodedata.normalize("NFKD", value).encode("ascii", "ignore").decode("ascii")
+    return " ".join(value.split()).lower() or None
 
 
 def name(value: Any) -> str | None:
