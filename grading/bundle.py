@@ -10,7 +10,6 @@ from fhir.resources.R4B import get_fhir_model_class
 
 GRADED_TYPES = ("Patient", "Coverage", "Encounter", "Condition", "MedicationRequest", "AllergyIntolerance", "Claim",
                 "Observation", "Procedure", "DocumentReference")
-SUBJECT_FIELDS = ("subject", "patient", "beneficiary")
 
 
 @dataclass
@@ -71,18 +70,21 @@ def read_chart(document: Any, who: str) -> Chart:
     """``who`` is 'submission' or 'key' (used in messages)."""
     document = as_dict(document)
     problems: list[Problem] = []
-    entries: list[tuple[str | None, Any]] = []
+    entries: list[tuple[str | None, dict[str, Any]]] = []
     if isinstance(document, dict) and document.get("resourceType") == "Bundle":
         raw_entries = document.get("entry", [])
         if not isinstance(raw_entries, list):
             problems.append(Problem("Bundle.entry", f"the {who}'s Bundle.entry is not a list; nothing could be read"))
             raw_entries = []
         for i, entry in enumerate(raw_entries):
-            if not isinstance(entry, dict) or not isinstance(entry.get("resource"), dict):
+            res = entry.get("resource") if isinstance(entry, dict) else None
+            if res is not None and not isinstance(res, dict):
+                res = as_dict(res)
+            if not isinstance(res, dict):
                 problems.append(Problem(f"Bundle.entry[{i}]", "entry without a resource was skipped"))
                 continue
-            entries.append((entry.get("fullUrl") if isinstance(entry.get("fullUrl"), str) else None,
-                            as_dict(entry["resource"])))
+            full_url = entry.get("fullUrl")
+            entries.append((full_url if isinstance(full_url, str) else None, res))
     elif isinstance(document, dict) and isinstance(document.get("resourceType"), str):
         problems.append(Problem(document["resourceType"], f"the {who} is a single {document['resourceType']}, "
                                                           "not a Bundle; it was graded as a Bundle of one resource"))
@@ -92,34 +94,38 @@ def read_chart(document: Any, who: str) -> Chart:
                                               "'Bundle'); nothing could be graded"))
     by_ref: dict[str, dict[str, Any]] = {}
     usable: list[dict[str, Any]] = []
+    records: dict[int, PatientRecord] = {}
     for full_url, res in entries:
         rtype = res.get("resourceType")
-        if not isinstance(rtype, str) or not is_resource_type(rtype):
+        known = _known_types.get(rtype) if isinstance(rtype, str) else False
+        if known is None:
+            known = is_resource_type(rtype)  # type: ignore[arg-type]
+        if not known:
             problems.append(Problem(str(rtype), f"{rtype!r} is not a FHIR resource type; that entry was skipped"))
             continue
         usable.append(res)
         if full_url:
             by_ref[full_url] = res
-        if isinstance(res.get("id"), str):
-            by_ref[f"{rtype}/{res['id']}"] = res
-    chart = Chart([], by_ref, problems)
-    records: dict[int, PatientRecord] = {}
-    for res in usable:
-        if res["resourceType"] == "Patient":
+        rid = res.get("id")
+        if isinstance(rid, str):
+            by_ref[f"{rtype}/{rid}"] = res
+        if rtype == "Patient":
             records[id(res)] = PatientRecord(res)
-    chart.patients = list(records.values())
+    chart = Chart(list(records.values()), by_ref, problems)
     for res in usable:
         rtype = res["resourceType"]
         if rtype == "Patient" or rtype not in GRADED_TYPES:
             continue
-        subject_field = next((f for f in SUBJECT_FIELDS if f in res), None)
-        target = chart.resolve(res.get(subject_field)) if subject_field else None
-        if target is None or id(target) not in records:
+        subject_field = "subject" if "subject" in res else "patient" if "patient" in res else (
+            "beneficiary" if "beneficiary" in res else None)
+        target = chart.resolve(res[subject_field]) if subject_field else None
+        record = records.get(id(target)) if target is not None else None
+        if record is None:
             label = f"{rtype}/{res.get('id', '?')}"
             ref = (res.get(subject_field) or {}).get("reference") if subject_field else None
             problems.append(Problem(f"{label}.{subject_field or 'subject'}",
                                     f"{label} points to patient {ref!r}, which is not in the record; not graded"
                                     if ref else f"{label} names no patient; not graded"))
             continue
-        records[id(target)].resources.setdefault(rtype, []).append(res)
+        record.resources.setdefault(rtype, []).append(res)
     return chart

@@ -350,10 +350,10 @@ class _SectionGrader:
         matched_keys = {i for i, _, _ in pairs}
         matched_subs = {j for _, j, _ in pairs}
         weights = rubric.weights(sec.name)
-        for i, j, _sim in pairs:
-            key, sub = keys[i], subs[j]
-            if key.resource == sub.resource:
+        for i, j, sim in pairs:
+            if sim == 1.0:  # every graded field is right (the similarity is their weighted agreement)
                 continue
+            key, sub = keys[i], subs[j]
             credits = _credits(sec, key, sub, rubric)
             total = sum(weights[k] for k in credits)
             for fd in sec.fields:
