@@ -239,3 +239,29 @@ async def test_the_instructor_reopens_a_visit_sent_to_coding(demo, app_store, cr
     await teacher.should_see("The visit is open for entry again")
     encounter = saved(app_store, demo).of("Encounter")[0].resource
     assert not workspace.is_sent_to_coding(encounter)
+
+
+async def test_a_case_with_several_patients_gets_a_record_per_patient(demo, app_store, user: User):
+    from simulator.generate import load_scenario
+    from simulator.services import assignments
+
+    teacher = accounts.authenticate(app_store, username="instructor", password=demo.new_passwords["instructor"])
+    sick = assignments.create_assignment(app_store, user=teacher, class_id=1, title="Sick visits", due_at=None,
+                                         scenario=load_scenario("acute-office-visits"))
+    await user.open("/login")
+    user.find(marker="username").type("student")
+    user.find(marker="password").type(demo.new_passwords["student"])
+    user.find(marker="sign-in").click()
+    await user.should_see("Sick visits")
+    user.find(marker=f"open-{sick}").click()
+    await user.should_see("This case has several patients")
+    user.find(marker="demographics-family").type("Alpha").trigger("blur")
+    await user.should_see("All changes saved at")
+    user.find(marker="new-patient").click()
+    await user.should_see("New patient (saved once you type)")
+    user.find(marker="demographics-family").type("Beta").trigger("blur")
+    await user.should_see("All changes saved at")
+    student = accounts.authenticate(app_store, username="student", password=demo.new_passwords["student"])
+    attempt = assignments.open_assignment(app_store, user=student, assignment_id=sick)
+    view = workspace.load_workspace(app_store, user=student, attempt_id=attempt)
+    assert sorted(p.resource["name"][0]["family"] for p in view.of("Patient")) == ["Alpha", "Beta"]

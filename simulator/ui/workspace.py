@@ -565,6 +565,8 @@ def patient_switcher(ws: Workspace, patients: list[dict[str, Any]]) -> None:
         return " ".join([*name.get("given", []), name.get("family", "")]).strip() or "Unnamed patient"
 
     options = {p["id"]: label(p) for p in patients}
+    if ws.patient_id not in options:
+        options[ws.ensure_patient_id()] = "New patient (saved once you type)"
     with ui.row().classes("items-center gap-2"):
         ui.label("This case has several patients. Working on:").classes("text-sm")
         select = ui.select(options, value=ws.patient_id).props("outlined dense").classes("w-64").mark("patient-select")
@@ -573,6 +575,14 @@ def patient_switcher(ws: Workspace, patients: list[dict[str, Any]]) -> None:
             ui.navigate.to(f"/attempt/{ws.attempt_id}?patient={select.value}")
 
         select.on_value_change(switch)
+
+        def relabel() -> None:
+            current = ws.patient()
+            if current is not None and current["id"] in options:
+                options[current["id"]] = label(current)
+                select.set_options(options, value=ws.patient_id)
+
+        ws.on_patient_change.append(relabel)
         if not ws.read_only:
             ui.button("New patient", icon="person_add",
                       on_click=lambda: ui.navigate.to(f"/attempt/{ws.attempt_id}?patient=new")).props(
