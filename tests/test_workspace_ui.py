@@ -15,11 +15,15 @@ def demo(app_store):
     return seed_demo(app_store)
 
 
-async def open_workspace(user: User, demo, username: str = "student") -> None:
+async def sign_in(user: User, demo, username: str) -> None:
     await user.open("/login")
     user.find(marker="username").type(username)
     user.find(marker="password").type(demo.new_passwords[username])
     user.find(marker="sign-in").click()
+
+
+async def open_workspace(user: User, demo, username: str = "student") -> None:
+    await sign_in(user, demo, username)
     await user.should_see(DEMO_ASSIGNMENT)
     user.find(marker="open-1").click()
     await user.should_see(marker="ehr-tabs")
@@ -207,10 +211,7 @@ async def test_the_instructor_sees_each_students_score_and_reads_the_report(demo
     student.find(marker="submit").click()
     student.find(marker="confirm-submit").click()
     await student.should_see(marker="score")
-    await teacher.open("/login")
-    teacher.find(marker="username").type("instructor")
-    teacher.find(marker="password").type(demo.new_passwords["instructor"])
-    teacher.find(marker="sign-in").click()
+    await sign_in(teacher, demo, "instructor")
     await teacher.should_see(marker="progress-student")
     await teacher.should_see("graded")
     await teacher.should_see("not started")  # student2
@@ -228,10 +229,7 @@ async def test_the_instructor_reopens_a_visit_sent_to_coding(demo, app_store, cr
     student.find(marker="ehr-tab-coding").click()
     student.find(marker="send-to-coding").click()
     await student.should_see(marker="sent-badge")
-    await teacher.open("/login")
-    teacher.find(marker="username").type("instructor")
-    teacher.find(marker="password").type(demo.new_passwords["instructor"])
-    teacher.find(marker="sign-in").click()
+    await sign_in(teacher, demo, "instructor")
     await teacher.should_see("Your classes")
     await teacher.open("/attempt/1")
     teacher.find(marker="ehr-tab-coding").click()
@@ -248,10 +246,7 @@ async def test_a_case_with_several_patients_gets_a_record_per_patient(demo, app_
     teacher = accounts.authenticate(app_store, username="instructor", password=demo.new_passwords["instructor"])
     sick = assignments.create_assignment(app_store, user=teacher, class_id=1, title="Sick visits", due_at=None,
                                          scenario=load_scenario("acute-office-visits"))
-    await user.open("/login")
-    user.find(marker="username").type("student")
-    user.find(marker="password").type(demo.new_passwords["student"])
-    user.find(marker="sign-in").click()
+    await sign_in(user, demo, "student")
     await user.should_see("Sick visits")
     user.find(marker=f"open-{sick}").click()
     await user.should_see("This case has several patients")

@@ -125,11 +125,16 @@ def _when(day: dt.date, hhmm: str | None) -> str:
     return f"{day.isoformat()}T{hhmm}:00{CLINIC_TZ}" if hhmm else day.isoformat()
 
 
-def _visit(values: dict[str, str], ctx: EntryContext, required: bool = False) -> dict[str, Any] | None:
+def _required_visit(values: dict[str, str], ctx: EntryContext) -> dict[str, Any]:
+    enc = _visit(values, ctx)
+    if enc is None:
+        raise FieldError("visit", "Visit: required; pick the visit this belongs to (add it under Encounters first)")
+    return enc
+
+
+def _visit(values: dict[str, str], ctx: EntryContext) -> dict[str, Any] | None:
     raw = values.get("visit") or ""
     if not raw:
-        if required:
-            raise FieldError("visit", "Visit: required; pick the visit this belongs to (add it under Encounters first)")
         return None
     enc = ctx.encounter(raw)
     if enc is None:
@@ -429,7 +434,7 @@ def _read_lab(r: dict[str, Any]) -> dict[str, str]:
 
 
 def _build_lab(values: dict[str, str], ctx: EntryContext, existing: dict[str, Any] | None) -> dict[str, Any]:
-    enc = _visit(values, ctx, required=True)
+    enc = _required_visit(values, ctx)
     name = _parse("test", lambda: v.choice("Test", values.get("test"), lab_options(), True))
     lab = lab_options()[name]
     res = _base(existing, "Observation")
@@ -509,7 +514,7 @@ def _read_note(r: dict[str, Any]) -> dict[str, str]:
 
 
 def _build_note(values: dict[str, str], ctx: EntryContext, existing: dict[str, Any] | None) -> dict[str, Any]:
-    enc = _visit(values, ctx, required=True)
+    enc = _required_visit(values, ctx)
     ntype = _parse("type", lambda: v.choice("Note type", values.get("type"), NOTE_TYPES)) or "11506-3"
     text = _parse("text", lambda: v.text("Note text", values.get("text"), True, v.MAX_NOTE))
     res = _base(existing, "DocumentReference")

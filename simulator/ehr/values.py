@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Container
 from decimal import Decimal, InvalidOperation
 
 MAX_TEXT = 500
@@ -91,7 +92,7 @@ def number(label: str, raw: str | None, required: bool = False) -> Decimal | Non
     return parsed
 
 
-def choice(label: str, raw: str | None, options: dict[str, str] | list[str], required: bool = False) -> str | None:
+def choice(label: str, raw: str | None, options: Container[str], required: bool = False) -> str | None:
     value = (raw or "").strip()
     if not value:
         if required:

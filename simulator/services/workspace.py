@@ -14,6 +14,7 @@ from typing import Any
 import pydantic
 
 from grading import GRADER_VERSION, grade
+from simulator.ehr.forms import ref_id
 from simulator.fhir import model_class
 from simulator.generate.case_files import preentered_record
 from simulator.services import cases
@@ -118,18 +119,19 @@ def is_sent_to_coding(encounter: dict[str, Any]) -> bool:
     return any(t.get("code") == SENT_TO_CODING["code"] for t in encounter.get("meta", {}).get("tag", []))
 
 
-def _encounter_ids(resource: dict[str, Any]) -> list[str]:
-    refs = [resource.get("encounter")] + list((resource.get("context") or {}).get("encounter") or [])
+def visit_ids(resource: dict[str, Any]) -> list[str]:
+    """The visits (Encounter ids) a resource belongs to: itself for an Encounter, else what it refers to."""
     if resource["resourceType"] == "Encounter":
         return [resource["id"]]
-    return [str(r.get("reference", "")).split("/")[-1].removeprefix("urn:uuid:") for r in refs if isinstance(r, dict)]
+    refs = [resource.get("encounter")] + list((resource.get("context") or {}).get("encounter") or [])
+    return [ref_id(r) for r in refs if isinstance(r, dict)]
 
 
 def _check_not_sent(s, attempt_id: int, resource: dict[str, Any]) -> None:  # type: ignore[no-untyped-def]
     """Once a visit is sent to coding its entry is read-only; only its claim may still change."""
     if resource["resourceType"] == "Claim":
         return
-    ids = set(_encounter_ids(resource))
+    ids = set(visit_ids(resource))
     if not ids:
         return
     for enc in repo.latest_resources(s, attempt_id=attempt_id, resource_type="Encounter"):
@@ -138,21 +140,34 @@ def _check_not_sent(s, attempt_id: int, resource: dict[str, Any]) -> None:  # ty
             raise PermissionDenied(f"The visit of {start} was sent to coding; its entry is read-only now.")
 
 
+def _current_visit(s, attempt_id: int, encounter_id: str) -> SavedResource:  # type: ignore[no-untyped-def]
+    rows = {r.resource["id"]: r for r in repo.latest_rows(s, attempt_id=attempt_id)}
+    current = rows.get(encounter_id)
+    if current is None or current.resource["resourceType"] != "Encounter":
+        raise NotFound("No such visit in this record.")
+    return SavedResource(current.resource, current.version)
+
+
+def _save_visit(s, user: SignedInUser, attempt_id: int, current: SavedResource,  # type: ignore[no-untyped-def]
+                sent: bool) -> SavedResource:
+    """A new version of the visit, tagged as sent to coding or not."""
+    resource = {k: v for k, v in current.resource.items() if k != "meta"}
+    meta: dict[str, Any] = {"tag": [SENT_TO_CODING]} if sent else {}
+    if meta:
+        resource["meta"] = meta
+    version = repo.save_resource(s, attempt_id=attempt_id, resource=resource, saved_by=user.id,
+                                 expected_version=current.version)
+    return SavedResource({**resource, "meta": {**meta, "versionId": str(version)}}, version)
+
+
 def send_to_coding(store: Store, *, user: SignedInUser, attempt_id: int, encounter_id: str) -> SavedResource:
     """Move a visit to the coding queue: its entry becomes read-only and its claim can be coded."""
     with store.session() as s:
         _attempt_for(s, user, attempt_id, write=True)
-        rows = {r.resource["id"]: r for r in repo.latest_rows(s, attempt_id=attempt_id)}
-        current = rows.get(encounter_id)
-        if current is None or current.resource["resourceType"] != "Encounter":
-            raise NotFound("No such visit in this record.")
+        current = _current_visit(s, attempt_id, encounter_id)
         if is_sent_to_coding(current.resource):
-            return SavedResource(current.resource, current.version)
-        resource = {k: v for k, v in current.resource.items() if k != "meta"}
-        resource["meta"] = {"tag": [SENT_TO_CODING]}
-        version = repo.save_resource(s, attempt_id=attempt_id, resource=resource, saved_by=user.id,
-                                     expected_version=current.version)
-        return SavedResource({**resource, "meta": {**resource["meta"], "versionId": str(version)}}, version)
+            return current
+        return _save_visit(s, user, attempt_id, current, sent=True)
 
 
 def reopen_for_entry(store: Store, *, user: SignedInUser, attempt_id: int, encounter_id: str) -> SavedResource:
@@ -163,14 +178,7 @@ def reopen_for_entry(store: Store, *, user: SignedInUser, attempt_id: int, encou
         attempt = _attempt_for(s, user, attempt_id, write=False)
         if attempt.status != "in-progress":
             raise PermissionDenied("This attempt was submitted; it can no longer be changed.")
-        rows = {r.resource["id"]: r for r in repo.latest_rows(s, attempt_id=attempt_id)}
-        current = rows.get(encounter_id)
-        if current is None or current.resource["resourceType"] != "Encounter":
-            raise NotFound("No such visit in this record.")
-        resource = {k: v for k, v in current.resource.items() if k != "meta"}
-        version = repo.save_resource(s, attempt_id=attempt_id, resource=resource, saved_by=user.id,
-                                     expected_version=current.version)
-        return SavedResource({**resource, "meta": {"versionId": str(version)}}, version)
+        return _save_visit(s, user, attempt_id, _current_visit(s, attempt_id, encounter_id), sent=False)
 
 
 def save_entry(store: Store, *, user: SignedInUser, attempt_id: int, resource: dict[str, Any],

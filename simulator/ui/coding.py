@@ -141,33 +141,29 @@ class ClaimEditor:
             _code_input("Add service code", "e.g. 99213 or J1885", "add-service", self.add_service)
 
     # ------------------------------------------------------------------ changes
-    def send(self) -> None:
+    def _move_visit(self, service: Callable[..., SavedResource]) -> bool:
+        """Send the visit to coding or reopen it (``service``); True when that worked."""
         try:
-            saved = workspace.send_to_coding(self.ws.store, user=self.ws.user, attempt_id=self.ws.attempt_id,
-                                             encounter_id=self.encounter["id"])
+            saved = service(self.ws.store, user=self.ws.user, attempt_id=self.ws.attempt_id,
+                            encounter_id=self.encounter["id"])
         except (PermissionDenied, VersionConflict) as exc:
             ui.notify(str(exc), type="warning")
-            return
+            return False
         self.ws.saved[saved.resource["id"]] = saved
         self.encounter = saved.resource
-        self.sent = True
+        self.sent = is_sent_to_coding(saved.resource)
         self.render()
-        self.ws.refresh_dependents()
-        if self.ws.indicator:
-            self.ws.indicator.saved()
+        return True
+
+    def send(self) -> None:
+        if self._move_visit(workspace.send_to_coding):
+            self.ws.refresh_dependents()
+            if self.ws.indicator:
+                self.ws.indicator.saved()
 
     def reopen(self) -> None:
-        try:
-            saved = workspace.reopen_for_entry(self.ws.store, user=self.ws.user, attempt_id=self.ws.attempt_id,
-                                               encounter_id=self.encounter["id"])
-        except (PermissionDenied, VersionConflict) as exc:
-            ui.notify(str(exc), type="warning")
-            return
-        self.ws.saved[saved.resource["id"]] = saved
-        self.encounter = saved.resource
-        self.sent = False
-        self.render()
-        ui.notify("The visit is open for entry again; the student can correct it.", type="positive")
+        if self._move_visit(workspace.reopen_for_entry):
+            ui.notify("The visit is open for entry again; the student can correct it.", type="positive")
 
     def put(self, typed: str, as_service: bool) -> str | None:
         """Put a code on this claim; the reason it cannot go there, or None when it went."""

@@ -123,12 +123,8 @@ class Workspace:
         """Whether a resource belongs to a visit that was sent to coding (and is read-only now)."""
         if resource["resourceType"] == "Encounter":
             return workspace.is_sent_to_coding(resource)
-        refs = [resource.get("encounter")] + list((resource.get("context") or {}).get("encounter") or [])
-        for ref in refs:
-            enc = self.saved.get(forms.ref_id(ref)) if isinstance(ref, dict) else None
-            if enc is not None and workspace.is_sent_to_coding(enc.resource):
-                return True
-        return False
+        visits = (self.saved.get(visit_id) for visit_id in workspace.visit_ids(resource))
+        return any(v is not None and workspace.is_sent_to_coding(v.resource) for v in visits)
 
     def refresh_dependents(self) -> None:
         options = self.context().visit_options()
@@ -140,13 +136,32 @@ class Workspace:
             callback()
 
 
+class Autosave:
+    """Runs ``save`` a moment after the last change, or at once (leaving a field, picking from a list)."""
+
+    def __init__(self, save: Callable[[], None], name: str, indicator: SaveIndicator | None = None):
+        self.save, self.name, self.indicator = save, name, indicator
+        self._task: asyncio.Task | None = None
+
+    def __call__(self, immediate: bool = False) -> None:
+        if self._task is not None:
+            self._task.cancel()
+        if self.indicator:
+            self.indicator.saving()
+        self._task = background_tasks.create(self._later(0 if immediate else DEBOUNCE_SECONDS), name=self.name)
+
+    async def _later(self, delay: float) -> None:
+        await asyncio.sleep(delay)
+        self.save()
+
+
 class RowEditor:
     """One resource in a section: its inputs, validated and saved (debounced) on every change."""
 
     def __init__(self, ws: Workspace, spec: SectionSpec, saved: SavedResource | None, on_delete: Callable[[RowEditor], None]):
         self.ws, self.spec, self.saved, self.on_delete = ws, spec, saved, on_delete
         self.inputs: dict[str, Any] = {}
-        self._task: asyncio.Task | None = None
+        self.autosave = Autosave(self.save, "autosave", ws.indicator)
         values = spec.read(saved.resource) if saved else {}
         ctx = ws.context()
         self.locked = saved is not None and ws.sent_to_coding(saved.resource)
@@ -177,18 +192,8 @@ class RowEditor:
         return {name: "" if el.value is None else str(el.value) for name, el in self.inputs.items()}
 
     def changed(self, immediate: bool = False) -> None:
-        if self.ws.read_only or self.locked:
-            return
-        if self._task is not None:
-            self._task.cancel()
-        if self.ws.indicator:
-            self.ws.indicator.saving()
-        self._task = background_tasks.create(self._save_after(0 if immediate else DEBOUNCE_SECONDS),
-                                             name="autosave")
-
-    async def _save_after(self, delay: float) -> None:
-        await asyncio.sleep(delay)
-        self.save()
+        if not (self.ws.read_only or self.locked):
+            self.autosave(immediate)
 
     def save(self) -> None:
         for el in self.inputs.values():
@@ -319,7 +324,7 @@ def demographics_section(ws: Workspace) -> None:
     coverage = next((s for s in ws.of("Coverage")), None)
     values = forms.read_patient(patient, coverage.resource if coverage else None)
     inputs: dict[str, Any] = {}
-    state: dict[str, Any] = {"task": None, "coverage": coverage}
+    state: dict[str, Any] = {"coverage": coverage}
 
     def save() -> None:
         for el in inputs.values():
@@ -362,18 +367,11 @@ def demographics_section(ws: Workspace) -> None:
         if errors and ws.indicator:
             ws.indicator.kept(next(iter(errors.values())))
 
-    def changed(immediate: bool = False) -> None:
-        if ws.read_only:
-            return
-        if state["task"] is not None:
-            state["task"].cancel()
-        if ws.indicator:
-            ws.indicator.saving()
+    autosave = Autosave(save, "autosave demographics", ws.indicator)
 
-        async def later() -> None:
-            await asyncio.sleep(0 if immediate else DEBOUNCE_SECONDS)
-            save()
-        state["task"] = background_tasks.create(later(), name="autosave demographics")
+    def changed(immediate: bool = False) -> None:
+        if not ws.read_only:
+            autosave(immediate)
 
     ctx = ws.context()
     section = ui.column().classes("w-full gap-1")
@@ -419,7 +417,7 @@ def vital_input(ws: Workspace, vital: forms.Vital, enc_id: str) -> None:
                      == vital.loinc and forms.ref_id(s.resource.get("encounter")) == enc_id), None)
     raw, unit = forms.read_vital(existing.resource) if existing else ("", "")
     units = list(vital.units)
-    state: dict[str, Any] = {"saved": existing, "task": None}
+    state: dict[str, Any] = {"saved": existing}
     with ui.row().classes("items-start gap-0 no-wrap") as cell:
         value = ui.input(vital.label, value=raw, placeholder="120/80" if vital.key == "bp" else None).props(
             "outlined dense").classes("w-36" if vital.key == "bp" else "w-28").mark(f"vital-{vital.key}")
@@ -473,16 +471,11 @@ def vital_input(ws: Workspace, vital: forms.Vital, enc_id: str) -> None:
         dialog.open()
         value.error = message
 
-    def changed(immediate: bool = False) -> None:
-        if ws.read_only:
-            return
-        if state["task"] is not None:
-            state["task"].cancel()
+    autosave = Autosave(save, "autosave vital")
 
-        async def later() -> None:
-            await asyncio.sleep(0 if immediate else DEBOUNCE_SECONDS)
-            save()
-        state["task"] = background_tasks.create(later(), name="autosave vital")
+    def changed(immediate: bool = False) -> None:
+        if not ws.read_only:
+            autosave(immediate)
 
     value.on_value_change(lambda: changed())
     value.on("blur", lambda: changed(immediate=True))
