@@ -30,7 +30,7 @@ def _settings_and_store():  # type: ignore[no-untyped-def]
 
     try:
         settings = Settings.from_env().ensure_data_dir()
-        return settings, open_store(settings.database_url)
+        return settings, open_store(settings.database_url, seed_secret=settings.seed_secret)
     except (ConfigError, StoreError) as exc:
         raise _Stop(_fail(str(exc))) from None
 

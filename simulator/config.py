@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 ENV_PREFIX = "HITSIM_"
@@ -25,6 +25,8 @@ class Settings:
     host: str
     port: int
     encoder_index: Path | None = None  # the encoder's index file; default: in the data directory
+    seed_secret: str = ""  # the HMAC key students' case seeds derive from; default: generated into the data directory
+    secure_cookies: bool = False  # the session cookie only travels over HTTPS (set when served behind TLS)
 
     @property
     def encoder_path(self) -> Path:
@@ -46,6 +48,9 @@ class Settings:
         database_url = get("DATABASE_URL", f"sqlite:///{data_dir / 'hitsim.sqlite3'}")
         secret = env.get(ENV_PREFIX + "STORAGE_SECRET", "").strip()
         index = env.get(ENV_PREFIX + "ENCODER_INDEX", "").strip()
+        secure = get("SECURE_COOKIES", "0").lower()
+        if secure not in ("0", "1", "true", "false", "yes", "no"):
+            raise ConfigError(f"HITSIM_SECURE_COOKIES must be 1 (served over HTTPS) or 0, got {secure!r}")
         return cls(
             data_dir=data_dir,
             database_url=database_url,
@@ -53,25 +58,44 @@ class Settings:
             host=get("HOST", "127.0.0.1"),
             port=int(port_text),
             encoder_index=Path(index).expanduser().resolve() if index else None,
+            seed_secret=env.get(ENV_PREFIX + "SEED_SECRET", "").strip(),
+            secure_cookies=secure in ("1", "true", "yes"),
         )
 
+    @property
+    def session_storage(self) -> Path:
+        """Where NiceGUI keeps its server-side storage: inside the data directory, not the working directory."""
+        return self.data_dir / "sessions"
+
     def ensure_data_dir(self) -> Settings:
-        """Create the data directory and, when none was given, a storage secret kept inside it."""
+        """Create the data directory (owner-only) and the secrets that were not given, kept inside it (0600)."""
         try:
-            self.data_dir.mkdir(parents=True, exist_ok=True)
+            self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+            if self.data_dir.stat().st_uid == os.getuid():
+                self.data_dir.chmod(0o700)
+            storage_secret = self.storage_secret or read_or_create_secret(self.data_dir / "storage-secret")
+            seed_secret = self.seed_secret or read_or_create_secret(self.data_dir / "seed-secret")
         except OSError as exc:
-            raise ConfigError(f"HITSIM_DATA_DIR {self.data_dir} cannot be created: {exc.strerror}") from exc
-        if self.storage_secret:
-            return self
-        secret_file = self.data_dir / "storage-secret"
-        if not secret_file.exists():
-            secret_file.write_text(secrets.token_urlsafe(48))
-            secret_file.chmod(0o600)
-        return Settings(
-            data_dir=self.data_dir,
-            database_url=self.database_url,
-            storage_secret=secret_file.read_text().strip(),
-            host=self.host,
-            port=self.port,
-            encoder_index=self.encoder_index,
-        )
+            raise ConfigError(f"HITSIM_DATA_DIR {self.data_dir} cannot be used: {exc.strerror}") from exc
+        return replace(self, storage_secret=storage_secret, seed_secret=seed_secret)
+
+
+def read_or_create_secret(path: Path) -> str:
+    """The secret kept in ``path``, created first if missing: written owner-only (0600) under a temporary name,
+    then linked into place, so no other user ever sees it and two processes starting at once agree on one."""
+    if not path.exists():
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_urlsafe(48))
+            try:
+                os.link(tmp, path)  # fails if another process created it first: then theirs is kept
+            except FileExistsError:
+                pass
+        finally:
+            tmp.unlink(missing_ok=True)
+    secret = path.read_text().strip()
+    if len(secret) < 32:
+        raise OSError(0, f"{path.name} holds a secret shorter than 32 characters; delete the file to generate a new one")
+    return secret

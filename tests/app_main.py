@@ -5,4 +5,4 @@ from simulator.config import Settings
 from simulator.store import open_store
 
 settings = Settings.from_env().ensure_data_dir()
-run_app(settings, open_store(settings.database_url))
+run_app(settings, open_store(settings.database_url, seed_secret=settings.seed_secret))

@@ -9,7 +9,7 @@ import pytest
 from simulator.ehr import forms
 from simulator.fhir.validation import validate_document
 from simulator.generate import load_scenario
-from simulator.services import assignments, workspace
+from simulator.services import assignments, cases, workspace
 from simulator.services.errors import PermissionDenied
 from simulator.services.workspace import VersionConflict
 from simulator.store import repo
@@ -72,7 +72,11 @@ def test_invalid_fhir_is_refused_with_a_message_and_nothing_is_saved(store):
 def test_submit_grades_stores_the_report_and_closes_the_attempt(store):
     _, ann, _, aid = setup_class(store)
     attempt = assignments.open_assignment(store, user=ann, assignment_id=aid)
-    workspace.save_entry(store, user=ann, attempt_id=attempt, resource=patient(), expected_version=0)
+    with store.session() as s:  # the patient as the chart has it: some credit, whatever the random seed drew
+        att = repo.get_attempt(s, attempt_id=attempt)
+        key = cases.case_for(att.assignment.scenario.source_toml, att.assignment.scenario.slug, att.seed).key
+    chart_patient = next(e["resource"] for e in key["entry"] if e["resource"]["resourceType"] == "Patient")
+    workspace.save_entry(store, user=ann, attempt_id=attempt, resource=chart_patient, expected_version=0)
     report = workspace.submit_attempt(store, user=ann, attempt_id=attempt)
     assert 0 < report["score"] < 30 and report["findings"]
     assert workspace.grade_report(store, user=ann, attempt_id=attempt) == report

@@ -92,7 +92,7 @@ def open_assignment(store: Store, *, user: SignedInUser, assignment_id: int) -> 
                 return attempts[-1].id
             raise PermissionDenied(f"This assignment was due {a.due_at:%b %d, %Y %H:%M} UTC; it can no longer be started.")
         number = len(attempts) + 1
-        seed = cases.variant_seed(a.seed, user.id, number) if a.per_student_variants else a.seed
+        seed = cases.variant_seed(store.seed_secret, a.seed, user.id, number) if a.per_student_variants else a.seed
         attempt_id = repo.create_attempt(s, assignment_id=a.id, student_id=user.id, number=number, seed=seed).id
     from simulator.services import workspace
 
@@ -179,7 +179,8 @@ def assignment_progress(store: Store, *, user: SignedInUser, assignment_id: int)
 
 def create_assignment(store: Store, *, user: SignedInUser, class_id: int, scenario: Scenario, title: str,
                       due_at: dt.datetime | None, attempts_allowed: int = 1, per_student_variants: bool = True,
-                      release_policy: str = "after-due-date", seed: int | None = None) -> int:
+                      release_policy: str = "after-due-date") -> int:
+    """A new assignment. Its base seed is drawn at random here, whoever calls: never the scenario's public default."""
     _require_role(user, "instructor", "admin")
     if not title.strip():
         raise InvalidInput("title", "Title: required")
@@ -196,5 +197,5 @@ def create_assignment(store: Store, *, user: SignedInUser, class_id: int, scenar
         return repo.create_assignment(
             s, class_id=class_id, scenario_id=version.id, title=title.strip(), due_at=due_at,
             attempts_allowed=attempts_allowed, per_student_variants=per_student_variants,
-            seed=scenario.default_seed if seed is None else seed, release_policy=release_policy, created_by=user.id,
+            seed=cases.new_base_seed(), release_policy=release_policy, created_by=user.id,
         ).id

@@ -7,7 +7,8 @@ callers get chart pages (what the student may read), not the Bundle.
 
 from __future__ import annotations
 
-import hashlib
+import hmac
+import secrets
 from functools import lru_cache
 
 from simulator.chart import ChartPage, chart_pages
@@ -27,7 +28,20 @@ def pages_for(source_toml: str, slug: str, seed: int) -> tuple[ChartPage, ...]:
     return tuple(chart_pages(case.key, case.style))
 
 
-def variant_seed(base_seed: int, student_id: int, attempt_number: int) -> int:
-    """A per-student seed derived from the assignment's seed: stable, and different for each student."""
-    digest = hashlib.sha256(f"{base_seed}:{student_id}:{attempt_number}".encode()).digest()
-    return int.from_bytes(digest[:6], "big")
+SEED_BITS = 62  # fits the database's signed 64-bit seed columns
+
+
+def new_base_seed() -> int:
+    """An assignment's base seed: random, never the scenario's public default, so nobody can guess it."""
+    return secrets.randbits(SEED_BITS)
+
+
+def variant_seed(secret: bytes, base_seed: int, student_id: int, attempt_number: int) -> int:
+    """The case seed of one student's attempt: HMAC-SHA256 under the installation's secret key.
+
+    Stable (the server can always derive it again) and different for each student and attempt; without
+    the key, the public code and a student's own data (their id, attempt number, chart) do not give it.
+    """
+    message = f"hitsim-case-seed:v2:{base_seed}:{student_id}:{attempt_number}".encode()
+    digest = hmac.new(secret, message, "sha256").digest()
+    return int.from_bytes(digest[:8], "big") >> (64 - SEED_BITS)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
@@ -71,10 +72,17 @@ def schema_tables(engine: Engine) -> set[str]:
 
 
 class Store:
-    """The database: one engine, sessions that commit on success and roll back on error."""
+    """The database: one engine, sessions that commit on success and roll back on error.
 
-    def __init__(self, engine: Engine):
+    ``seed_secret`` is the installation's key that students' case seeds derive from (see
+    ``simulator.services.cases``); it lives in the data directory, never in the database.
+    """
+
+    def __init__(self, engine: Engine, seed_secret: str | None = None):
         self.engine = engine
+        # Without the installation's key (tests, tools that create no attempts) a key for this process only:
+        # seeds are stored with each attempt, so nothing depends on deriving them again.
+        self.seed_secret = (seed_secret or secrets.token_urlsafe(48)).encode()
         self._sessions = sessionmaker(engine, expire_on_commit=False)
 
     @contextmanager
@@ -86,7 +94,7 @@ class Store:
         self.engine.dispose()
 
 
-def open_store(url: str) -> Store:
+def open_store(url: str, *, seed_secret: str | None = None) -> Store:
     """Connect, migrate to the newest schema, and return the store. Raises StoreError with advice."""
     if url.startswith("sqlite:///"):
         from pathlib import Path
@@ -96,4 +104,4 @@ def open_store(url: str) -> Store:
             raise StoreError(f"HITSIM_DATABASE_URL points at {path}, but the folder {path.parent} does not exist")
     engine = make_engine(url)
     migrate(engine)
-    return Store(engine)
+    return Store(engine, seed_secret)
