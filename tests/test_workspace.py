@@ -92,7 +92,8 @@ def test_a_second_attempt_starts_fresh_when_allowed(store):
     _, ann, _, aid = setup_class(store, attempts_allowed=2)
     first = assignments.open_assignment(store, user=ann, assignment_id=aid)
     workspace.submit_attempt(store, user=ann, attempt_id=first)
-    second = assignments.open_assignment(store, user=ann, assignment_id=aid)
+    assert assignments.open_assignment(store, user=ann, assignment_id=aid) == first  # opening reviews it
+    second = assignments.start_attempt(store, user=ann, assignment_id=aid)
     assert second != first
     assert workspace.load_workspace(store, user=ann, attempt_id=second).resources == []
 

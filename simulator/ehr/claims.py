@@ -13,6 +13,13 @@ from simulator.fhir import CPT, HCPCS, ICD10CM
 CLAIM_ENCOUNTER_URL = "https://hitsim.org/fhir/StructureDefinition/claim-encounter"
 TERMINOLOGY = "http://terminology.hl7.org/CodeSystem"
 
+# The professional claim's limits: the CMS-1500 (02/12) has twelve diagnosis slots (item 21, A-L) and
+# four diagnosis pointers per service line (item 24E); the 837P carries the same (HI segment: up to 12
+# diagnosis codes; SV107: up to 4 diagnosis code pointers). NUCC 1500 Claim Form Reference Instruction
+# Manual, items 21 and 24E.
+MAX_DIAGNOSES = 12
+MAX_POINTERS = 4
+
 
 @dataclass
 class ClaimLine:
@@ -50,6 +57,20 @@ def read_claim(claim: dict[str, Any] | None) -> ClaimDraft:
             modifiers=[(m.get("coding") or [{}])[0].get("code", "") for m in item.get("modifier", [])],
             pointers=[by_seq[s] for s in item.get("diagnosisSequence", []) if s in by_seq]))
     return draft
+
+
+def claim_problems(claim: dict[str, Any]) -> str | None:
+    """Why this claim could not be filed on a CMS-1500 / 837P (None when it could)."""
+    diagnoses = claim.get("diagnosis") or []
+    if len(diagnoses) > MAX_DIAGNOSES:
+        return (f"A claim takes at most {MAX_DIAGNOSES} diagnoses (CMS-1500 item 21, A-L); "
+                f"this one has {len(diagnoses)}")
+    for item in claim.get("item") or []:
+        pointers = item.get("diagnosisSequence") or []
+        if len(pointers) > MAX_POINTERS:
+            return (f"A service line points to at most {MAX_POINTERS} diagnoses (CMS-1500 item 24E); "
+                    f"line {item.get('sequence', '?')} points to {len(pointers)}")
+    return None
 
 
 def build_claim(draft: ClaimDraft, *, patient_id: str, encounter: dict[str, Any], coverage: dict[str, Any] | None,

@@ -8,6 +8,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from sqlalchemy.exc import IntegrityError
+
 from simulator.chart import ChartPage
 from simulator.generate.scenario import Scenario
 from simulator.services import cases
@@ -31,6 +33,11 @@ class AssignmentSummary:
     attempts_used: int
     attempts_allowed: int
     latest_attempt_id: int | None
+    score: float | None = None  # of the latest graded attempt
+    graded_attempt_id: int | None = None  # the latest graded attempt: what "Review" opens
+    in_progress_attempt_id: int | None = None  # what "Continue" opens
+    may_start: bool = False  # attempts remain and the due date has not passed
+    same_chart: bool = False  # whether another attempt gets the same chart (no per-student variants)
 
     @property
     def attempts_left(self) -> int:
@@ -64,40 +71,77 @@ def student_assignments(store: Store, *, user: SignedInUser) -> list[AssignmentS
         for a in repo.assignments_for_student(s, student_id=user.id):
             attempts = repo.attempts_of(s, assignment_id=a.id, student_id=user.id)
             latest = attempts[-1] if attempts else None
+            graded = next((t for t in reversed(attempts) if t.status == "graded"), None)
+            report = repo.latest_grade_report(s, attempt_id=graded.id) if graded else None
+            in_progress = latest if latest is not None and latest.status == "in-progress" else None
             out.append(AssignmentSummary(
                 assignment_id=a.id, title=a.title, class_name=a.school_class.name, scenario_title=a.scenario.title,
                 difficulty=a.scenario.difficulty, due_at=a.due_at,
                 status=STATUS_LABELS[latest.status if latest else None], attempts_used=len(attempts),
                 attempts_allowed=a.attempts_allowed, latest_attempt_id=latest.id if latest else None,
+                score=report.score if report else None, graded_attempt_id=graded.id if graded else None,
+                in_progress_attempt_id=in_progress.id if in_progress else None,
+                may_start=in_progress is None and len(attempts) < a.attempts_allowed and not _past_due(a),
+                same_chart=not a.per_student_variants,
             ))
     return out
 
 
+def _past_due(a: Assignment) -> bool:
+    return a.due_at is not None and dt.datetime.now(dt.UTC) > _aware(a.due_at)
+
+
 def open_assignment(store: Store, *, user: SignedInUser, assignment_id: int) -> int:
-    """The attempt to work on: the one in progress, else a new one while attempts remain. Returns its id."""
+    """The attempt to open: the one in progress, else the latest one (to review it), else the first one.
+
+    Opening never starts a second attempt: that is ``start_attempt``, a separate action the student confirms.
+    """
     _require_role(user, "student")
     with store.session() as s:
-        a = repo.get_assignment(s, assignment_id=assignment_id)
-        if a is None or not repo.is_enrolled(s, class_id=a.class_id, user_id=user.id):
-            raise NotFound("No such assignment in your classes.")
+        a = _enrolled_assignment(s, user, assignment_id)
+        attempts = repo.attempts_of(s, assignment_id=a.id, student_id=user.id)
+        if attempts:
+            return attempts[-1].id
+    return start_attempt(store, user=user, assignment_id=assignment_id)
+
+
+def start_attempt(store: Store, *, user: SignedInUser, assignment_id: int) -> int:
+    """Start the next attempt while attempts remain and the due date has not passed. Returns its id.
+
+    With an attempt already in progress (a second tab, a double click) that one is returned: at most one
+    attempt is ever in progress.
+    """
+    _require_role(user, "student")
+    with store.session() as s:
+        a = _enrolled_assignment(s, user, assignment_id)
         attempts = repo.attempts_of(s, assignment_id=a.id, student_id=user.id)
         if attempts and attempts[-1].status == "in-progress":
             return attempts[-1].id
         if len(attempts) >= a.attempts_allowed:
-            if attempts:
-                return attempts[-1].id  # read-only review of the last attempt
-            raise PermissionDenied("No attempts remain for this assignment.")
-        if a.due_at is not None and dt.datetime.now(dt.UTC) > _aware(a.due_at):
-            if attempts:
-                return attempts[-1].id
-            raise PermissionDenied(f"This assignment was due {a.due_at:%b %d, %Y %H:%M} UTC; it can no longer be started.")
+            raise PermissionDenied(f"No attempts remain for this assignment (you used {len(attempts)} of "
+                                   f"{a.attempts_allowed}).")
+        if _past_due(a):
+            raise PermissionDenied(f"This assignment was due {a.due_at:%b %d, %Y %H:%M} UTC; "
+                                   "a new attempt can no longer be started.")
         number = len(attempts) + 1
         seed = cases.variant_seed(store.seed_secret, a.seed, user.id, number) if a.per_student_variants else a.seed
-        attempt_id = repo.create_attempt(s, assignment_id=a.id, student_id=user.id, number=number, seed=seed).id
+        try:
+            with s.begin_nested():
+                attempt_id = repo.create_attempt(s, assignment_id=a.id, student_id=user.id, number=number, seed=seed).id
+        except IntegrityError:  # another tab started it at the same moment
+            attempt_id = repo.attempts_of(s, assignment_id=a.id, student_id=user.id)[-1].id
+            return attempt_id
     from simulator.services import workspace
 
     workspace.prefill_verify_task(store, attempt_id=attempt_id)
     return attempt_id
+
+
+def _enrolled_assignment(s, user: SignedInUser, assignment_id: int) -> Assignment:  # type: ignore[no-untyped-def]
+    a = repo.get_assignment(s, assignment_id=assignment_id)
+    if a is None or not repo.is_enrolled(s, class_id=a.class_id, user_id=user.id):
+        raise NotFound("No such assignment in your classes.")
+    return a
 
 
 def _aware(moment: dt.datetime) -> dt.datetime:

@@ -12,8 +12,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import pydantic
+from sqlalchemy.exc import IntegrityError
 
 from grading import GRADER_VERSION, grade
+from simulator.ehr.claims import claim_problems
 from simulator.ehr.forms import ref_id
 from simulator.fhir import model_class
 from simulator.generate.case_files import preentered_record
@@ -24,8 +26,10 @@ from simulator.store import Store, repo
 from simulator.store.models import Attempt
 from simulator.store.repo import VersionConflict
 
-__all__ = ["SavedResource", "VersionConflict", "WorkspaceView", "delete_entry", "export_bundle", "grade_report",
-           "load_workspace", "save_entry", "submit_attempt"]
+__all__ = ["SavedResource", "VersionConflict", "WorkspaceView", "delete_entry", "ensure_patient", "export_bundle",
+           "first_patient_id", "grade_report", "load_workspace", "save_entry", "submit_attempt"]
+
+PATIENT_IDS = uuid.UUID("6f0d5c1e-8a57-4d55-9a43-2f1c3b8e9d10")
 
 
 @dataclass(frozen=True)
@@ -110,6 +114,10 @@ def _validate(resource: dict[str, Any]) -> None:
         err = exc.errors(include_url=False)[0]
         where = ".".join(str(p) for p in err["loc"])
         raise InvalidInput(where, f"{resource['resourceType']}.{where}: {err['msg']}") from None
+    if resource["resourceType"] == "Claim":
+        problem = claim_problems(resource)
+        if problem:
+            raise InvalidInput("diagnosis", problem)
 
 
 SENT_TO_CODING = {"system": "https://hitsim.org/fhir/tag", "code": "sent-to-coding", "display": "Sent to coding"}
@@ -188,13 +196,44 @@ def save_entry(store: Store, *, user: SignedInUser, attempt_id: int, resource: d
     if not isinstance(resource.get("id"), str):
         resource = {**resource, "id": str(uuid.uuid4())}
     _validate(resource)
-    with store.session() as s:
-        _attempt_for(s, user, attempt_id, write=True)
-        _check_not_sent(s, attempt_id, resource)
-        version = repo.save_resource(s, attempt_id=attempt_id, resource=resource, saved_by=user.id,
-                                     expected_version=expected_version)
-        stored = {**resource, "meta": {**resource.get("meta", {}), "versionId": str(version)}}
-        return SavedResource(stored, version)
+    try:
+        with store.session() as s:
+            _attempt_for(s, user, attempt_id, write=True)
+            _check_not_sent(s, attempt_id, resource)
+            version = repo.save_resource(s, attempt_id=attempt_id, resource=resource, saved_by=user.id,
+                                         expected_version=expected_version)
+    except IntegrityError:  # another tab wrote the same version number at the same moment
+        raise VersionConflict(resource["resourceType"], resource["id"], expected_version, expected_version + 1) from None
+    stored = {**resource, "meta": {**resource.get("meta", {}), "versionId": str(version)}}
+    return SavedResource(stored, version)
+
+
+def first_patient_id(attempt_id: int) -> str:
+    """The id of a fresh attempt's patient: the same in every tab, so two tabs make one Patient, not two."""
+    return str(uuid.uuid5(PATIENT_IDS, f"attempt-{attempt_id}"))
+
+
+def ensure_patient(store: Store, *, user: SignedInUser, attempt_id: int, patient_id: str) -> SavedResource:
+    """The Patient that other entries refer to: created (empty) when missing, else the saved one. Idempotent."""
+    def current() -> SavedResource | None:
+        with store.session() as s:
+            _attempt_for(s, user, attempt_id, write=True)
+            row = repo.latest_row(s, attempt_id=attempt_id, resource_type="Patient", logical_id=patient_id)
+            return SavedResource(row.resource, row.version) if row else None
+
+    found = current()
+    if found is not None:
+        return found
+    try:
+        with store.session() as s:
+            version = repo.save_resource(s, attempt_id=attempt_id, resource={"resourceType": "Patient", "id": patient_id},
+                                         saved_by=user.id)
+    except IntegrityError:  # another tab created it at the same moment
+        found = current()
+        if found is None:
+            raise
+        return found
+    return SavedResource({"resourceType": "Patient", "id": patient_id, "meta": {"versionId": str(version)}}, version)
 
 
 def delete_entry(store: Store, *, user: SignedInUser, attempt_id: int, resource: dict[str, Any],
@@ -217,8 +256,17 @@ def export_bundle(store: Store, *, user: SignedInUser, attempt_id: int) -> dict[
 
 
 def submit_attempt(store: Store, *, user: SignedInUser, attempt_id: int) -> dict[str, Any]:
-    """Snapshot the workspace, grade it against the key, store and return the report (as a dict)."""
+    """Snapshot the workspace, grade it against the key, store and return the report (as the user may see it).
+
+    Idempotent per attempt: a second submission (another tab, a double click, a retry after a lost
+    connection) grades nothing and returns the report of the first.
+    """
     with store.session() as s:
+        attempt = _attempt_for(s, user, attempt_id, write=False)
+        if attempt.status != "in-progress" and user.role == "student" and attempt.student_id == user.id:
+            existing = grade_report(store, user=user, attempt_id=attempt_id)
+            if existing is not None:
+                return existing
         attempt = _attempt_for(s, user, attempt_id, write=True)
         a = attempt.assignment
         source, slug, seed = a.scenario.source_toml, a.scenario.slug, attempt.seed
@@ -226,17 +274,89 @@ def submit_attempt(store: Store, *, user: SignedInUser, attempt_id: int) -> dict
     case = cases.case_for(source, slug, seed)
     report = grade(case.key, bundle, case.scenario.rubric()).to_dict()
     with store.session() as s:
-        attempt = _attempt_for(s, user, attempt_id, write=True)  # still ours and still open
-        repo.mark_submitted(s, attempt_id=attempt_id)
-        repo.save_grade_report(s, attempt_id=attempt_id, score=report["score"], report=report,
-                               grader_version=GRADER_VERSION)
-    return report
+        _attempt_for(s, user, attempt_id, write=False)  # still ours
+        won = repo.claim_submission(s, attempt_id=attempt_id)
+        if won:
+            repo.save_grade_report(s, attempt_id=attempt_id, score=report["score"], report=report,
+                                   grader_version=GRADER_VERSION)
+    if not won:  # another tab submitted first: its report is the attempt's report
+        existing = grade_report(store, user=user, attempt_id=attempt_id)
+        if existing is None:
+            raise PermissionDenied("This attempt was submitted in another tab; its report is being prepared.")
+        return existing
+    return grade_report(store, user=user, attempt_id=attempt_id) or report
+
+
+def key_released(attempt: Attempt, now: dt.datetime | None = None) -> bool:
+    """Whether the student may see the answer key's codes for this attempt (the assignment's release policy).
+
+    after-submission: at once; after-due-date: once the due date has passed (without a due date, once the
+    student has no attempt left); never: not to students.
+    """
+    a = attempt.assignment
+    if a.release_policy == "after-submission":
+        return True
+    if a.release_policy == "never":
+        return False
+    now = now or dt.datetime.now(dt.UTC)
+    if a.due_at is not None:
+        return now > (a.due_at if a.due_at.tzinfo else a.due_at.replace(tzinfo=dt.UTC))
+    return attempt.number >= a.attempts_allowed and attempt.status != "in-progress"
+
+
+def withhold_key(report: dict[str, Any]) -> dict[str, Any]:
+    """The report without the answer key's codes: the score and what was wrong stay, the expected codes go.
+
+    Entry findings quote the paper chart, which the student has; coding findings would quote the key.
+    """
+    findings = []
+    for f in report.get("findings", []):
+        if not str(f.get("path", "")).startswith("Claim["):
+            findings.append(f)
+            continue
+        findings.append({**f, "expected": "", "path": _claim_part(f["path"]), "message": _coding_message(f)})
+    return {**report, "findings": findings, "key_withheld": True}
+
+
+def _claim_part(path: str) -> str:
+    head, _, rest = path.partition("].")
+    part = "diagnosis" if rest.startswith("diagnosis") else "service line"
+    return f"{head}].{part}"
+
+
+def _coding_message(f: dict[str, Any]) -> str:
+    entered, kind, path = f.get("entered") or "", f.get("kind"), str(f.get("path", ""))
+    line = path.partition("item[")[2].partition("]")[0]
+    if ".modifier" in path:
+        return f"{line}: the modifiers are not right (you entered {entered})"
+    if ".quantity" in path:
+        return f"{line}: the units are not right (you entered {entered})"
+    if ".diagnosisSequence" in path:
+        return f"{line}: the diagnosis pointers are not right (it points to {entered})"
+    what = "diagnosis" if ".diagnosis" in path else "service line"
+    if kind == "missing":
+        if path.endswith("diagnosis[1]"):
+            return "No first-listed diagnosis entered"
+        return f"A {what} the chart supports is missing"
+    if kind == "extra":
+        return f"{entered}: coded but not supported by the chart"
+    if path.endswith("diagnosis[1]"):
+        return f"First-listed diagnosis: {entered} is not the right first-listed code"
+    if kind == "partial":
+        return f"{entered}: close (right category) but not the right code: check specificity and 7th character"
+    return f"{entered}: not the right {what}"
 
 
 def grade_report(store: Store, *, user: SignedInUser, attempt_id: int) -> dict[str, Any] | None:
+    """The attempt's latest report; for a student, without the key's codes until the assignment releases them."""
     import json
 
     with store.session() as s:
-        _attempt_for(s, user, attempt_id, write=False)
+        attempt = _attempt_for(s, user, attempt_id, write=False)
         row = repo.latest_grade_report(s, attempt_id=attempt_id)
-        return json.loads(row.report) if row else None
+        if row is None:
+            return None
+        report = json.loads(row.report)
+        if user.role == "student" and not key_released(attempt):
+            return withhold_key(report)
+        return report

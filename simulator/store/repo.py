@@ -8,7 +8,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from simulator.store.models import (
@@ -158,6 +158,18 @@ def mark_submitted(session: Session, *, attempt_id: int) -> None:
         attempt.status, attempt.submitted_at = "submitted", utcnow()
 
 
+def claim_submission(session: Session, *, attempt_id: int) -> bool:
+    """Mark an in-progress attempt submitted, atomically: True for exactly one of several concurrent callers.
+
+    One conditional UPDATE, so two tabs (or two app processes) submitting at once cannot both win, on
+    SQLite (writes are serialised) as on PostgreSQL (the row lock makes the loser re-check the status).
+    """
+    result = session.execute(update(Attempt).where(Attempt.id == attempt_id, Attempt.status == "in-progress")
+                             .values(status="submitted", submitted_at=utcnow())
+                             .execution_options(synchronize_session=False))
+    return bool(getattr(result, "rowcount", 0) == 1)
+
+
 # ------------------------------------------------------------------------------------------ FHIR resources
 def _latest_version(session: Session, attempt_id: int, resource_type: str, logical_id: str) -> int:
     return session.scalar(select(func.max(FhirResourceVersion.version)).where(
@@ -196,6 +208,16 @@ class LatestRow:
 def latest_rows(session: Session, *, attempt_id: int) -> list[LatestRow]:
     """The newest version of every live resource in a workspace, with its version and save time."""
     return [LatestRow(json.loads(row.content), row.version, row.saved_at) for row in _latest(session, attempt_id, None)]
+
+
+def latest_row(session: Session, *, attempt_id: int, resource_type: str, logical_id: str) -> LatestRow | None:
+    """The newest version of one resource (None when it was never saved or its newest version is a deletion)."""
+    row = session.scalar(select(FhirResourceVersion).where(
+        FhirResourceVersion.attempt_id == attempt_id, FhirResourceVersion.resource_type == resource_type,
+        FhirResourceVersion.logical_id == logical_id).order_by(FhirResourceVersion.version.desc()).limit(1))
+    if row is None or row.deleted:
+        return None
+    return LatestRow(json.loads(row.content), row.version, row.saved_at)
 
 
 def latest_resources(session: Session, *, attempt_id: int, resource_type: str | None = None) -> list[dict[str, Any]]:
