@@ -124,9 +124,12 @@ def audit_event(*, event_id: str, activity: str, recorded: dt.datetime, user_id:
     return event
 
 
+_AUDIT_EVENT = model_class("AuditEvent")  # loaded once, at start-up, not at the first chart a user opens
+
+
 def validate(event: dict[str, Any]) -> None:
     """Raise when the event is not a valid R4 AuditEvent (a programming error: events are built here)."""
-    model_class("AuditEvent").model_validate(event)
+    _AUDIT_EVENT.model_validate(event)
 
 
 def canonical_json(resource: dict[str, Any]) -> str:
