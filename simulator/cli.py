@@ -199,6 +199,7 @@ def cmd_reset_password(args: argparse.Namespace) -> int:
 def cmd_attempt_export(args: argparse.Namespace) -> int:
     import json
 
+    from simulator.audit.trail import COMMAND_LINE
     from simulator.services import workspace
     from simulator.services.accounts import SignedInUser
     from simulator.services.errors import ServiceError
@@ -207,7 +208,7 @@ def cmd_attempt_export(args: argparse.Namespace) -> int:
     # The command line runs with the database's own authority: an administrator who may read any attempt.
     operator = SignedInUser(id=0, username="hitsim-cli", display_name="command line", role="admin")
     try:
-        bundle = workspace.export_bundle(store, user=operator, attempt_id=args.attempt_id)
+        bundle = workspace.export_bundle(store, user=operator, attempt_id=args.attempt_id, workstation=COMMAND_LINE)
     except ServiceError as exc:
         return _fail(f"attempt {args.attempt_id}: {exc}")
     text = json.dumps(bundle, indent=2, ensure_ascii=False) + "\n"
@@ -216,6 +217,40 @@ def cmd_attempt_export(args: argparse.Namespace) -> int:
         print(f"{args.out}: {len(bundle['entry'])} resources")
     else:
         sys.stdout.write(text)
+    return EXIT_OK
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    from simulator.audit.trail import verify_trail
+
+    _settings, store = _settings_and_store()
+    result = verify_trail(store)
+    print(result.text())
+    return EXIT_OK if result.intact else EXIT_PROBLEMS
+
+
+def cmd_audit_export(args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from simulator.audit.trail import export_trail
+
+    since = None
+    if args.since:
+        try:
+            since = dt.datetime.fromisoformat(args.since.replace("Z", "+00:00"))
+        except ValueError:
+            return _fail(f"--since {args.since!r}: expected a date or time like 2026-11-01 or 2026-11-01T08:00:00Z")
+        if since.tzinfo is None:
+            since = since.replace(tzinfo=dt.UTC)
+    _settings, store = _settings_and_store()
+    if args.out:
+        with open(args.out, "w", encoding="utf-8", newline="") as fh:
+            count = export_trail(store, fh, since=since, fmt=args.format)
+        print(f"{args.out}: {count} audit event{'s' if count != 1 else ''}")
+    else:
+        count = export_trail(store, sys.stdout, since=since, fmt=args.format)
+    if count == 0:
+        print("No audit events" + (f" since {args.since}" if args.since else "") + ".", file=sys.stderr)
     return EXIT_OK
 
 
@@ -323,6 +358,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("attempt_id", type=int)
     p.add_argument("--out", help="file to write (default: standard output)")
     p.set_defaults(func=cmd_attempt_export)
+    p = sub.add_parser("audit", help="the access-audit trail: check its hash chain, export it")
+    audit_sub = p.add_subparsers(dest="audit_command", required=True)
+    p = audit_sub.add_parser("verify", help="check that no audit event was edited, deleted or reordered")
+    p.set_defaults(func=cmd_audit_verify)
+    p = audit_sub.add_parser("export", help="write the audit trail (FHIR AuditEvents as NDJSON, or CSV)")
+    p.add_argument("--since", help="only events recorded at or after this date/time (ISO 8601, UTC when no offset)")
+    p.add_argument("--format", choices=("ndjson", "csv"), default="ndjson")
+    p.add_argument("--out", help="file to write (default: standard output)")
+    p.set_defaults(func=cmd_audit_export)
     p = sub.add_parser("reset-password", help="give an account a new random password (printed once)")
     p.add_argument("username")
     p.set_defaults(func=cmd_reset_password)

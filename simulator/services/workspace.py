@@ -16,6 +16,8 @@ from sqlalchemy.exc import IntegrityError
 
 from grading import GRADER_VERSION, grade
 from simulator.ehr.claims import claim_problems
+from simulator.audit import trail
+from simulator.audit.trail import Workstation
 from simulator.ehr.forms import ref_id
 from simulator.fhir import model_class
 from simulator.generate.case_files import preentered_record
@@ -168,17 +170,21 @@ def _save_visit(s, user: SignedInUser, attempt_id: int, current: SavedResource, 
     return SavedResource({**resource, "meta": {**meta, "versionId": str(version)}}, version)
 
 
-def send_to_coding(store: Store, *, user: SignedInUser, attempt_id: int, encounter_id: str) -> SavedResource:
+def send_to_coding(store: Store, *, user: SignedInUser, attempt_id: int, encounter_id: str,
+                   workstation: Workstation | None = None) -> SavedResource:
     """Move a visit to the coding queue: its entry becomes read-only and its claim can be coded."""
     with store.session() as s:
         _attempt_for(s, user, attempt_id, write=True)
         current = _current_visit(s, attempt_id, encounter_id)
         if is_sent_to_coding(current.resource):
             return current
-        return _save_visit(s, user, attempt_id, current, sent=True)
+        saved = _save_visit(s, user, attempt_id, current, sent=True)
+    trail.record(store, user=user, activity="edit", attempt_id=attempt_id, workstation=workstation)
+    return saved
 
 
-def reopen_for_entry(store: Store, *, user: SignedInUser, attempt_id: int, encounter_id: str) -> SavedResource:
+def reopen_for_entry(store: Store, *, user: SignedInUser, attempt_id: int, encounter_id: str,
+                     workstation: Workstation | None = None) -> SavedResource:
     """The instructor gives a visit back to entry (after it was sent to coding), e.g. to let a student fix it."""
     if user.role not in ("instructor", "admin"):
         raise PermissionDenied("Only the instructor can reopen a visit for entry.")
@@ -186,11 +192,13 @@ def reopen_for_entry(store: Store, *, user: SignedInUser, attempt_id: int, encou
         attempt = _attempt_for(s, user, attempt_id, write=False)
         if attempt.status != "in-progress":
             raise PermissionDenied("This attempt was submitted; it can no longer be changed.")
-        return _save_visit(s, user, attempt_id, _current_visit(s, attempt_id, encounter_id), sent=False)
+        saved = _save_visit(s, user, attempt_id, _current_visit(s, attempt_id, encounter_id), sent=False)
+    trail.record(store, user=user, activity="edit", attempt_id=attempt_id, workstation=workstation)
+    return saved
 
 
 def save_entry(store: Store, *, user: SignedInUser, attempt_id: int, resource: dict[str, Any],
-               expected_version: int) -> SavedResource:
+               expected_version: int, workstation: Workstation | None = None) -> SavedResource:
     """Save one resource as a new version. ``expected_version`` is the version the form was showing
     (0 for a new entry); if another tab saved since, VersionConflict is raised and nothing is written."""
     if not isinstance(resource.get("id"), str):
@@ -205,6 +213,8 @@ def save_entry(store: Store, *, user: SignedInUser, attempt_id: int, resource: d
     except IntegrityError:  # another tab wrote the same version number at the same moment
         raise VersionConflict(resource["resourceType"], resource["id"], expected_version, expected_version + 1) from None
     stored = {**resource, "meta": {**resource.get("meta", {}), "versionId": str(version)}}
+    trail.record(store, user=user, activity="create" if version == 1 else "edit", attempt_id=attempt_id,
+                 workstation=workstation)
     return SavedResource(stored, version)
 
 
@@ -237,16 +247,26 @@ def ensure_patient(store: Store, *, user: SignedInUser, attempt_id: int, patient
 
 
 def delete_entry(store: Store, *, user: SignedInUser, attempt_id: int, resource: dict[str, Any],
-                 expected_version: int) -> None:
+                 expected_version: int, workstation: Workstation | None = None) -> None:
     with store.session() as s:
         _attempt_for(s, user, attempt_id, write=True)
         _check_not_sent(s, attempt_id, resource)
         repo.save_resource(s, attempt_id=attempt_id, resource=resource, saved_by=user.id,
                            expected_version=expected_version, deleted=True)
+    trail.record(store, user=user, activity="delete", attempt_id=attempt_id, workstation=workstation)
 
 
-def export_bundle(store: Store, *, user: SignedInUser, attempt_id: int) -> dict[str, Any]:
-    """The workspace as a FHIR Bundle (type collection): what is graded, and what `hitsim attempt export` writes."""
+def export_bundle(store: Store, *, user: SignedInUser, attempt_id: int,
+                  workstation: Workstation | None = None) -> dict[str, Any]:
+    """The workspace as a FHIR Bundle (type collection): what `hitsim attempt export` writes (an audited export)."""
+    bundle = _bundle(store, user, attempt_id)
+    trail.record(store, user=user, activity="export", attempt_id=attempt_id, workstation=workstation,
+                 purpose="HOPERAT")
+    return bundle
+
+
+def _bundle(store: Store, user: SignedInUser, attempt_id: int) -> dict[str, Any]:
+    """The workspace as a FHIR Bundle (type collection): what is graded."""
     view = load_workspace(store, user=user, attempt_id=attempt_id)
     return {
         "resourceType": "Bundle", "type": "collection",
@@ -255,7 +275,8 @@ def export_bundle(store: Store, *, user: SignedInUser, attempt_id: int) -> dict[
     }
 
 
-def submit_attempt(store: Store, *, user: SignedInUser, attempt_id: int) -> dict[str, Any]:
+def submit_attempt(store: Store, *, user: SignedInUser, attempt_id: int,
+                   workstation: Workstation | None = None) -> dict[str, Any]:
     """Snapshot the workspace, grade it against the key, store and return the report (as the user may see it).
 
     Idempotent per attempt: a second submission (another tab, a double click, a retry after a lost
@@ -270,7 +291,7 @@ def submit_attempt(store: Store, *, user: SignedInUser, attempt_id: int) -> dict
         attempt = _attempt_for(s, user, attempt_id, write=True)
         a = attempt.assignment
         source, slug, seed = a.scenario.source_toml, a.scenario.slug, attempt.seed
-    bundle = export_bundle(store, user=user, attempt_id=attempt_id)
+    bundle = _bundle(store, user, attempt_id)
     case = cases.case_for(source, slug, seed)
     report = grade(case.key, bundle, case.scenario.rubric()).to_dict()
     with store.session() as s:
@@ -279,6 +300,9 @@ def submit_attempt(store: Store, *, user: SignedInUser, attempt_id: int) -> dict
         if won:
             repo.save_grade_report(s, attempt_id=attempt_id, score=report["score"], report=report,
                                    grader_version=GRADER_VERSION)
+    if won:
+        trail.record(store, user=user, activity="submit", attempt_id=attempt_id, workstation=workstation)
+        trail.record(store, user=user, activity="grade", attempt_id=attempt_id, workstation=trail.SERVER)
     if not won:  # another tab submitted first: its report is the attempt's report
         existing = grade_report(store, user=user, attempt_id=attempt_id)
         if existing is None:

@@ -155,3 +155,17 @@ class GradeReportRow(Base):
     report: Mapped[str] = mapped_column(Text)  # the GradeReport as JSON
     grader_version: Mapped[str] = mapped_column(String(32))
     graded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class AuditEventRow(Base):
+    """One FHIR AuditEvent of the access trail. Append-only: rows are never updated or deleted (the
+    migration adds triggers that refuse it), and each row's hash chains it to the row before it."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, unique=True)  # 1, 2, 3… the event's place in the chain
+    recorded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
+    content: Mapped[str] = mapped_column(Text)  # the AuditEvent as canonical JSON (what is hashed)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)

@@ -145,7 +145,7 @@ class ClaimEditor:
         """Send the visit to coding or reopen it (``service``); True when that worked."""
         try:
             saved = service(self.ws.store, user=self.ws.user, attempt_id=self.ws.attempt_id,
-                            encounter_id=self.encounter["id"])
+                            encounter_id=self.encounter["id"], workstation=self.ws.workstation)
         except (PermissionDenied, VersionConflict) as exc:
             ui.notify(str(exc), type="warning")
             return False

@@ -16,6 +16,7 @@ from simulator.coding.encoder import Encoder
 from simulator.services import accounts, assignments, workspace
 from simulator.services.errors import NotFound, PermissionDenied
 from simulator.store import Store
+from simulator.ui.audit_session import track_chart_session
 from simulator.ui.frame import frame, signed_in_user
 from simulator.ui.workspace import ehr_panel
 
@@ -203,6 +204,7 @@ def _progress_table(store: Store, user: accounts.SignedInUser, assignment_id: in
 
 def _workspace(store: Store, user: accounts.SignedInUser, view: assignments.AttemptView, patient: str,
                get_encoder: Callable[[], Encoder] | None) -> None:
+    track_chart_session(store, user, view.attempt_id)
     with frame(view.assignment_title, wide=True):
         with ui.row().classes("w-full items-center gap-3 hitsim-muted"):
             ui.label(f"{view.class_name} · {view.scenario_title}")

@@ -17,6 +17,7 @@ from simulator.services.accounts import SignedInUser
 from simulator.services.errors import InvalidInput, PermissionDenied
 from simulator.services.workspace import SavedResource, VersionConflict
 from simulator.store import Store
+from simulator.ui.audit_session import current_workstation
 from simulator.ui.coding import coding_section
 
 DEBOUNCE_SECONDS = 0.6
@@ -65,6 +66,7 @@ class Workspace:
         self.rows: list[RowEditor] = []
         self.on_patient_change: list[Callable[[], None]] = []
         self.indicator: SaveIndicator | None = None
+        self.workstation = current_workstation()
 
     # ------------------------------------------------------------------ reading
     def of(self, resource_type: str, belongs: Callable[[dict[str, Any]], bool] = lambda _r: True) -> list[SavedResource]:
@@ -99,7 +101,7 @@ class Workspace:
         if resource["resourceType"] != "Patient" and self.patient_id not in self.saved:
             self.save({"resourceType": "Patient", "id": self.ensure_patient_id()}, 0)
         saved = workspace.save_entry(self.store, user=self.user, attempt_id=self.attempt_id, resource=resource,
-                                     expected_version=version)
+                                     expected_version=version, workstation=self.workstation)
         self.saved[resource["id"]] = saved
         if self.indicator:
             self.indicator.saved()
@@ -109,7 +111,7 @@ class Workspace:
 
     def delete(self, saved: SavedResource) -> None:
         workspace.delete_entry(self.store, user=self.user, attempt_id=self.attempt_id, resource=saved.resource,
-                               expected_version=saved.version)
+                               expected_version=saved.version, workstation=self.workstation)
         self.saved.pop(saved.resource["id"], None)
         if self.indicator:
             self.indicator.saved()
@@ -587,7 +589,8 @@ def submit_bar(store: Store, user: SignedInUser, view: assignments.AttemptView) 
         dialog.close()
         button.props("loading")
         try:
-            await run.io_bound(workspace.submit_attempt, store, user=user, attempt_id=view.attempt_id)
+            await run.io_bound(workspace.submit_attempt, store, user=user, attempt_id=view.attempt_id,
+                               workstation=current_workstation())
         except PermissionDenied as exc:
             button.props(remove="loading")
             ui.notify(str(exc), type="negative")
