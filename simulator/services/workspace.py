@@ -224,7 +224,7 @@ def submit_attempt(store: Store, *, user: SignedInUser, attempt_id: int) -> dict
         source, slug, seed = a.scenario.source_toml, a.scenario.slug, attempt.seed
     bundle = export_bundle(store, user=user, attempt_id=attempt_id)
     case = cases.case_for(source, slug, seed)
-    report = grade(case.key, bundle, case.scenario.rubric()).to_dict()
+    report = grade(cases.grading_key(source, slug, seed), bundle, case.scenario.rubric()).to_dict()
     with store.session() as s:
         attempt = _attempt_for(s, user, attempt_id, write=True)  # still ours and still open
         repo.mark_submitted(s, attempt_id=attempt_id)
