@@ -20,6 +20,17 @@ SYSTEM = "https://hitsim.org/fhir/CodeSystem/consistency-discrepancy"
 LEGITIMATE_URL = "https://hitsim.org/fhir/StructureDefinition/consistency-legitimate-change"
 
 
+# The legitimate change a false alarm of each category most likely mistook for a discrepancy.
+RELATED = {
+    "undocumented-dose-change": ("explained-dose-change", "new-medication-with-note"),
+    "allergy-conflict": ("new-medication-with-note",), "active-after-stop": ("new-medication-with-note",),
+    "implausible-weight": ("weight-drift",), "height-loss": ("weight-drift",),
+    "vanished-problem": ("resolved-acute-problem",),
+    "dob-mismatch": ("address-move",), "sex-mismatch": ("address-move",), "name-spelling": ("address-move",),
+    "duplicate-chart": ("address-move",),
+}
+
+
 @dataclass(frozen=True)
 class Issue:
     category: str
@@ -28,6 +39,7 @@ class Issue:
     visit_names: str  # "MRN 123 visit 2 (04/02/2025), …"
     detail: str
     legitimate: bool
+    names: tuple[str, ...] = ()  # each visit's name, in the order of sorted(visits)
 
 
 def _issues(bundle: Any) -> list[Issue]:
@@ -41,13 +53,14 @@ def _issues(bundle: Any) -> list[Issue]:
         codings = (res.get("code") or {}).get("coding") or [{}]
         coding = next((c for c in codings if isinstance(c, dict) and c.get("system") == SYSTEM), {})
         implicated = [r for r in res.get("implicated") or [] if isinstance(r, dict)]
-        visits = frozenset(str(r.get("reference", "")).removeprefix("urn:uuid:").rsplit("/", 1)[-1]
-                           for r in implicated if r.get("reference"))
+        named = {str(r.get("reference", "")).removeprefix("urn:uuid:").rsplit("/", 1)[-1]: str(r.get("display") or "")
+                 for r in implicated if r.get("reference")}
+        visits = frozenset(named)
         legit = any(isinstance(x, dict) and x.get("url") == LEGITIMATE_URL and x.get("valueBoolean")
                     for x in res.get("extension") or [])
         out.append(Issue(str(coding.get("code") or ""), str(coding.get("display") or coding.get("code") or ""),
                          visits, ", ".join(str(r.get("display") or r.get("reference")) for r in implicated),
-                         str(res.get("detail") or ""), legit))
+                         str(res.get("detail") or ""), legit, tuple(named[v] for v in sorted(named))))
     return out
 
 
@@ -85,9 +98,12 @@ def _why_false_alarm(record: Issue, planted: list[Issue], legit: list[Issue], ma
     for p, issue in enumerate(planted):
         if issue.category == record.category and issue.visits & record.visits and p in matched:
             return f"{record.label} at {where}: already recorded — this discrepancy counts once"
-    for issue in legit:
-        if issue.visits & record.visits:
-            return f"{record.label} at {where} is not a discrepancy: {issue.detail}"
+    near = [i for i in legit if i.visits & record.visits]
+    if near:
+        related = RELATED.get(record.category, ())
+        issue = min(near, key=lambda i: (related.index(i.category) if i.category in related else 99,
+                                          -len(i.visits & record.visits), len(i.visits)))
+        return f"{record.label} at {where} is not a discrepancy: {issue.detail}"
     other = next((i for i in planted if i.visits & record.visits), None)
     if other is not None:
         return (f"{record.label} at {where}: there is a discrepancy at these visits, but it is "
@@ -99,7 +115,13 @@ def grade_consistency(key: Any, submission: Any, possible: float) -> tuple[Secti
     """The section's score (``possible`` × F1) and one finding per miss and per false alarm."""
     planted = [i for i in _issues(key) if not i.legitimate]
     legit = [i for i in _issues(key) if i.legitimate]
-    records = _issues(submission)
+    names: dict[str, str] = {}  # Encounter id -> how the key names that visit ("MRN 123 visit 2 (04/02/2025)")
+    for issue in planted + legit:
+        for visit, name in zip(sorted(issue.visits), issue.names, strict=False):
+            names.setdefault(visit, name)
+    records = [Issue(r.category, r.label, r.visits, ", ".join(sorted(names.get(v, "a visit not in the record")
+                                                                     for v in r.visits)), r.detail, r.legitimate)
+               for r in _issues(submission)]
     pairs = _match(planted, records)
     hits = len(pairs)
     precision = hits / len(records) if records else 0.0
