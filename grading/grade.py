@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from grading import coding
+from grading import coding, consistency
 from grading import fields as f
 from grading import normalize as n
 from grading.bundle import Chart, PatientRecord, read_chart
@@ -484,6 +484,7 @@ def grade(key: Any, submission: Any, rubric: Rubric | None = None) -> GradeRepor
     counts = {s.name: sum(len(key_items[s.name, i]) for i in range(len(contexts))) if rubric.points(s.name) else 0
               for s in SECTIONS}
     counts["coding"] = sum(len(c.key.of("Claim")) for c in contexts if c.key) if rubric.points("coding") else 0
+    counts["consistency"] = consistency.planted_count(key) if rubric.points("consistency") else 0
     possible_raw = sum(rubric.points(name) for name, count in counts.items() if count)
     scale = 100.0 / possible_raw if possible_raw else 0.0
     section_scores, findings = [], []
@@ -505,6 +506,10 @@ def grade(key: Any, submission: Any, rubric: Rubric | None = None) -> GradeRepor
         lost = sum(x.points_lost for x in coding_findings)
         section_scores.append(SectionScore("coding", SECTION_TITLES["coding"], possible, max(0.0, possible - lost)))
         findings += coding_findings
+    if counts["consistency"]:
+        section_score, found = consistency.grade_consistency(key, submission, rubric.points("consistency") * scale)
+        section_scores.append(section_score)
+        findings += found
     for problem in key_chart.problems:
         raise ValueError(f"answer key: {problem.path}: {problem.message}")
     # What could not be read comes first: it explains the rest.

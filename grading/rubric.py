@@ -21,6 +21,7 @@ SECTION_TITLES = {
     "procedures": "Procedures",
     "notes": "Notes",
     "coding": "Coding",
+    "consistency": "Consistency report",
 }
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from grading import Rubric, RubricError, rubric_with
 from simulator.clinical import Catalog, load_catalog
+from simulator.reports.consistency_rules import DISCREPANCY_KINDS, LEGITIMATE_CHANGES
 
 DIFFICULTIES = ("introductory", "intermediate", "advanced")
 SETTINGS = ("office", "emergency")
@@ -61,6 +62,9 @@ class Scenario:
     fault_kinds: tuple[str, ...]
     source: str  # the TOML text, kept so a stored assignment regenerates the same key
     rubric_overrides: dict[str, Any]  # the scenario's [rubric] table: changes to the default grading rubric
+    consistency_count: int = 0  # [consistency]: discrepancies planted for the consistency task
+    consistency_kinds: tuple[str, ...] = tuple(DISCREPANCY_KINDS)
+    legitimate_changes: tuple[str, ...] = tuple(LEGITIMATE_CHANGES)
 
     def rubric(self) -> Rubric:
         """The grading rubric for this scenario: coding counts only when coding is one of its tasks."""
@@ -191,6 +195,12 @@ def parse_scenario(text: str, file: str, slug: str, catalog: Catalog | None = No
     fault_count = f.number("count", 0, 30, 0)
     fault_kinds = f.choices("kinds", FAULT_KINDS, list(FAULT_KINDS))
     f.finish()
+    c = _Reader(file, "consistency.", top.get("consistency", dict, "a [consistency] table", {}))
+    consistency_count = c.number("count", 0, 200, 0)
+    consistency_kinds = c.choices("kinds", tuple(DISCREPANCY_KINDS), list(DISCREPANCY_KINDS))
+    legitimate = c.choices("legitimate", tuple(LEGITIMATE_CHANGES), list(LEGITIMATE_CHANGES), allow_empty=True)
+    c.finish()
+    _check_consistency_room(file, tasks, patient_count, visits, consistency_count)
     rubric_overrides = top.get("rubric", dict, "a [rubric] table (see grading/rubric.toml)", {})
     try:
         rubric_with(rubric_overrides, f"{file}: rubric")
@@ -204,8 +214,22 @@ def parse_scenario(text: str, file: str, slug: str, catalog: Catalog | None = No
         preventive=preventive, allergy_rate=float(allergy_rate), seed_policy=seed_policy,
         default_seed=default_seed, start=start, date_formats=date_formats, units=units,
         abbreviations=float(abbreviations), fault_count=fault_count, fault_kinds=fault_kinds, source=text,
-        rubric_overrides=rubric_overrides,
+        rubric_overrides=rubric_overrides, consistency_count=consistency_count, consistency_kinds=consistency_kinds,
+        legitimate_changes=legitimate,
     )
+
+
+def _check_consistency_room(file: str, tasks: tuple[str, ...], patients: int, visits: tuple[int, int],
+                            count: int) -> None:
+    """Each planted discrepancy needs its own visit-to-visit change: a patient with n visits holds n - 1."""
+    room = patients * (visits[0] - 1)
+    if "consistency" in tasks and count == 0:
+        raise ScenarioError(f"{file}: consistency.count: the consistency task needs at least 1 planted discrepancy, "
+                            f"got 0")
+    if count > room:
+        raise ScenarioError(f"{file}: consistency.count: {count} planted discrepancies need {count} visit-to-visit "
+                            f"changes, but {patients} patient(s) with at least {visits[0]} visits hold only {room} "
+                            f"(raise patients.count or the minimum of patients.visits, or plant fewer)")
 
 
 def _check_ages(file: str, catalog: Catalog, ages: tuple[int, int], sex: str, keys: tuple[str, ...]) -> None:

@@ -1,1 +1,1 @@
-"""Reports a technician runs on the record: the access-audit report and its rules (pure functions)."""
+"""Reports a technician runs over the record: access audit and consistency (their rules live here too)."""

@@ -8,11 +8,14 @@ callers get chart pages (what the student may read), not the Bundle.
 from __future__ import annotations
 
 import hmac
+import random
 import secrets
 from functools import lru_cache
+from typing import Any
 
 from simulator.chart import ChartPage, chart_pages
 from simulator.generate import GeneratedCase, generate_case
+from simulator.generate.consistency import ConsistencyCase, detected_issues, plant_consistency
 from simulator.generate.scenario import parse_scenario
 
 
@@ -26,6 +29,27 @@ def case_for(source_toml: str, slug: str, seed: int) -> GeneratedCase:
 def pages_for(source_toml: str, slug: str, seed: int) -> tuple[ChartPage, ...]:
     case = case_for(source_toml, slug, seed)
     return tuple(chart_pages(case.key, case.style))
+
+
+@lru_cache(maxsize=64)
+def consistency_for(source_toml: str, slug: str, seed: int) -> ConsistencyCase:
+    """The consistency task's record (what the student reads) and what was planted in it (the key)."""
+    case = case_for(source_toml, slug, seed)
+    sc = case.scenario
+    return plant_consistency(case.key, sc.consistency_count, random.Random(f"consistency:{seed}"),
+                             sc.consistency_kinds, sc.legitimate_changes)
+
+
+def grading_key(source_toml: str, slug: str, seed: int) -> dict[str, Any]:
+    """What a submission is graded against: the key, plus the planted discrepancies for a consistency task
+    (alone when the scenario has no entry task, so only the consistency report is graded)."""
+    case = case_for(source_toml, slug, seed)
+    if "consistency" not in case.scenario.tasks:
+        return case.key
+    issues = detected_issues(consistency_for(source_toml, slug, seed))
+    entered = {"enter", "verify"} & set(case.scenario.tasks)
+    return {**case.key, "entry": (case.key["entry"] if entered else [])
+            + [{"fullUrl": f"urn:uuid:{i['id']}", "resource": i} for i in issues]}
 
 
 SEED_BITS = 62  # fits the database's signed 64-bit seed columns

@@ -293,7 +293,7 @@ def submit_attempt(store: Store, *, user: SignedInUser, attempt_id: int,
         source, slug, seed = a.scenario.source_toml, a.scenario.slug, attempt.seed
     bundle = _bundle(store, user, attempt_id)
     case = cases.case_for(source, slug, seed)
-    report = grade(case.key, bundle, case.scenario.rubric()).to_dict()
+    report = grade(cases.grading_key(source, slug, seed), bundle, case.scenario.rubric()).to_dict()
     with store.session() as s:
         _attempt_for(s, user, attempt_id, write=False)  # still ours
         won = repo.claim_submission(s, attempt_id=attempt_id)
