@@ -120,11 +120,13 @@ def start_attempt(store: Store, *, user: SignedInUser, assignment_id: int) -> in
         if len(attempts) >= a.attempts_allowed:
             raise PermissionDenied(f"No attempts remain for this assignment (you used {len(attempts)} of "
                                    f"{a.attempts_allowed}).")
+        if a.opens_at is not None and dt.datetime.now(dt.UTC) < _aware(a.opens_at):
+            raise PermissionDenied(f"This assignment opens {a.opens_at:%b %d, %Y %H:%M} UTC.")
         if _past_due(a):
             raise PermissionDenied(f"This assignment was due {a.due_at:%b %d, %Y %H:%M} UTC; "
                                    "a new attempt can no longer be started.")
         number = len(attempts) + 1
-        seed = cases.variant_seed(store.seed_secret, a.seed, user.id, number) if a.per_student_variants else a.seed
+        seed = attempt_seed(store, a, user.id, number)
         try:
             with s.begin_nested():
                 attempt_id = repo.create_attempt(s, assignment_id=a.id, student_id=user.id, number=number, seed=seed).id
@@ -142,6 +144,17 @@ def _enrolled_assignment(s, user: SignedInUser, assignment_id: int) -> Assignmen
     if a is None or not repo.is_enrolled(s, class_id=a.class_id, user_id=user.id):
         raise NotFound("No such assignment in your classes.")
     return a
+
+
+def attempt_seed(store: Store, a: Assignment, student_id: int, number: int) -> int:
+    """The chart an attempt gets: per student or shared, and the same on a retry when the assignment says so.
+
+    Every seed but the assignment's own base seed is derived under the installation's secret (cases.variant_seed).
+    """
+    chart_number = 1 if a.retry_same_chart else number
+    if a.per_student_variants:
+        return cases.variant_seed(store.seed_secret, a.seed, student_id, chart_number)
+    return a.seed if chart_number == 1 else cases.variant_seed(store.seed_secret, a.seed, 0, chart_number)
 
 
 def _aware(moment: dt.datetime) -> dt.datetime:
@@ -223,18 +236,30 @@ def assignment_progress(store: Store, *, user: SignedInUser, assignment_id: int)
 
 def create_assignment(store: Store, *, user: SignedInUser, class_id: int, scenario: Scenario, title: str,
                       due_at: dt.datetime | None, attempts_allowed: int = 1, per_student_variants: bool = True,
-                      release_policy: str = "after-due-date") -> int:
+                      release_policy: str = "after-due-date", opens_at: dt.datetime | None = None,
+                      retry_same_chart: bool = False, tasks: tuple[str, ...] | None = None) -> int:
     """A new assignment. Its base seed is drawn at random here, whoever calls: never the scenario's public default."""
     _require_role(user, "instructor", "admin")
     if not title.strip():
         raise InvalidInput("title", "Title: required")
-    if not 1 <= attempts_allowed <= 20:
-        raise InvalidInput("attempts_allowed", "Attempts allowed: a number from 1 to 20")
+    if len(title.strip()) > 300:
+        raise InvalidInput("title", "Title: at most 300 characters")
+    if isinstance(attempts_allowed, bool) or not isinstance(attempts_allowed, int) or not 1 <= attempts_allowed <= 20:
+        raise InvalidInput("attempts_allowed", "Attempts allowed: a whole number from 1 to 20")
     if release_policy not in RELEASE_POLICIES:
         raise InvalidInput("release_policy", f"Answer key release: one of {', '.join(RELEASE_POLICIES)}")
+    if opens_at is not None and due_at is not None and _aware(due_at) <= _aware(opens_at):
+        raise InvalidInput("due_at", f"Due date: must be after the open date ({_aware(opens_at):%m/%d/%Y %H:%M})")
+    if tasks is not None and tuple(tasks) != scenario.tasks:
+        unknown = [t for t in tasks if t not in scenario.tasks]
+        if not tasks or unknown:
+            raise InvalidInput("tasks", f"Tasks: choose from this scenario's tasks ({', '.join(scenario.tasks)})")
+        from simulator.services.library import with_changes
+
+        scenario = with_changes(scenario, tasks=tuple(t for t in scenario.tasks if t in tasks))
     with store.session() as s:
-        classes = {c.id for c in repo.classes_taught_by(s, instructor_id=user.id)}
-        if class_id not in classes:
+        school_class = repo.get_class(s, class_id=class_id)
+        if school_class is None or (user.role != "admin" and school_class.instructor_id != user.id):
             raise PermissionDenied("You can only assign work to classes you teach.")
         version = repo.store_scenario_version(s, slug=scenario.slug, title=scenario.title,
                                               difficulty=scenario.difficulty, source_toml=scenario.source)
@@ -242,4 +267,102 @@ def create_assignment(store: Store, *, user: SignedInUser, class_id: int, scenar
             s, class_id=class_id, scenario_id=version.id, title=title.strip(), due_at=due_at,
             attempts_allowed=attempts_allowed, per_student_variants=per_student_variants,
             seed=cases.new_base_seed(), release_policy=release_policy, created_by=user.id,
+            opens_at=opens_at, retry_same_chart=retry_same_chart,
         ).id
+
+
+def assign_from_library(store: Store, *, user: SignedInUser, class_id: int | None, scenario_key: str, title: str,
+                        opens_at: dt.datetime | None, due_at: dt.datetime | None, attempts_allowed: int,
+                        release_policy: str, per_student_variants: bool, retry_same_chart: bool,
+                        tasks: tuple[str, ...] | None = None) -> int:
+    """The instructor's assignment form: a library scenario for one of their classes, checked field by field."""
+    from simulator.services import classes, library
+
+    if class_id is None:
+        raise InvalidInput("class_id", "Class: choose one of your classes")
+    with store.session() as s:
+        classes.class_for(s, user, class_id)
+    _, scenario = library.load_entry(store, user=user, key=scenario_key)
+    return create_assignment(store, user=user, class_id=class_id, scenario=scenario, title=title, due_at=due_at,
+                             attempts_allowed=attempts_allowed, per_student_variants=per_student_variants,
+                             release_policy=release_policy, opens_at=opens_at, retry_same_chart=retry_same_chart,
+                             tasks=tasks)
+
+
+@dataclass(frozen=True)
+class AssignmentSettings:
+    assignment_id: int
+    class_id: int
+    class_name: str
+    title: str
+    scenario_title: str
+    scenario_slug: str
+    tasks: tuple[str, ...]
+    opens_at: dt.datetime | None
+    due_at: dt.datetime | None
+    attempts_allowed: int
+    release_policy: str
+    per_student_variants: bool
+    retry_same_chart: bool
+    rubric_sections: dict[str, float]  # section -> points, as graded now
+    submissions: int
+
+
+def assignment_settings(store: Store, *, user: SignedInUser, assignment_id: int) -> AssignmentSettings:
+    with store.session() as s:
+        a = instructors_assignment(s, user, assignment_id)
+        scenario = cases.case_for(a.scenario.source_toml, a.scenario.slug, a.seed).scenario
+        rubric = scenario.rubric()
+        submitted = [t for t in repo.attempts_for_assignment(s, assignment_id=a.id) if t.status != "in-progress"]
+        return AssignmentSettings(
+            assignment_id=a.id, class_id=a.class_id, class_name=a.school_class.name, title=a.title,
+            scenario_title=a.scenario.title, scenario_slug=a.scenario.slug, tasks=scenario.tasks, opens_at=a.opens_at,
+            due_at=a.due_at, attempts_allowed=a.attempts_allowed, release_policy=a.release_policy,
+            per_student_variants=a.per_student_variants, retry_same_chart=a.retry_same_chart,
+            rubric_sections={name: rubric.points(name) for name in RUBRIC_SECTIONS}, submissions=len(submitted))
+
+
+RUBRIC_SECTIONS = ("demographics", "encounters", "problem_list", "medications", "allergies", "vitals", "labs",
+                   "procedures", "notes", "coding")
+
+
+def instructors_assignment(s, user: SignedInUser, assignment_id: int) -> Assignment:  # type: ignore[no-untyped-def]
+    """The assignment, when the user teaches its class (or is an administrator)."""
+    _require_role(user, "instructor", "admin")
+    a = repo.get_assignment(s, assignment_id=assignment_id)
+    if a is None:
+        raise NotFound("No such assignment.")
+    if user.role != "admin" and a.school_class.instructor_id != user.id:
+        raise PermissionDenied("This assignment belongs to a class you do not teach.")
+    return a
+
+
+# ------------------------------------------------------------------------------------------ variants
+@dataclass(frozen=True)
+class VariantPlan:
+    source_toml: str
+    slug: str
+    seeds: list[int]  # one per enrolled student (their first attempt's chart)
+
+
+def variant_plan(store: Store, *, user: SignedInUser, assignment_id: int) -> VariantPlan:
+    """What generating the class's variants means: one chart per enrolled student."""
+    with store.session() as s:
+        a = instructors_assignment(s, user, assignment_id)
+        seeds = [attempt_seed(store, a, student.id, 1) for student in repo.students_of(s, class_id=a.class_id)]
+        return VariantPlan(a.scenario.source_toml, a.scenario.slug, seeds)
+
+
+def generate_variants(source_toml: str, slug: str, seeds: list[int]) -> list[str]:
+    """Generate these variants (answer key and paper chart); return each case's first patient's name.
+
+    Pure and picklable: the page runs it in a worker process, a batch at a time, to show progress.
+    """
+    names = []
+    for seed in seeds:
+        case = cases.case_for(source_toml, slug, seed)
+        cases.pages_for(source_toml, slug, seed)
+        patient = next(e["resource"] for e in case.key["entry"] if e["resource"]["resourceType"] == "Patient")
+        name = patient["name"][0]
+        names.append(" ".join([*name.get("given", []), name.get("family", "")]))
+    return names

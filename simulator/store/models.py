@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -41,6 +42,7 @@ class User(Base):
     display_name: Mapped[str] = mapped_column(String(200))
     role: Mapped[str] = mapped_column(String(16))
     password_hash: Mapped[str] = mapped_column(String(255))
+    email: Mapped[str] = mapped_column(String(254), default="", server_default="")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
@@ -93,11 +95,13 @@ class Assignment(Base):
     class_id: Mapped[int] = mapped_column(ForeignKey("classes.id", ondelete="CASCADE"), index=True)
     scenario_id: Mapped[int] = mapped_column(ForeignKey("scenarios.id"))
     title: Mapped[str] = mapped_column(String(300))
+    opens_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     due_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     attempts_allowed: Mapped[int] = mapped_column(Integer, default=1)
     per_student_variants: Mapped[bool] = mapped_column(Boolean, default=True)
     seed: Mapped[int] = mapped_column(BigInteger)
     release_policy: Mapped[str] = mapped_column(String(32), default="after-due-date")
+    retry_same_chart: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
@@ -169,3 +173,33 @@ class AuditEventRow(Base):
     content: Mapped[str] = mapped_column(Text)  # the AuditEvent as canonical JSON (what is hashed)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class LibraryScenario(Base):
+    """An instructor's own scenario in the library (a copy of a shipped one, edited, or an upload)."""
+
+    __tablename__ = "library_scenarios"
+    __table_args__ = (UniqueConstraint("owner_id", "slug", name="uq_library_scenarios_slug"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    slug: Mapped[str] = mapped_column(String(100))
+    title: Mapped[str] = mapped_column(String(300))
+    difficulty: Mapped[str] = mapped_column(String(32))
+    source_toml: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ScoreOverride(Base):
+    """An instructor's change to a graded attempt's score, with the reason. Rows are only added: the history is the audit."""
+
+    __tablename__ = "score_overrides"
+    __table_args__ = (CheckConstraint("score >= 0 AND score <= 100", name="ck_score_overrides_score"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    attempt_id: Mapped[int] = mapped_column(ForeignKey("attempts.id", ondelete="CASCADE"), index=True)
+    score: Mapped[float] = mapped_column(Float)
+    previous_score: Mapped[float | None] = mapped_column(Float)
+    reason: Mapped[str] = mapped_column(Text)
+    overridden_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    overridden_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

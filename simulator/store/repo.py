@@ -17,8 +17,10 @@ from simulator.store.models import (
     Enrolment,
     FhirResourceVersion,
     GradeReportRow,
+    LibraryScenario,
     ScenarioVersion,
     SchoolClass,
+    ScoreOverride,
     User,
     utcnow,
 )
@@ -108,10 +110,12 @@ def store_scenario_version(session: Session, *, slug: str, title: str, difficult
 # ------------------------------------------------------------------------------------------ assignments
 def create_assignment(session: Session, *, class_id: int, scenario_id: int, title: str, due_at: dt.datetime | None,
                       attempts_allowed: int, per_student_variants: bool, seed: int, release_policy: str,
-                      created_by: int) -> Assignment:
+                      created_by: int, opens_at: dt.datetime | None = None,
+                      retry_same_chart: bool = False) -> Assignment:
     assignment = Assignment(class_id=class_id, scenario_id=scenario_id, title=title, due_at=due_at,
                             attempts_allowed=attempts_allowed, per_student_variants=per_student_variants, seed=seed,
-                            release_policy=release_policy, created_by=created_by)
+                            release_policy=release_policy, created_by=created_by, opens_at=opens_at,
+                            retry_same_chart=retry_same_chart)
     session.add(assignment)
     session.flush()
     return assignment
@@ -263,3 +267,88 @@ def save_grade_report(session: Session, *, attempt_id: int, score: float, report
 def latest_grade_report(session: Session, *, attempt_id: int) -> GradeReportRow | None:
     return session.scalar(select(GradeReportRow).where(GradeReportRow.attempt_id == attempt_id)
                           .order_by(GradeReportRow.id.desc()).limit(1))
+
+
+# ------------------------------------------------------------------------------------------ instructor side
+def all_classes(session: Session) -> list[SchoolClass]:
+    return list(session.scalars(select(SchoolClass).order_by(SchoolClass.name, SchoolClass.id)))
+
+
+def get_class(session: Session, *, class_id: int) -> SchoolClass | None:
+    return session.get(SchoolClass, class_id)
+
+
+def all_users(session: Session) -> list[User]:
+    return list(session.scalars(select(User).order_by(User.role, User.username)))
+
+
+def usernames_taken(session: Session, *, usernames: list[str]) -> set[str]:
+    if not usernames:
+        return set()
+    return set(session.scalars(select(User.username).where(User.username.in_(usernames))))
+
+
+def set_role(session: Session, *, user_id: int, role: str) -> None:
+    user = session.get(User, user_id)
+    if user is not None:
+        user.role = role
+
+
+def set_email(session: Session, *, user_id: int, email: str) -> None:
+    user = session.get(User, user_id)
+    if user is not None:
+        user.email = email
+
+
+def update_assignment(session: Session, *, assignment_id: int, **values: Any) -> None:
+    assignment = session.get(Assignment, assignment_id)
+    if assignment is not None:
+        for key, value in values.items():
+            setattr(assignment, key, value)
+        session.flush()
+
+
+def attempts_for_assignment(session: Session, *, assignment_id: int) -> list[Attempt]:
+    return list(session.scalars(select(Attempt).where(Attempt.assignment_id == assignment_id)
+                                .order_by(Attempt.student_id, Attempt.number)))
+
+
+def library_scenarios(session: Session, *, owner_id: int | None) -> list[LibraryScenario]:
+    """An instructor's own scenarios (every instructor's when ``owner_id`` is None)."""
+    query = select(LibraryScenario).order_by(LibraryScenario.title)
+    if owner_id is not None:
+        query = query.where(LibraryScenario.owner_id == owner_id)
+    return list(session.scalars(query))
+
+
+def get_library_scenario(session: Session, *, scenario_id: int) -> LibraryScenario | None:
+    return session.get(LibraryScenario, scenario_id)
+
+
+def save_library_scenario(session: Session, *, owner_id: int, slug: str, title: str, difficulty: str,
+                          source_toml: str) -> LibraryScenario:
+    """Add the instructor's scenario, or replace the text of the one with the same slug."""
+    row = session.scalar(select(LibraryScenario).where(LibraryScenario.owner_id == owner_id,
+                                                       LibraryScenario.slug == slug))
+    if row is None:
+        row = LibraryScenario(owner_id=owner_id, slug=slug, title=title, difficulty=difficulty, source_toml=source_toml)
+        session.add(row)
+    else:
+        row.title, row.difficulty, row.source_toml, row.updated_at = title, difficulty, source_toml, utcnow()
+    session.flush()
+    return row
+
+
+def add_score_override(session: Session, *, attempt_id: int, score: float, previous_score: float | None, reason: str,
+                       overridden_by: int) -> ScoreOverride:
+    row = ScoreOverride(attempt_id=attempt_id, score=score, previous_score=previous_score, reason=reason,
+                        overridden_by=overridden_by)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def score_overrides(session: Session, *, attempt_id: int) -> list[ScoreOverride]:
+    """Every override of an attempt's score, newest first."""
+    return list(session.scalars(select(ScoreOverride).where(ScoreOverride.attempt_id == attempt_id)
+                                .order_by(ScoreOverride.id.desc())))
