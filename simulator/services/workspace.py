@@ -15,9 +15,9 @@ import pydantic
 from sqlalchemy.exc import IntegrityError
 
 from grading import GRADER_VERSION, grade
-from simulator.ehr.claims import claim_problems
 from simulator.audit import trail
 from simulator.audit.trail import Workstation
+from simulator.ehr.claims import claim_problems
 from simulator.ehr.forms import ref_id
 from simulator.fhir import model_class
 from simulator.generate.case_files import preentered_record
