@@ -294,7 +294,7 @@ def test_a_retry_keeps_the_same_chart_only_when_the_assignment_says_so(store, sa
     class_id, (ann, _) = a_class(store, teacher)
     aid = assign(store, teacher, class_id, retry_same_chart=same_chart)
     first = submit(store, ann, aid)
-    second = assignments.open_assignment(store, user=ann, assignment_id=aid)
+    second = assignments.start_attempt(store, user=ann, assignment_id=aid)  # "Start attempt 2", after the review
     with store.session() as s:
         seeds = (repo.get_attempt(s, attempt_id=first).seed, repo.get_attempt(s, attempt_id=second).seed)
     assert (seeds[0] == seeds[1]) is same_chart
