@@ -78,7 +78,8 @@ def facts(key: dict) -> list[tuple[str, set[str]]]:
             note = base64.b64decode(r["content"][0]["attachment"]["data"]).decode()
             out += [("note line", {re.sub(r"\s+", " ", line)}) for line in note.splitlines() if line.strip()]
         elif t == "Claim":
-            out += [("service", {i["productOrService"]["coding"][0]["display"]}) for i in r["item"]]
+            # Services as the provider checked them on the encounter form (provider's words, not code titles).
+            out += [("service", {i["productOrService"]["text"]}) for i in r["item"]]
     return out
 
 

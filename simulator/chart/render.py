@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from html import escape
 from typing import Any
 
+from grading.coding import claim_encounter
 from simulator.fhir import MRN_SYSTEM
 from simulator.generate.key import CHART_SECTIONS, ChartStyle, GeneratedCase
 
@@ -277,20 +278,20 @@ def _labs(ix: _Index, p: dict[str, Any], style: ChartStyle) -> str:
 
 
 def _superbill(ix: _Index, p: dict[str, Any], style: ChartStyle) -> str:
-    """Services and diagnoses in words, as the provider marked them; the codes are the student's job."""
+    """The encounter form as the provider checked it: services and diagnoses in the provider's words,
+    no codes, no code titles, no drug units; the codes are the student's job."""
     d = style.date_formats["superbill"]
-    claims = {c["item"][0]["encounter"][0]["reference"]: c for c in ix.of(p, "Claim")}
+    claims = {(claim_encounter(c) or {}).get("reference"): c for c in ix.of(p, "Claim")}
     parts = []
     for n, e in enumerate(_encounters(ix, p), start=1):
         claim = claims.get(f"urn:uuid:{e['id']}")
         if claim is None:
             continue
         parts.append(f"<section class='superbill'><h3>Visit {n} — date of service "
-                     f"{_e(format_date(e['period']['start'], d))}</h3><table><tr><th>Service performed</th>"
-                     "<th>Units</th></tr>")
-        for item in claim["item"]:
-            words = item["productOrService"]["coding"][0]["display"]
-            parts.append(f"<tr><td>☑ {_e(words)}</td><td>{_e(item['quantity']['value'])}</td></tr>")
+                     f"{_e(format_date(e['period']['start'], d))}</h3><table><tr><th>Services checked</th></tr>")
+        for words in dict.fromkeys(i["productOrService"].get("text", "") for i in claim["item"]):
+            if words:
+                parts.append(f"<tr><td>☑ {_e(words)}</td></tr>")
         parts.append("</table><h4>Diagnoses (provider's words)</h4><ol>")
         for dx in e.get("diagnosis", []):
             cond = ix.get(dx["condition"])

@@ -14,7 +14,6 @@ from typing import Any, Literal
 
 Kind = Literal["chronic", "acute", "preventive"]
 Setting = Literal["office", "emergency"]
-MDM_LEVELS = ("straightforward", "low", "moderate", "high")
 VITAL_KEYS = ("systolic", "diastolic", "heart_rate", "resp_rate", "temp_f", "spo2", "bmi")
 
 # Sig frequencies: abbreviation -> (plain words, FHIR timing: frequency, period, periodUnit)
@@ -52,15 +51,26 @@ class Service:
     code: str
     system: Literal["CPT", "HCPCS"]
     description: str
+    global_days: int | None = None  # a minor procedure's global period (0 or 10 days): NCCI / CMS
+    em_modifier: str = ""  # "25": an E/M billed the same day needs modifier 25 (NCCI edit with this code)
 
 
 @dataclass(frozen=True)
 class Procedure:
     key: str
-    name: str
+    name: str  # the provider's words on the superbill
     service: str
     drug: str | None = None
     units: int = 1
+    ed_service: str | None = None  # what the ED physician reports: None = the same code, "" = facility only
+    ed_words: str = ""
+    test: bool = False  # a diagnostic test (counts as data in medical decision making unless billed here)
+    result: tuple[str, ...] = ()  # how the note documents it was done, several phrasings ({n} etc. filled in)
+    size: tuple[float, float] = (0.0, 0.0)  # a repair: the wound lengths (cm) its code stands for
+
+    def __post_init__(self) -> None:
+        if self.ed_service is None:
+            object.__setattr__(self, "ed_service", self.service)
 
 
 @dataclass(frozen=True)
@@ -110,6 +120,12 @@ class Medication:
     sigs: tuple[Sig, ...]
     days: int = 0
     long_term_code: str | None = None
+    otc: bool = False  # over the counter (MDM risk: low), not a prescription (moderate)
+    mg_per_kg: float = 0.0  # children: daily dose by weight, split by the sig's frequency, capped at max_mg
+    max_mg: float = 0.0
+    mg_per_ml: float = 0.0  # liquid forms: concentration, so a weight-based dose is written in mL
+    min_kg: float = 0.0  # fixed adult doses: not below this weight
+    max_kg: float = 999.0  # weight-based children's forms: not above this weight
 
 
 @dataclass(frozen=True)
@@ -126,6 +142,7 @@ class Allergy:
     rxnorm: str
     avoid: tuple[str, ...]
     reactions: tuple[str, ...]
+    min_age: int = 0  # an allergy found only once a drug was taken (e.g. ACE inhibitors in adults)
 
 
 @dataclass(frozen=True)
@@ -140,6 +157,18 @@ class Combination:
     with_tag: str
     name: str
     codes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class InjuryEvent:
+    """How an injury happened, as the note tells it, with its Chapter 20 codes (cause, activity, place, status)."""
+
+    text: str
+    codes: tuple[str, ...]
+
+
+PROBLEM_TYPES = ("minor", "acute", "chronic", "acute-systemic", "injury-complicated", "undiagnosed", "threat",
+                 "preventive")
 
 
 @dataclass(frozen=True)
@@ -159,14 +188,24 @@ class Condition:
     labs: dict[str, tuple[float, float]] = field(default_factory=dict)
     procedures: tuple[str, ...] = ()
     vitals: dict[str, tuple[float, float]] = field(default_factory=dict)
-    mdm: str = "low"
-    ed_level: int = 3
     bmi_code: bool = False
     combine: tuple[Combination, ...] = ()
     complaint: tuple[str, ...] = ()
     subjective: tuple[str, ...] = ()
     exam: tuple[str, ...] = ()
     plan: tuple[str, ...] = ()
+    names: tuple[str, ...] = ()  # how clinicians write the diagnosis in an assessment (never the code title)
+    problem: str = "acute"  # MDM: how complex a problem it is (chronic: stable or not at goal per visit)
+    separate_em: bool = False  # a visit for it with a minor procedure still has a separate E/M
+    history: str = ""  # an exacerbation: the chronic condition the patient must already have
+    months: tuple[int, ...] = ()  # seasonal: the months it is seen in (empty: all year)
+    tobacco: str = ""  # "former": the condition documents the patient as a former smoker
+    uncontrolled: dict[str, tuple[float, float]] = field(default_factory=dict)  # vitals/labs when not at goal
+    injury_events: tuple[InjuryEvent, ...] = ()
+    hospitalization_decision: bool = False
+    independent_interpretation: bool = False  # ED: the physician reads the images/tracing themselves
+    goal_rate: float = 0.6  # chronic: chance it is at goal at a visit (when `uncontrolled` says how it shows)
+    findings: dict[str, str] = field(default_factory=dict)  # test findings the note writer fills in (cxr, rhythm)
 
     def fits(self, age: int, sex: str) -> bool:
         return self.ages[0] <= age <= self.ages[1] and self.sex in ("any", sex)
@@ -193,12 +232,21 @@ class Catalog:
             for comb in c.combine:
                 codes.update(comb.codes)
         codes.update(BMI_CODES)
+        for c in self.conditions.values():
+            for event in c.injury_events:
+                codes.update(event.codes)
+        codes.update(RULE_CODES)
         return codes
 
 
 # Adult BMI Z-codes: Z68.30-Z68.39 by whole BMI unit, then Z68.41-Z68.45 by band.
 BMI_BANDS = ((70.0, "Z68.45"), (60.0, "Z68.44"), (50.0, "Z68.43"), (45.0, "Z68.42"), (40.0, "Z68.41"))
 BMI_CODES = {f"Z68.{n}" for n in range(30, 40)} | {code for _, code in BMI_BANDS}
+
+
+# Codes the coding rules add from the documentation (not from one condition): history of nicotine
+# dependence, the "with abnormal findings" preventive codes.
+RULE_CODES = {"Z87.891", "Z00.01", "Z00.121"}
 
 
 def bmi_code(bmi: float) -> str | None:
@@ -223,8 +271,10 @@ def _range(where: str, value: Any) -> tuple[float, float]:
 
 
 def parse_catalog(data: dict[str, Any]) -> Catalog:
-    services = {code: Service(code, s["system"], s["description"]) for code, s in data["services"].items()}
-    procedures = {k: Procedure(key=k, **p) for k, p in data["procedures"].items()}
+    services = {code: Service(code, s["system"], s["description"], s.get("global_days"), s.get("em_modifier", ""))
+                for code, s in data["services"].items()}
+    procedures = {k: Procedure(key=k, **{n: tuple(v) if isinstance(v, list) else v for n, v in p.items()})
+                  for k, p in data["procedures"].items()}
     labs = {
         k: Lab(key=k, name=v["name"], abbrev=v["abbrev"], loinc=v["loinc"], unit=v["unit"],
                normal=_range(f"labs.{k}.normal", v["normal"]), decimals=v["decimals"])
@@ -236,12 +286,15 @@ def parse_catalog(data: dict[str, Any]) -> Catalog:
     medications = {
         k: Medication(key=k, name=v["name"], rxnorm=v["rxnorm"], form=v["form"], strengths=tuple(v["strengths"]),
                       route=v["route"], classes=tuple(v["classes"]), sigs=tuple(Sig(**s) for s in v["sigs"]),
-                      days=v.get("days", 0), long_term_code=v.get("long_term_code"))
+                      days=v.get("days", 0), long_term_code=v.get("long_term_code"), otc=v.get("otc", False),
+                      mg_per_kg=v.get("mg_per_kg", 0.0), max_mg=v.get("max_mg", 0.0), mg_per_ml=v.get("mg_per_ml", 0.0),
+                      min_kg=v.get("min_kg", 0.0), max_kg=v.get("max_kg", 999.0))
         for k, v in data["medications"].items()
     }
     reactions = {k: Reaction(k, v["snomed"], v["display"]) for k, v in data["reactions"].items()}
     allergies = {k: Allergy(key=k, substance=v["substance"], rxnorm=v["rxnorm"], avoid=tuple(v["avoid"]),
-                            reactions=tuple(v["reactions"])) for k, v in data["allergies"].items()}
+                            reactions=tuple(v["reactions"]), min_age=v.get("min_age", 0))
+                 for k, v in data["allergies"].items()}
     conditions = {}
     for k, v in data["conditions"].items():
         v = dict(v)
@@ -251,11 +304,13 @@ def parse_catalog(data: dict[str, Any]) -> Catalog:
             variants = (Variant(v.pop("name"), tuple(v.pop("codes"))),)
         kwargs: dict[str, Any] = {}
         for name, value in v.items():
-            if name in ("labs", "vitals"):
+            if name in ("labs", "vitals", "uncontrolled"):
                 kwargs[name] = {lk: _range(f"conditions.{k}.{name}.{lk}", r) for lk, r in value.items()}
             elif name == "ages":
                 low, high = _range(f"conditions.{k}.ages", value)
                 kwargs[name] = (int(low), int(high))
+            elif name == "injury_events":
+                kwargs[name] = tuple(InjuryEvent(e["text"], tuple(e["codes"])) for e in value)
             elif name == "combine":
                 kwargs[name] = tuple(Combination(c["with_tag"], c["name"], tuple(c["codes"])) for c in value)
             elif isinstance(value, list):
@@ -279,6 +334,8 @@ def _check_references(cat: Catalog) -> None:
         need("icd10cm", code, cat.icd10cm_titles, "ICD-10-CM title for code")
     for p in cat.procedures.values():
         need(f"procedures.{p.key}.service", p.service, cat.services, "service")
+        if p.ed_service:
+            need(f"procedures.{p.key}.ed_service", p.ed_service, cat.services, "service")
         need(f"procedures.{p.key}.drug", p.drug, cat.services, "service")
     for pan in cat.panels.values():
         need(f"panels.{pan.key}.service", pan.service, cat.services, "service")
@@ -306,10 +363,15 @@ def _check_references(cat: Catalog) -> None:
         for vital in c.vitals:
             if vital not in VITAL_KEYS:
                 raise CatalogError(f"{where}.vitals: unknown vital {vital!r}; expected one of {', '.join(VITAL_KEYS)}")
-        if c.mdm not in MDM_LEVELS:
-            raise CatalogError(f"{where}.mdm: expected one of {', '.join(MDM_LEVELS)}, got {c.mdm!r}")
-        if not (c.complaint and c.subjective and c.exam and c.plan):
-            raise CatalogError(f"{where}: complaint, subjective, exam and plan phrases are all required")
+        if not (c.complaint and c.subjective and c.exam and c.plan and c.names):
+            raise CatalogError(f"{where}: names, complaint, subjective, exam and plan phrases are all required")
+        if c.problem not in PROBLEM_TYPES:
+            raise CatalogError(f"{where}.problem: expected one of {', '.join(PROBLEM_TYPES)}, got {c.problem!r}")
+        if c.history:
+            need(f"{where}.history", c.history, cat.conditions, "condition")
+        for vital in c.uncontrolled:
+            if vital not in VITAL_KEYS and vital not in cat.labs:
+                raise CatalogError(f"{where}.uncontrolled: {vital!r} is neither a vital sign nor a lab")
 
 
 @cache

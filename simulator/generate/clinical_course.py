@@ -1,7 +1,9 @@
 """A patient's clinical course: which conditions, visits, vitals, labs, meds and services.
 
-Pure Python data, no FHIR yet: ``key.py`` turns a course into the answer-key Bundle. Keeping the
-clinical reasoning here makes it readable by a clinician and testable on its own.
+Facts first, then words, then codes: this module decides what happened at each visit (the clinical
+facts), ``notes.py`` writes the clinician's note from them, and ``simulator.coding.rules`` turns the
+documented facts into the claim. Pure Python data, no FHIR yet: ``key.py`` turns a course into the
+answer-key Bundle.
 """
 
 from __future__ import annotations
@@ -10,33 +12,30 @@ import datetime as dt
 import random
 from dataclasses import dataclass, field
 
-from simulator.clinical import Catalog, Condition, Medication, Sig, bmi_code
+from simulator.clinical import FREQUENCIES, Catalog, Condition, Medication, Sig
+from simulator.coding import rules
+from simulator.coding.rules import CodedVisit, Diagnosis, ServiceLine
 from simulator.generate.scenario import Scenario
 
-MDM_ORDER = {"straightforward": 0, "low": 1, "moderate": 2, "high": 3}
-NEW_PATIENT_EM = ("99202", "99203", "99204", "99205")
-ESTABLISHED_EM = ("99212", "99213", "99214", "99215")
-ED_EM = {2: "99282", 3: "99283", 4: "99284", 5: "99285"}
+__all__ = ["ActiveCondition", "Course", "CourseBuilder", "Diagnosis", "LabResult", "MedOrder", "ServiceLine",
+           "Visit", "Vitals", "ckd_epi_2021", "creatinine_for_egfr"]
 
-
-@dataclass
-class Diagnosis:
-    code: str
-    title: str  # official ICD-10-CM title
-    text: str  # the clinician's words
-    condition: str  # catalog key ("" for a Z-code added by a rule)
-    optional: bool = False
+WEIGHT_BASED_LIMIT_KG = 40.0
 
 
 @dataclass
 class ActiveCondition:
-    """A catalog condition as this patient has it (variant chosen, combination rules applied)."""
+    """A catalog condition as this patient has it (variant, side, onset, the words on the problem list)."""
 
     condition: Condition
-    name: str
-    codes: tuple[str, ...]
+    name: str  # the clinician's words on the problem list (never the code title)
+    variant_codes: tuple[str, ...]
     side: str
     onset: dt.date
+    codes: tuple[str, ...] = ()  # the problem list's codes, combination rules applied
+
+    def __post_init__(self) -> None:
+        self.codes = self.codes or self.variant_codes
 
 
 @dataclass
@@ -47,7 +46,9 @@ class MedOrder:
     start: dt.date
     end: dt.date | None  # None for an ongoing medication
     condition: str
-    optional_long_term: bool
+    optional_long_term: bool = True
+    stopped: bool = False  # replaced at a visit (dose change)
+    dosing: str = ""  # weight-based: how the dose was worked out, for the note
 
 
 @dataclass
@@ -55,14 +56,6 @@ class LabResult:
     lab: str
     value: float
     panel: str
-
-
-@dataclass
-class ServiceLine:
-    code: str
-    units: int = 1
-    modifiers: tuple[str, ...] = ()
-    diagnosis_codes: tuple[str, ...] = ()
 
 
 @dataclass
@@ -79,6 +72,7 @@ class Vitals:
     height: float
     height_unit: str  # "[in_i]" | "cm"
     bmi: float | None  # adults only
+    weight_kg: float = 0.0
 
 
 @dataclass
@@ -94,11 +88,21 @@ class Visit:
     labs: list[LabResult] = field(default_factory=list)
     procedures: list[str] = field(default_factory=list)
     meds_started: list[MedOrder] = field(default_factory=list)
+    meds_stopped: list[MedOrder] = field(default_factory=list)
     services: list[ServiceLine] = field(default_factory=list)
     complaint: str = ""
-    subjective: list[str] = field(default_factory=list)
-    exam: list[str] = field(default_factory=list)
-    plan: list[str] = field(default_factory=list)
+    last_seen: dt.date | None = None
+    at_goal: dict[str, bool] = field(default_factory=dict)  # chronic condition key -> at goal today
+    changes: dict[str, str] = field(default_factory=dict)  # condition key -> the medication change made
+    event: str = ""  # an injury: how it happened, as told
+    event_codes: tuple[str, ...] = ()
+    wound_cm: float = 0.0
+    awv_elements: bool = False
+    prior_awv: dt.date | None = None
+    follow_up: str = ""
+    coded: CodedVisit | None = None
+    note: str = ""
+    copied_forward: bool = False  # the messiness knob copied the previous visit's history paragraph
 
 
 @dataclass
@@ -109,6 +113,12 @@ class Course:
     allergies: list[tuple[str, str]]  # (allergy key, reaction key)
     visits: list[Visit]
     meds: list[MedOrder]
+    tobacco: str = "never"  # never | former | current
+    quit_year: int = 0
+    last_seen: dt.date | None = None  # before the first visit of the case
+    history_source: str = ""  # "transfer" when records came from another practice
+    medicare: bool = False
+    base: dict[str, float] = field(default_factory=dict)
 
 
 def _age_on(birth: dt.date, day: dt.date) -> int:
@@ -119,21 +129,9 @@ def _pick_range(rng: random.Random, low: float, high: float, decimals: int) -> f
     return round(rng.uniform(low, high), decimals)
 
 
-def phrase(rng: random.Random, text: str, abbreviations: float, side: str = "", sentence: bool = True) -> str:
-    """Expand ``{abbr|plain}`` markup, choosing abbreviations with the scenario's probability."""
-    out, i = [], 0
-    while True:
-        j = text.find("{", i)
-        if j < 0:
-            out.append(text[i:])
-            break
-        k = text.index("}", j)
-        abbr, plain = text[j + 1:k].split("|", 1)
-        out.append(text[i:j])
-        out.append(abbr if rng.random() < abbreviations else plain)
-        i = k + 1
-    result = "".join(out).replace("<side>", side)
-    return result[:1].upper() + result[1:] if sentence else result
+# Children's vital signs by age (PALS / pediatric references): (HR, RR, SBP, DBP) ranges.
+CHILD_VITALS = ((2, (98, 130), (24, 32), (88, 104), (45, 62)), (5, (80, 115), (20, 26), (90, 108), (50, 68)),
+                (11, (72, 105), (18, 22), (96, 114), (56, 74)), (17, (60, 95), (14, 18), (104, 124), (60, 78)))
 
 
 class CourseBuilder:
@@ -155,29 +153,34 @@ class CourseBuilder:
         for c in candidates:
             if len(chosen) >= want:
                 break
-            if any(c.key in o.excludes or o.key in c.excludes for o in chosen):
+            if self._excluded(c, chosen):
                 continue
             chosen.append(c)
         return chosen
 
+    @staticmethod
+    def _excluded(c: Condition, others: list[Condition]) -> bool:
+        return any(c.key in o.excludes or o.key in c.excludes for o in others)
+
     def _activate(self, c: Condition, first_visit: dt.date, onset_years: tuple[int, int]) -> ActiveCondition:
         variant = self.rng.choice(c.variants)
         onset = first_visit - dt.timedelta(days=self.rng.randint(onset_years[0] * 365, onset_years[1] * 365))
-        return ActiveCondition(c, variant.name, variant.codes, variant.side, onset)
+        return ActiveCondition(c, "", variant.codes, variant.side, onset)
 
-    def _apply_combinations(self, active: list[ActiveCondition]) -> None:
-        tags = {t for a in active for t in a.condition.tags}
-        for a in active:
-            for comb in a.condition.combine:
-                if comb.with_tag in tags:
-                    a.name, a.codes = comb.name, comb.codes
-                    break
+    def _name_problems(self, course: Course) -> None:
+        """Problem-list wording and codes: the clinician's words, combination codes applied (rules)."""
+        from simulator.generate.notes import phrase
 
-    def _choose_allergies(self) -> list[tuple[str, str]]:
+        problems = tuple(rules.Problem(ac.condition, ac.variant_codes, "") for ac in course.chronic)
+        for ac, p in zip(course.chronic, problems, strict=True):
+            ac.codes = rules.combined_codes(p, problems)
+            ac.name = phrase(self.rng, self.rng.choice(ac.condition.names), self.sc.abbreviations, ac.side)
+
+    def _choose_allergies(self, age: int) -> list[tuple[str, str]]:
         rng = self.rng
         if rng.random() >= self.sc.allergy_rate:
             return []
-        keys = sorted(self.cat.allergies)
+        keys = sorted(k for k, a in self.cat.allergies.items() if a.min_age <= age)
         chosen = rng.sample(keys, 2 if rng.random() < 0.2 else 1)
         return [(k, rng.choice(self.cat.allergies[k].reactions)) for k in chosen]
 
@@ -199,6 +202,24 @@ class CourseBuilder:
             out.append(dt.datetime.combine(day, dt.time(minute // 60, minute % 60)))
         return out
 
+    def _history(self, course: Course, first: dt.date) -> None:
+        """Whether this practice has seen the patient before, and when: the chart prints it, the
+        new/established rule reads it."""
+        rng = self.rng
+        roll = rng.random()
+        if course.chronic and roll < 0.7 or not course.chronic and roll < 0.45:
+            course.last_seen = first - dt.timedelta(days=rng.randint(45, 900))
+        elif roll < 0.82:
+            course.last_seen = first - dt.timedelta(days=rng.randint(3 * 365 + 20, 6 * 365))
+        else:
+            course.history_source = "transfer" if course.chronic else ""
+        if any(ac.condition.key == "nicotine-dependence" for ac in course.chronic):
+            course.tobacco = "current"
+        elif any(ac.condition.tobacco == "former" for ac in course.chronic) or (
+                _age_on(course.birth_date, first) >= 25 and rng.random() < 0.2):
+            course.tobacco = "former"
+            course.quit_year = first.year - rng.randint(2, 25)
+
     # -------------------------------------------------------------- the course
     def build(self) -> Course:
         rng, sc, cat = self.rng, self.sc, self.cat
@@ -208,28 +229,68 @@ class CourseBuilder:
         birth = starts[0].date() - dt.timedelta(days=age * 365 + rng.randint(5, 360))
         age = _age_on(birth, starts[0].date())
         chronic = [self._activate(c, starts[0].date(), (1, 12)) for c in self._choose_chronic(age, sex)]
-        self._apply_combinations(chronic)
-        allergies = self._choose_allergies()
-        avoid = {cls for key, _ in allergies for cls in cat.allergies[key].avoid}
-        course = Course(sex=sex, birth_date=birth, chronic=chronic, allergies=allergies, visits=[], meds=[])
-        for chronic_condition in chronic:
+        allergies = self._choose_allergies(age)
+        course = Course(sex=sex, birth_date=birth, chronic=chronic, allergies=allergies, visits=[], meds=[],
+                        medicare=starts[0].year - birth.year >= 65)
+        course.base = self._baseline(sex, age)
+        plans = [self._plan_visit(course, i, start, _age_on(birth, start.date())) for i, start in enumerate(starts)]
+        self._name_problems(course)
+        self._history(course, starts[0].date())
+        avoid = self._avoid(course)
+        for chronic_condition in course.chronic:
             self._prescribe(course, chronic_condition, starts[0].date(), avoid, existing=True)
-        base = self._baseline(sex, age)
-        for i, start in enumerate(starts):
-            visit = self._plan_visit(course, i, start, _age_on(birth, start.date()))
-            self._vitals(course, visit, base, i)
+        for i, visit in enumerate(plans):
+            visit.last_seen = course.last_seen if i == 0 else plans[i - 1].start.date()
+            visit.follow_up = plans[i + 1].start.date().isoformat() if i + 1 < len(plans) else ""
+            self._vitals_and_status(course, visit, i, n_visits)
             self._orders(course, visit, avoid, i, n_visits)
-            self._code_visit(course, visit, _age_on(birth, start.date()))
             course.visits.append(visit)
+        from simulator.generate.notes import NoteWriter
+
+        writer = NoteWriter(cat, sc, rng)
+        for i, visit in enumerate(course.visits):
+            visit.coded = rules.code_visit(self._facts(course, visit), cat, sc.coding_policy)
+            visit.diagnoses, visit.services = visit.coded.diagnoses, visit.coded.services
+            writer.write(course, visit, course.visits[i - 1] if i else None)
         return course
+
+    def _avoid(self, course: Course) -> set[str]:
+        return {cls for key, _ in course.allergies for cls in self.cat.allergies[key].avoid}
+
+    def _acute_options(self, course: Course, start: dt.datetime, age: int) -> list[Condition]:
+        """Acute conditions this patient can have on this day: right setting, age, sex and season, and an
+        exacerbation only of a disease the patient has (or can be given as history)."""
+        out = []
+        for key in self.sc.acute:
+            c = self.cat.conditions[key]
+            if not c.fits(age, course.sex) or self.sc.setting not in c.settings:
+                continue
+            if c.months and start.month not in c.months:
+                continue
+            if c.history and all(ac.condition.key != c.history for ac in course.chronic):
+                hist = self.cat.conditions[c.history]
+                if not hist.fits(age, course.sex) or self._excluded(hist, [ac.condition for ac in course.chronic]):
+                    continue
+            out.append(c)
+        return out
+
+    def _ensure_history(self, course: Course, c: Condition, first_visit: dt.date) -> None:
+        if c.history and all(ac.condition.key != c.history for ac in course.chronic):
+            course.chronic.append(self._activate(self.cat.conditions[c.history], first_visit, (1, 10)))
 
     def _plan_visit(self, course: Course, i: int, start: dt.datetime, age: int) -> Visit:
         rng, sc, cat = self.rng, self.sc, self.cat
-        acute_options = [cat.conditions[k] for k in sc.acute
-                         if cat.conditions[k].fits(age, course.sex) and sc.setting in cat.conditions[k].settings]
+        first_day = course.visits[0].start.date() if course.visits else start.date()
+        acute_options = self._acute_options(course, start, age)
         preventive = [cat.conditions[k] for k in sc.preventive if cat.conditions[k].fits(age, course.sex)]
         if sc.setting == "emergency":
-            cond = self._activate(rng.choice(acute_options), start.date(), (0, 0))
+            if not acute_options:  # out of season: any acute condition of the scenario that fits
+                acute_options = [cat.conditions[k] for k in sc.acute if cat.conditions[k].fits(age, course.sex)
+                                 and not cat.conditions[k].history and not cat.conditions[k].months] or \
+                                [cat.conditions[sc.acute[0]]]
+            chosen = rng.choice(acute_options)
+            self._ensure_history(course, chosen, first_day)
+            cond = self._activate(chosen, start.date(), (0, 0))
             length = dt.timedelta(minutes=rng.randrange(90, 300, 5))
             return Visit(i + 1, start, start + length, "emergency", "emergency", [cond])
         length = dt.timedelta(minutes=rng.choice((20, 30, 40)))
@@ -238,10 +299,15 @@ class CourseBuilder:
             return Visit(1, start, start + length, "office", "preventive", [cond])
         wants_acute = acute_options and (not course.chronic or (i > 0 and rng.random() < sc.acute_visit_share))
         if wants_acute:
-            cond = self._activate(rng.choice(acute_options), start.date(), (0, 0))
+            chosen = rng.choice(acute_options)
+            self._ensure_history(course, chosen, first_day)
+            cond = self._activate(chosen, start.date(), (0, 0))
             return Visit(i + 1, start, start + length, "office", "new" if i == 0 else "acute", [cond])
         if not course.chronic:
-            cond = self._activate(rng.choice(preventive or acute_options), start.date(), (0, 0))
+            options = preventive or acute_options or [cat.conditions[k] for k in sc.acute
+                                                      if cat.conditions[k].fits(age, course.sex)
+                                                      and not cat.conditions[k].history]
+            cond = self._activate(rng.choice(options), start.date(), (0, 0))
             return Visit(i + 1, start, start + length, "office", "preventive" if preventive else "acute", [cond])
         focus = list(course.chronic)
         rng.shuffle(focus)
@@ -255,59 +321,80 @@ class CourseBuilder:
             bmi = rng.uniform(20.5, 29.4)
         else:
             height_cm = 76 + 6.2 * age + rng.uniform(-4, 4) if age < 13 else rng.gauss(165 if sex == "male" else 158, 6)
-            bmi = rng.uniform(15.2, 20.5)
-        return {"height_cm": height_cm, "bmi": bmi}
+            bmi = rng.uniform(15.2, 17.5) if age < 8 else rng.uniform(16.0, 21.5)
+        return {"height_cm": height_cm, "bmi": bmi, "age": age}
 
-    def _vitals(self, course: Course, visit: Visit, base: dict[str, float], i: int) -> None:
-        rng, sc = self.rng, self.sc
-        metric = sc.units == "metric" or (sc.units == "mixed" and rng.random() < 0.5)
+    def _vitals_and_status(self, course: Course, visit: Visit, i: int, n: int) -> None:
+        """Each chronic condition is at goal or not today; vitals follow the conditions and the age."""
+        rng, sc, base = self.rng, self.sc, course.base
+        age = _age_on(course.birth_date, visit.start.date())
         ranges: dict[str, tuple[float, float]] = {}
         for ac in visit.focus:
             ranges.update(ac.condition.vitals)
-        # Chronic conditions (e.g. hypertension) show in every visit's vitals.
         for ac in course.chronic:
-            for k, v in ac.condition.vitals.items():
+            c = ac.condition
+            for k, v in c.vitals.items():
                 ranges.setdefault(k, v)
-        child = base["bmi"] < 21 and base["height_cm"] < 150
-        sbp = ranges.get("systolic", (102, 128) if child else (112, 134))
-        dbp = ranges.get("diastolic", (60, 78) if child else (68, 84))
-        hr = ranges.get("heart_rate", (80, 110) if child else (62, 88))
-        rr = ranges.get("resp_rate", (18, 24) if child else (14, 18))
+            shows_in_vitals = any(k in VITAL_RANGE_KEYS for k in c.uncontrolled)
+            labs_today = visit.kind in ("new", "follow-up") and i in (0, n - 1) and bool(c.panels)
+            if c.uncontrolled and (shows_in_vitals or labs_today):
+                visit.at_goal[c.key] = rng.random() < c.goal_rate
+            else:
+                visit.at_goal[c.key] = True
+            if not visit.at_goal[c.key]:
+                for k, v in c.uncontrolled.items():
+                    if k in VITAL_RANGE_KEYS:
+                        ranges[k] = v
+        metric = sc.units == "metric" or (sc.units == "mixed" and rng.random() < 0.5)
+        child = age < 18
+        if child:
+            _, hr, rr, sbp, dbp = next(row for row in CHILD_VITALS if age <= row[0])
+            if "temp_f" in ranges and ranges["temp_f"][0] >= 100.4:
+                hr = (hr[1] - 10, hr[1] + 15)  # fever raises the heart rate
+        else:
+            sbp = ranges.get("systolic", (112, 134))
+            dbp = ranges.get("diastolic", (68, 84))
+            hr = ranges.get("heart_rate", (62, 88))
+            rr = ranges.get("resp_rate", (14, 18))
         temp_f = ranges.get("temp_f", (97.6, 98.9))
         spo2 = ranges.get("spo2", (96, 99))
         bmi = ranges["bmi"] if "bmi" in ranges else None
         if bmi is not None and "_bmi" not in base:
             base["_bmi"] = rng.uniform(*bmi)
+        grown_cm = base["height_cm"] + (6.0 * (age - base["age"]) if base["age"] < 13 else 0)
         target_bmi = base.get("_bmi", base["bmi"]) + rng.uniform(-0.4, 0.4) * (i > 0)
-        h_m = base["height_cm"] / 100
+        h_m = grown_cm / 100
         weight_kg = target_bmi * h_m * h_m
         t_f = rng.uniform(*temp_f)
         if metric:
             weight, weight_unit = round(weight_kg, 1), "kg"
-            height, height_unit = round(base["height_cm"]), "cm"
+            height, height_unit = round(grown_cm), "cm"
             temp, temp_unit = round((t_f - 32) * 5 / 9, 1), "Cel"
             kg, m = weight, height / 100
         else:
             weight, weight_unit = round(weight_kg / 0.45359237, 1), "[lb_av]"
-            height, height_unit = round(base["height_cm"] / 2.54), "[in_i]"
+            height, height_unit = round(grown_cm / 2.54), "[in_i]"
             temp, temp_unit = round(t_f, 1), "[degF]"
             kg, m = weight * 0.45359237, height * 0.0254
-        adult = not child and base["height_cm"] >= 150
         visit.vitals = Vitals(
             systolic=rng.randint(*map(int, sbp)), diastolic=rng.randint(*map(int, dbp)),
             heart_rate=rng.randint(*map(int, hr)), resp_rate=rng.randint(*map(int, rr)),
             temp=temp, temp_unit=temp_unit, spo2=rng.randint(*map(int, spo2)),
             weight=weight, weight_unit=weight_unit, height=height, height_unit=height_unit,
-            bmi=round(kg / (m * m), 1) if adult else None,
+            bmi=round(kg / (m * m), 1) if not child else None, weight_kg=round(kg, 1),
         )
+        if visit.vitals.diastolic >= visit.vitals.systolic - 20:
+            visit.vitals.diastolic = visit.vitals.systolic - 30
 
     # -------------------------------------------------------------- orders: labs, procedures, meds
     def _orders(self, course: Course, visit: Visit, avoid: set[str], i: int, n: int) -> None:
-        rng, cat, sc = self.rng, self.cat, self.sc
+        rng, cat = self.rng, self.cat
         panels: list[str] = []
         overrides: dict[str, tuple[float, float]] = {}
         for ac in course.chronic:
             overrides.update(ac.condition.labs)
+            if not visit.at_goal.get(ac.condition.key, True):
+                overrides.update({k: v for k, v in ac.condition.uncontrolled.items() if k in cat.labs})
         for ac in visit.focus:
             c = ac.condition
             overrides.update(c.labs)
@@ -315,22 +402,30 @@ class CourseBuilder:
             if c.kind != "chronic" or i in (0, n - 1):
                 panels += [p for p in c.panels if p not in panels]
                 visit.procedures += [p for p in c.procedures if p not in visit.procedures]
-            if c.kind != "chronic":
+            if c.kind == "acute":
                 self._prescribe(course, ac, visit.start.date(), avoid, existing=False, visit=visit)
-            visit.complaint = visit.complaint or phrase(rng, rng.choice(c.complaint), sc.abbreviations, ac.side,
-                                                        sentence=False)
-            visit.subjective.append(phrase(rng, rng.choice(c.subjective), sc.abbreviations, ac.side))
-            visit.exam.append(phrase(rng, rng.choice(c.exam), sc.abbreviations, ac.side))
-            visit.plan.append(phrase(rng, rng.choice(c.plan), sc.abbreviations, ac.side))
+                if c.injury_events:
+                    event = rng.choice(c.injury_events)
+                    visit.event, visit.event_codes = event.text.replace("<side>", ac.side), event.codes
+            elif c.kind == "chronic" and not visit.at_goal.get(c.key, True):
+                self._adjust(course, ac, visit, avoid)
+        for key in visit.procedures:
+            low, high = cat.procedures[key].size
+            if high:
+                visit.wound_cm = round(rng.uniform(low, high), 1)
         age = _age_on(course.birth_date, visit.start.date())
         for key in panels:
             for lab_key in cat.panels[key].labs:
                 if any(r.lab == lab_key for r in visit.labs):
                     continue
-                visit.labs.append(LabResult(lab_key, self._lab_value(lab_key, overrides, course.sex, age), key))
+                visit.labs.append(LabResult(lab_key, self._lab_value(lab_key, overrides), key))
         self._kidney_labs(visit, overrides, course.sex, age)
+        if visit.kind == "preventive" and course.medicare:
+            visit.awv_elements = rng.random() < 0.6
+            if visit.last_seen and rng.random() < 0.5:
+                visit.prior_awv = visit.start.date() - dt.timedelta(days=rng.randint(380, 600))
 
-    def _lab_value(self, key: str, overrides: dict[str, tuple[float, float]], sex: str, age: int) -> float:
+    def _lab_value(self, key: str, overrides: dict[str, tuple[float, float]]) -> float:
         lab = self.cat.labs[key]
         low, high = overrides.get(key, lab.normal)
         if key not in overrides and not lab.qualitative:
@@ -349,105 +444,142 @@ class CourseBuilder:
         results["creatinine"].value = scr
         results["egfr"].value = float(round(ckd_epi_2021(scr, sex, age)))
 
+    def _weight_kg(self, course: Course, visit: Visit | None) -> float:
+        if visit is not None and visit.vitals is not None:
+            return visit.vitals.weight_kg
+        base = course.base
+        return base["bmi"] * (base["height_cm"] / 100) ** 2
+
+    def _allowed(self, course: Course, c: Condition, avoid: set[str], kg: float) -> list[Medication]:
+        active_classes = {cls for m in course.meds if not m.stopped and m.end is None for cls in m.medication.classes}
+        options = [self.cat.medications[k] for k in c.meds]
+        return [m for m in options if not (set(m.classes) & avoid) and not (set(m.classes) & active_classes)
+                and m.min_kg <= kg <= m.max_kg]
+
     def _prescribe(self, course: Course, ac: ActiveCondition, day: dt.date, avoid: set[str], existing: bool,
                    visit: Visit | None = None) -> None:
         rng = self.rng
-        active_classes = {cls for m in course.meds for cls in m.medication.classes}
-        options = [self.cat.medications[k] for k in ac.condition.meds]
-        allowed = [m for m in options if not (set(m.classes) & avoid) and not (set(m.classes) & active_classes)]
-        for med in allowed[: ac.condition.med_count]:
+        kg = self._weight_kg(course, visit)
+        for med in self._allowed(course, ac.condition, avoid, kg)[: ac.condition.med_count]:
             strength = rng.choice(med.strengths)
-            sig = rng.choice(med.sigs)
+            sig, dosing = self._sig(med, rng.choice(med.sigs), kg)
             start = day - dt.timedelta(days=rng.randint(60, 900)) if existing else day
             end = None if med.days == 0 else day + dt.timedelta(days=med.days)
             order = MedOrder(med, strength, sig, start, end, ac.condition.key,
-                             optional_long_term="diabetes" not in ac.condition.tags)
+                             optional_long_term="diabetes" not in ac.condition.tags, dosing=dosing)
             course.meds.append(order)
-            active_classes.update(med.classes)
             if visit is not None:
                 visit.meds_started.append(order)
 
-    # -------------------------------------------------------------- coding: the answer key
-    def _code_visit(self, course: Course, visit: Visit, age: int) -> None:
+    @staticmethod
+    def _sig(med: Medication, sig: Sig, kg: float) -> tuple[Sig, str]:
+        """Children's liquid doses by weight, split by the frequency, capped at the daily maximum."""
+        if not med.mg_per_kg:
+            return sig, ""
+        per_day = FREQUENCIES[sig.frequency][1]
+        daily = min(med.mg_per_kg * kg, med.max_mg)
+        ml = max(0.5, round(daily / per_day / med.mg_per_ml * 2) / 2)
+        dosing = f"{med.mg_per_kg:g} mg/kg/day at {kg:.1f} kg" + (f", capped at {med.max_mg:g} mg/day"
+                                                                  if daily >= med.max_mg else "")
+        return Sig(ml, "mL", sig.frequency, sig.prn, sig.note), dosing
+
+    def _adjust(self, course: Course, ac: ActiveCondition, visit: Visit, avoid: set[str]) -> None:
+        """A chronic condition not at goal: raise the dose of its medication one step, or add one."""
+        day = visit.start.date()
+        current = [m for m in course.meds if m.condition == ac.condition.key and m.end is None and not m.stopped]
+        for order in current:
+            strengths = list(order.medication.strengths)
+            higher = [s for s in strengths if _amount(s) > _amount(order.strength)]
+            if higher:
+                new_strength = min(higher, key=_amount)
+                order.stopped, order.end = True, day
+                new = MedOrder(order.medication, new_strength, order.sig, day, None, order.condition,
+                               order.optional_long_term)
+                course.meds.append(new)
+                visit.meds_stopped.append(order)
+                visit.meds_started.append(new)
+                visit.changes[ac.condition.key] = (f"increase {order.medication.name} from {order.strength} to "
+                                                   f"{new_strength}")
+                return
+        before = len(visit.meds_started)
+        options = self._allowed(course, ac.condition, avoid, self._weight_kg(course, visit))
+        if options:
+            med = options[0]
+            order = MedOrder(med, med.strengths[0], med.sigs[0], day, None, ac.condition.key,
+                             "diabetes" not in ac.condition.tags)
+            course.meds.append(order)
+            visit.meds_started.append(order)
+        if len(visit.meds_started) > before:
+            added = visit.meds_started[-1]
+            visit.changes[ac.condition.key] = f"add {added.medication.name} {added.strength}"
+
+    # -------------------------------------------------------------- the documented facts, for coding
+    def _facts(self, course: Course, visit: Visit) -> rules.VisitFacts:
         cat = self.cat
-        dx: list[Diagnosis] = []
-
-        def add(code: str, text: str, condition: str, optional: bool = False) -> None:
-            if all(d.code != code for d in dx):
-                dx.append(Diagnosis(code, cat.icd10cm_titles[code], text, condition, optional))
-
-        for ac in visit.focus:
-            for code in ac.codes:
-                add(code, ac.name if code == ac.codes[0] else cat.icd10cm_titles[code], ac.condition.key)
-        if visit.kind in ("emergency", "acute"):
-            # Coexisting chronic conditions that affect care are coded after the reason for the visit.
+        age = _age_on(course.birth_date, visit.start.date())
+        problems = []
+        for n, ac in enumerate(visit.focus):
+            c = ac.condition
+            if c.kind == "chronic":
+                kind = "chronic-stable" if visit.at_goal.get(c.key, True) else "chronic-not-at-goal"
+            else:
+                kind = "preventive" if c.kind == "preventive" else c.problem
+            problems.append(rules.Problem(c, ac.variant_codes, "", "reason" if n == 0 else "addressed", kind))  # type: ignore[arg-type]
+        if visit.kind == "preventive":
             for ac in course.chronic:
-                for code in ac.codes:
-                    add(code, ac.name if code == ac.codes[0] else cat.icd10cm_titles[code], ac.condition.key)
-        addressed = {d.condition for d in dx}
-        for med in course.meds:
-            if med.medication.long_term_code and med.condition in addressed and med.end is None:
-                add(med.medication.long_term_code, f"Long-term use of {med.medication.name}", "",
-                    med.optional_long_term)
-        if visit.vitals and visit.vitals.bmi is not None and any(ac.condition.bmi_code for ac in course.chronic
-                                                                  if ac.condition.key in addressed):
-            z_code = bmi_code(visit.vitals.bmi)
-            if z_code:
-                add(z_code, f"BMI {visit.vitals.bmi}", "")
-        visit.diagnoses = dx
-        self._services(course, visit, age)
-
-    def _services(self, course: Course, visit: Visit, age: int) -> None:
-        cat = self.cat
-        all_dx = tuple(d.code for d in visit.diagnoses)
-        first = all_dx[:1]
-        mdm = max(MDM_ORDER[ac.condition.mdm] for ac in visit.focus)
-        chronic_addressed = sum(1 for ac in visit.focus if ac.condition.kind == "chronic")
-        if chronic_addressed >= 2:
-            mdm = max(mdm, MDM_ORDER["moderate"])
-        lines: list[ServiceLine] = []
-        if visit.kind == "emergency":
-            lines.append(ServiceLine(ED_EM[max(ac.condition.ed_level for ac in visit.focus)], diagnosis_codes=all_dx[:4]))
-        elif visit.kind == "preventive":
-            lines.append(ServiceLine(preventive_service(age, new=visit.number == 1, medicare=age >= 65),
-                                     diagnosis_codes=first))
-        else:
-            table = NEW_PATIENT_EM if visit.kind == "new" else ESTABLISHED_EM
-            lines.append(ServiceLine(table[max(mdm, 1 if visit.kind == "new" else 0)], diagnosis_codes=all_dx[:4]))
-        for key in visit.procedures:
-            proc = cat.procedures[key]
-            owner = next((d.code for d in visit.diagnoses
-                          if key in cat.conditions.get(d.condition, _NO_CONDITION).procedures), first[0])
-            lines.append(ServiceLine(proc.service, diagnosis_codes=(owner,)))
-            if proc.drug:
-                lines.append(ServiceLine(proc.drug, units=proc.units, diagnosis_codes=(owner,)))
-        sent_out = False
-        for panel_key in dict.fromkeys(r.panel for r in visit.labs):
-            panel = cat.panels[panel_key]
-            owner = next((d.code for d in visit.diagnoses
-                          if panel_key in cat.conditions.get(d.condition, _NO_CONDITION).panels), first[0])
-            if panel.in_office and panel.service:
-                lines.append(ServiceLine(panel.service, diagnosis_codes=(owner,)))
-            elif panel.specimen == "blood":
-                sent_out = True
-        if sent_out:
-            lines.append(ServiceLine("36415", diagnosis_codes=first))
-        # A procedure on the same day as an office visit: the visit carries modifier 25 when a
-        # minor procedure (0- or 10-day global) is done. hitsim marks it for injections and repairs.
-        if visit.kind != "preventive" and any(cat.services[ln.code].system == "CPT" and ln.code[:1] in "12"
-                                              for ln in lines[1:]):
-            lines[0] = ServiceLine(lines[0].code, lines[0].units, ("25",), lines[0].diagnosis_codes)
-        visit.services = lines
-
-_NO_CONDITION = Condition(key="", variants=(), kind="acute", ages=(0, 0))
+                kind = "chronic-stable" if visit.at_goal.get(ac.condition.key, True) else "chronic-not-at-goal"
+                problems.append(rules.Problem(ac.condition, ac.variant_codes, "", "addressed", kind))  # type: ignore[arg-type]
+        keys = {p.condition.key for p in problems}
+        active = [m for m in course.meds if m.start <= visit.start.date() and (m.end is None or m.end > visit.start.date()
+                                                                            or m in visit.meds_started)]
+        long_term = tuple(rules.LongTermDrug(m.medication.long_term_code, m.medication.name, m.condition)
+                          for m in active if m.medication.long_term_code and m.medication.days == 0
+                          and m.condition in keys)
+        managed = [m for m in active if m.condition in keys and visit.kind != "preventive"]
+        managed += [m for m in visit.meds_started if m not in managed]
+        procedure_owner = {}
+        for ac in visit.focus:
+            for p in ac.condition.procedures:
+                procedure_owner.setdefault(p, ac.condition.key)
+        panel_owner = {}
+        for ac in visit.focus:
+            for p in ac.condition.panels:
+                panel_owner.setdefault(p, ac.condition.key)
+        reason = visit.focus[0].condition
+        emergency = visit.setting == "emergency"
+        interpretations = sum(1 for p in visit.procedures if emergency and cat.procedures[p].test
+                              and not cat.procedures[p].ed_service and reason.independent_interpretation)
+        drugs_given = any(cat.procedures[p].drug for p in visit.procedures)
+        return rules.VisitFacts(
+            setting=visit.setting,  # type: ignore[arg-type]
+            preventive=visit.kind == "preventive", date=visit.start.date(), age=age, last_seen=visit.last_seen,
+            problems=tuple(problems),
+            external_causes=tuple(rules.ExternalCause(code, visit.event) for code in visit.event_codes),
+            tobacco=course.tobacco,  # type: ignore[arg-type]
+            long_term_drugs=long_term,
+            bmi=visit.vitals.bmi if visit.vitals else None,
+            procedures=tuple(rules.Performed(p, procedure_owner.get(p, reason.key)) for p in visit.procedures),
+            panels=tuple(rules.Collected(k, panel_owner.get(k, reason.key)) for k in dict.fromkeys(r.panel for r in visit.labs)),
+            prescription_management=any(not m.medication.otc for m in managed) or drugs_given,
+            otc_drugs=any(m.medication.otc for m in managed),
+            independent_historian=age < 12,
+            external_notes_reviewed=1 if visit.number == 1 and course.history_source == "transfer" else 0,
+            independent_interpretations=interpretations,
+            hospitalization_decision=reason.hospitalization_decision,
+            medicare=course.medicare, awv_elements=visit.awv_elements, prior_awv=visit.prior_awv,
+            abnormal_findings=visit.kind == "preventive" and not all(visit.at_goal.values()),
+        )
 
 
-def preventive_service(age: int, new: bool, medicare: bool) -> str:
-    if medicare:
-        return "G0438" if new else "G0439"
-    bands = ((1, 4, "2"), (5, 11, "3"), (12, 17, "4"), (18, 39, "5"), (40, 64, "6"), (65, 200, "7"))
-    digit = next(d for lo, hi, d in bands if lo <= age <= hi)
-    return f"99{'38' if new else '39'}{digit}"
+VITAL_RANGE_KEYS = ("systolic", "diastolic", "heart_rate", "resp_rate", "temp_f", "spo2", "bmi")
+
+
+def _amount(strength: str) -> float:
+    number = strength.split()[0]
+    try:
+        return float(number)
+    except ValueError:
+        return 0.0
 
 
 def ckd_epi_2021(creatinine: float, sex: str, age: int) -> float:
@@ -465,4 +597,3 @@ def creatinine_for_egfr(egfr: float, sex: str, age: int) -> float:
     if high_branch >= kappa:
         return high_branch
     return kappa * base ** (1 / alpha)
-

@@ -17,6 +17,7 @@ from typing import Any
 from simulator.clinical import FREQUENCIES, ROUTES, Catalog, load_catalog
 from simulator.fhir import CPT, HCPCS, HITSIM, ICD10CM, LOINC, MRN_SYSTEM, RXNORM, SNOMED, UCUM
 from simulator.generate.clinical_course import Course, CourseBuilder, Visit
+from simulator.generate.notes import qualitative_text, sig_text
 from simulator.generate.people import (
     CLINIC_TZ,
     CLINICS,
@@ -32,6 +33,7 @@ from simulator.generate.people import (
 from simulator.generate.scenario import Scenario
 
 OPTIONAL_CODE_URL = f"{HITSIM}/StructureDefinition/coding-optional"
+CLAIM_ENCOUNTER_URL = f"{HITSIM}/StructureDefinition/claim-encounter"  # a claim with no service line still names its visit
 TERMINOLOGY = "http://terminology.hl7.org/CodeSystem"
 UNIT_NAMES = {"[lb_av]": "lb", "kg": "kg", "[in_i]": "in", "cm": "cm", "[degF]": "°F", "Cel": "°C",
               "mL/min/{1.73_m2}": "mL/min/1.73m²", "m[IU]/L": "mIU/L", "10*3/uL": "x10³/µL",
@@ -284,7 +286,7 @@ class KeyBuilder:
         words, frequency, period, unit = FREQUENCIES[sig.frequency]
         route_abbr, route_code, route_display = ROUTES[med.route]
         last_visit = course.visits[-1].start.date()
-        status = "active" if order.end is None or order.end >= last_visit else "completed"
+        status = "stopped" if order.stopped else "active" if order.end is None or order.end >= last_visit else "completed"
         timing: dict[str, Any] = {"repeat": {"frequency": frequency, "period": period, "periodUnit": unit}}
         if sig.frequency != "ONCE":
             timing["code"] = {"text": sig.frequency}
@@ -331,7 +333,9 @@ class KeyBuilder:
         })
         day = visit.start.date()
         diagnosis_refs = []
-        for rank, dx in enumerate(visit.diagnoses, start=1):
+        # Encounter diagnoses are the conditions the note documents; codes a rule adds from other
+        # documentation (Z79, Z68, Z87.891, external causes) are on the claim only.
+        for rank, dx in enumerate((d for d in visit.diagnoses if d.condition), start=1):
             if dx.code in problem_refs:
                 cond = problem_refs[dx.code]
             else:
@@ -408,7 +412,7 @@ class KeyBuilder:
     def _note(self, visit: Visit, course: Course, patient: dict[str, Any], encounter: dict[str, Any],
               doc: dict[str, Any]) -> dict[str, Any]:
         code, display = NOTE_TYPES[visit.setting]
-        text = note_text(visit, course, self.cat)
+        text = visit.note
         return {
             "resourceType": "DocumentReference", "id": self.ids.new(), "status": "current", "docStatus": "final",
             "type": _cc(LOINC, code, display),
@@ -438,7 +442,8 @@ class KeyBuilder:
             item: dict[str, Any] = {
                 "sequence": seq,
                 "diagnosisSequence": [seq_of[c] for c in line.diagnosis_codes],
-                "productOrService": _cc(CPT if service.system == "CPT" else HCPCS, line.code, service.description),
+                "productOrService": _cc(CPT if service.system == "CPT" else HCPCS, line.code, service.description,
+                                        line.text or None),
                 "servicedDate": visit.start.date().isoformat(),
                 "quantity": {"value": line.units},
                 "encounter": [_ref(encounter)],
@@ -454,71 +459,11 @@ class KeyBuilder:
             "priority": _cc(f"{TERMINOLOGY}/processpriority", "normal", "Normal"),
             "insurance": [{"sequence": 1, "focal": True, "coverage": _ref(coverage)}],
             "diagnosis": diagnoses, "item": items,
+            "extension": [{"url": CLAIM_ENCOUNTER_URL, "valueReference": _ref(encounter)}],
         }
 
 
 INTERPRETATIONS = {"H": "High", "L": "Low", "N": "Normal", "A": "Abnormal"}
-
-
-def qualitative_text(lab_key: str, value: float) -> str:
-    if value <= 0:
-        return "Negative"
-    return f"{int(value)}+" if lab_key == "urine-leukocytes" else "Positive"
-
-
-def sig_text(order: Any, abbreviated: bool) -> str:
-    """A prescription's directions, the way a clinician writes them (``1 tablet PO BID``)."""
-    med, sig = order.medication, order.sig
-    words = FREQUENCIES[sig.frequency][0]
-    dose = int(sig.dose) if float(sig.dose).is_integer() else sig.dose
-    route_abbr = ROUTES[med.route][0]
-    if abbreviated:
-        text = f"{dose} {sig.unit} {route_abbr} {sig.frequency}"
-        if sig.prn:
-            text += f" PRN {sig.prn}"
-    else:
-        text = f"{dose} {sig.unit} {med.route} {words}"
-        if sig.prn:
-            text += f" as needed for {sig.prn}"
-    if sig.note:
-        text += f" ({sig.note})"
-    if med.days:
-        text += f" x {med.days} days" if abbreviated else f" for {med.days} days"
-    return text
-
-
-def note_text(visit: Visit, course: Course, catalog: Catalog) -> str:
-    """The SOAP progress note for one visit, as the clinician wrote it."""
-    v = visit.vitals
-    assert v is not None
-    unit = {"[degF]": "F", "Cel": "C", "[lb_av]": "lb", "kg": "kg", "[in_i]": "in", "cm": "cm"}
-    vitals = (f"BP {v.systolic}/{v.diastolic}, HR {v.heart_rate}, RR {v.resp_rate}, T {v.temp} {unit[v.temp_unit]}, "
-              f"SpO2 {v.spo2}% on RA, Wt {v.weight} {unit[v.weight_unit]}, Ht {v.height:g} {unit[v.height_unit]}")
-    if v.bmi is not None:
-        vitals += f", BMI {v.bmi}"
-    allergies = ", ".join(f"{catalog.allergies[k].substance} ({r})" for k, r in course.allergies) or "NKDA"
-    lines = [f"CC: {visit.complaint}", "", "S: " + " ".join(visit.subjective), f"Allergies: {allergies}", "",
-             f"O: {vitals}.", " ".join(visit.exam)]
-    if visit.labs:
-        lines.append("Results: " + "; ".join(_lab_phrase(r, catalog) for r in visit.labs) + ".")
-    lines += ["", "A:"]
-    numbered = [d for d in visit.diagnoses if d.condition]
-    lines += [f"{i}. {d.text}" for i, d in enumerate(numbered, start=1)]
-    lines += ["", "P: " + " ".join(visit.plan)]
-    if visit.meds_started:
-        lines.append("Rx: " + "; ".join(f"{o.medication.name} {o.strength} {sig_text(o, True)}"
-                                         for o in visit.meds_started))
-    if visit.procedures:
-        lines.append("Procedures: " + "; ".join(catalog.procedures[p].name for p in visit.procedures) + ".")
-    return "\n".join(lines)
-
-
-def _lab_phrase(result: Any, catalog: Catalog) -> str:
-    lab = catalog.labs[result.lab]
-    if lab.qualitative:
-        return f"{lab.abbrev} {qualitative_text(result.lab, result.value)}"
-    value = int(result.value) if lab.decimals == 0 else result.value
-    return f"{lab.abbrev} {value}"
 
 
 def generate_case(scenario: Scenario, seed: int, catalog: Catalog | None = None) -> GeneratedCase:

@@ -16,6 +16,7 @@ from typing import Any
 from grading import Rubric, RubricError, rubric_with
 from simulator.clinical import Catalog, load_catalog
 from simulator.reports.consistency_rules import DISCREPANCY_KINDS, LEGITIMATE_CHANGES
+from simulator.coding.rules import CodingPolicy
 
 DIFFICULTIES = ("introductory", "intermediate", "advanced")
 SETTINGS = ("office", "emergency")
@@ -65,6 +66,9 @@ class Scenario:
     consistency_count: int = 0  # [consistency]: discrepancies planted for the consistency task
     consistency_kinds: tuple[str, ...] = tuple(DISCREPANCY_KINDS)
     legitimate_changes: tuple[str, ...] = tuple(LEGITIMATE_CHANGES)
+    coding_policy: CodingPolicy = CodingPolicy()  # [coding]: choices the coding rules leave open
+    superbill_em: str = "hidden"  # [coding]: does the superbill show the provider's E/M level (hidden | shown)
+    copy_forward: float = 0.0  # [messiness]: chance a visit's history is copied from the previous note
 
     def rubric(self) -> Rubric:
         """The grading rubric for this scenario: coding counts only when coding is one of its tasks."""
@@ -190,7 +194,12 @@ def parse_scenario(text: str, file: str, slug: str, catalog: Catalog | None = No
     date_formats = x.choices("date_formats", DATE_FORMATS, ["us"])
     units = x.choice("units", UNIT_STYLES, "us")
     abbreviations = x.number("abbreviations", 0, 1, 0.5, (int, float))
+    copy_forward = x.number("copy_forward", 0, 1, 0.0, (int, float))
     x.finish()
+    k = _Reader(file, "coding.", top.get("coding", dict, "a [coding] table", {}))
+    external_causes = k.choice("external_causes", ("optional", "required"), "optional")
+    superbill_em = k.choice("superbill_em", ("hidden", "shown"), "hidden")
+    k.finish()
     f = _Reader(file, "faults.", top.get("faults", dict, "a [faults] table", {}))
     fault_count = f.number("count", 0, 30, 0)
     fault_kinds = f.choices("kinds", FAULT_KINDS, list(FAULT_KINDS))
@@ -215,7 +224,8 @@ def parse_scenario(text: str, file: str, slug: str, catalog: Catalog | None = No
         default_seed=default_seed, start=start, date_formats=date_formats, units=units,
         abbreviations=float(abbreviations), fault_count=fault_count, fault_kinds=fault_kinds, source=text,
         rubric_overrides=rubric_overrides, consistency_count=consistency_count, consistency_kinds=consistency_kinds,
-        legitimate_changes=legitimate,
+        legitimate_changes=legitimate, coding_policy=CodingPolicy(external_causes=external_causes),  # type: ignore[arg-type]
+        superbill_em=superbill_em, copy_forward=float(copy_forward),
     )
 
 
