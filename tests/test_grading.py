@@ -82,7 +82,8 @@ def _expected_loss(key: dict, fault) -> float:
     labs = [o for o in of(key, "Observation") if o["category"][0]["coding"][0]["code"] == "laboratory"]
     counts = {"demographics": len(of(key, "Patient")), "encounters": len(of(key, "Encounter")),
               # visit diagnoses only the superbill names (long-term-use Z codes) neither earn nor cost
-              "problem_list": len(of(key, "Condition")) - len(superbill_only_diagnoses(key)), "medications": len(of(key, "MedicationRequest")),
+              "problem_list": len(of(key, "Condition")) - len(superbill_only_diagnoses(key)),
+              "medications": len(of(key, "MedicationRequest")),
               "allergies": len(of(key, "AllergyIntolerance")), "vitals": len(vitals), "labs": len(labs)}
 
     def field_loss(section: str, field: str, present: list[str], credit: float = 0.0) -> float:
