@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -879,22 +880,33 @@ def grade(key: Any, submission: Any, rubric: Rubric | None = None, *,
 
 def verification(planted: list[dict[str, Any]], key_chart: Chart, findings: list[Finding],
                  sources: dict[int, dict[str, Any]]) -> tuple[str, list[dict[str, str]]]:
-    """Verify task: a planted error is caught when nothing is still wrong or missing on the item it was planted in."""
-    wrong_ids: dict[str, list[Finding]] = {}
+    """Verify task: a planted error is caught when nothing is still wrong at the place it was planted (the same
+    element of the same item; for an item left out, the item itself)."""
+    on_item: dict[str, list[Finding]] = {}
     for x in findings:
         res = sources.get(id(x))
         if res is not None and isinstance(res.get("id"), str):
-            wrong_ids.setdefault(res["id"], []).append(x)
+            on_item.setdefault(res["id"], []).append(x)
     missed = []
     for fault in planted:
-        still = wrong_ids.get(str(fault.get("resource_id")), [])
+        element = _element(str(fault.get("path", "")))
+        still = [x for x in on_item.get(str(fault.get("resource_id")), [])
+                 if not element or x.kind == "missing" and not _element(x.path)
+                 or _element(x.path) and (element in _element(x.path) or _element(x.path) in element)]
         if still:
-            entered = next((x.entered for x in still if x.entered), str(fault.get("planted", "")))
-            missed.append({"description": str(fault.get("description", "")), "chart_says": str(fault.get("expected", "")),
-                           "record_has": entered or "(nothing)"})
+            best = still[0]
+            missed.append({"description": str(fault.get("description", "")),
+                           "chart_says": best.expected or str(fault.get("expected", "")),
+                           "record_has": best.entered or str(fault.get("planted", "")) or "(nothing)"})
     caught = len(planted) - len(missed)
     summary = f"You caught {caught} of {len(planted)} planted errors."
     if missed:
         summary += " Missed: " + "; ".join(f"{m['description']} — chart says {m['chart_says'] or '(nothing)'}, "
                                             f"the record still has {m['record_has']}" for m in missed) + "."
     return summary, missed
+
+
+def _element(path: str) -> str:
+    """'Encounter[visit 2].period.start' -> 'period.start'; 'Patient.name.given[0]' -> 'name.given'."""
+    plain = re.sub(r"\[[^\]]*\]", "", path)
+    return plain.split(".", 1)[1] if "." in plain else ""

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import hashlib
 from functools import lru_cache
+from typing import Any
 
+from grading import GradeReport, Rubric, grade
 from simulator.chart import ChartPage, chart_pages
 from simulator.generate import GeneratedCase, generate_case
+from simulator.generate.case_files import preentered_record
 from simulator.generate.scenario import parse_scenario
 
 
@@ -31,3 +34,10 @@ def variant_seed(base_seed: int, student_id: int, attempt_number: int) -> int:
     """A per-student seed derived from the assignment's seed: stable, and different for each student."""
     digest = hashlib.sha256(f"{base_seed}:{student_id}:{attempt_number}".encode()).digest()
     return int.from_bytes(digest[:6], "big")
+
+
+def grade_case(case: GeneratedCase, submission: Any, rubric: Rubric | None = None) -> GradeReport:
+    """Grade a student's record the way the app does: the scenario's rubric (coding only when coding is a task)
+    and, for a verify task, the errors planted in the pre-entered record. The CLI uses this too."""
+    planted = [f.as_dict() for f in preentered_record(case)[1]] if "verify" in case.scenario.tasks else None
+    return grade(case.key, submission, rubric or case.scenario.rubric(), planted=planted)

@@ -13,7 +13,7 @@ from typing import Any
 
 import pydantic
 
-from grading import GRADER_VERSION, grade
+from grading import GRADER_VERSION
 from simulator.ehr.forms import ref_id
 from simulator.fhir import model_class
 from simulator.generate.case_files import preentered_record
@@ -224,7 +224,7 @@ def submit_attempt(store: Store, *, user: SignedInUser, attempt_id: int) -> dict
         source, slug, seed = a.scenario.source_toml, a.scenario.slug, attempt.seed
     bundle = export_bundle(store, user=user, attempt_id=attempt_id)
     case = cases.case_for(source, slug, seed)
-    report = grade(case.key, bundle, case.scenario.rubric()).to_dict()
+    report = cases.grade_case(case, bundle).to_dict()
     with store.session() as s:
         attempt = _attempt_for(s, user, attempt_id, write=True)  # still ours and still open
         repo.mark_submitted(s, attempt_id=attempt_id)
