@@ -766,13 +766,16 @@ def _fold_missing_visits(findings: list[Finding], sources: dict[int, dict[str, A
             day = f.show_date(f.get(res, "period", "start"))
             counted: dict[str, int] = {}
             for y in items:
-                where = y.section.split(",")[0]
+                if y.path.startswith("Claim"):
+                    continue
+                where = y.section.split(" — ")[-1]
                 counted[where] = counted.get(where, 0) + 1
-            what = "; ".join(f"{k}: {v}" for k, v in counted.items())
+            parts = [f"{k} {v}" for k, v in counted.items()] + (["its claim"] if any(y.path.startswith("Claim")
+                                                                                     for y in items) else [])
             lost = x.points_lost + sum(y.points_lost for y in items)
             message = x.message.replace(": on the chart but not entered", f" ({day}): on the chart but not entered")
-            if items:
-                message += f" — with it, {len(items)} items recorded at that visit ({what})"
+            if parts:
+                message += f"; with it, what was recorded at that visit: {', '.join(parts)}"
             x = Finding(x.section, x.path, x.expected, "", lost, "missing", message)
         out.append(x)
     return out
