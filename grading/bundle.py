@@ -85,6 +85,13 @@ _SHAPES: dict[str, dict[str, tuple[type, str]]] = {
 }
 
 
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true/false"
+    return {int: "the number", float: "the number", str: "the text", list: "a list", dict: "an object"}.get(
+        type(value), type(value).__name__)
+
+
 def _well_typed(res: dict[str, Any], problems: list[Problem]) -> dict[str, Any]:
     """The resource without the elements whose JSON type is wrong (a date of birth given as a number), each noted
     as a problem; the input is never changed."""
@@ -97,8 +104,8 @@ def _well_typed(res: dict[str, Any], problems: list[Problem]) -> dict[str, Any]:
     for k in bad:
         value = res[k]
         problems.append(Problem(f"{res['resourceType']}.{k}",
-                                f"{res['resourceType']}.{k}: expected {shape[k][1]}, got {type(value).__name__} "
-                                f"{str(value)[:40]!r}; not graded"))
+                                f"{res['resourceType']}.{k}: expected {shape[k][1]}, got {_kind(value)} "
+                                f"{str(value)[:40]}; not graded"))
     return {k: v for k, v in res.items() if k not in bad}
 
 

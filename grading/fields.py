@@ -295,6 +295,17 @@ def directions_compare(a: Any, b: Any, _rubric: Rubric) -> float:
     return 1.0 if a[1] is not None and a[1] == b[1] else 0.0
 
 
+def note_text(res: dict[str, Any]) -> str | None:
+    attachment = get(res, "content", "attachment")
+    data = attachment.get("data") if isinstance(attachment, dict) else None
+    if isinstance(data, str):
+        try:
+            return base64.b64decode(data, validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+    return None
+
+
 def note_words(res: dict[str, Any]) -> tuple[str, ...] | None:
     attachment = get(res, "content", "attachment")
     if not isinstance(attachment, dict):

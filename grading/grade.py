@@ -580,10 +580,11 @@ class _SectionGrader:
             room -= lost
             label = self.section.label(item.resource, ctx)
             message = f"{ctx.who}{label}: entered but not on the chart"
+            where = self._where(item.resource, ctx)
             if self.section.name == "encounters":
                 label, message = _extra_visit(item.resource, ctx)
-            self.findings.append(Finding(self._where(item.resource, ctx), f"{self.section.resource_type}[{label}]", "",
-                                         label, lost, "extra", message))
+                where = "encounters"
+            self.findings.append(Finding(where, f"{self.section.resource_type}[{label}]", "", label, lost, "extra", message))
         by_target: dict[tuple[int, str], list[_Item]] = {}
         for item, ctx in self.unlinked:
             by_target.setdefault((id(ctx), str(f.get(item.resource, "encounter", "reference"))), []).append(item)
@@ -593,9 +594,9 @@ class _SectionGrader:
             day = show_day(items[0].resource.get("effectiveDateTime"))
             self.findings.append(Finding(SECTION_TITLES[self.section.name].lower(), f"Observation.encounter[{target}]",
                                          "", target, lost, "wrong",
-                                         f"{len(items)} {SECTION_TITLES[self.section.name].lower()} of {day} point to "
-                                         f"visit {target}, which is not in your record: link them to their visit "
-                                         "(graded by their date)"))
+                                         f"{len(items)} {SECTION_TITLES[self.section.name].lower()} of {day} point to a "
+                                         f"visit that is not in your record ({target[:22]}…): link them to the visit "
+                                         f"of {day} (they were graded by their date)"))
         return room
 
 
@@ -635,15 +636,19 @@ def _extra_visit(res: dict[str, Any], ctx: Context) -> tuple[str, str]:
     return f"visit on {shown}", f"{ctx.who}Visit on {shown}: entered but not on the chart"
 
 
-def _missing_facts(key: dict[str, Any], sub: dict[str, Any], most: int = 8) -> list[str]:
-    """The chart note's facts (numbers, findings, diagnoses) that the student's note leaves out, in the note's order."""
-    want = f.note_words(key) or ()
+def _missing_facts(key: dict[str, Any], sub: dict[str, Any], most: int = 5) -> list[str]:
+    """The chart note's facts ('BP 133/75', 'Steroid injection given today') that the student's note leaves out:
+    its phrases with a number or a clinical word of which at least half the words are missing, in the note's order."""
+    text = f.note_text(key) or ""
     got = set(f.note_words(sub) or ())
     out: list[str] = []
-    for w in want:
-        if w not in got and w not in out and (any(ch.isdigit() for ch in w) or (len(w) >= 5 and w not in _COMMON)):
-            out.append(w)
-    return out[:most] + (["…"] if len(out) > most else [])
+    for clause in re.split(r"\.(?=\s|$)|[;\n]|, (?=[A-Z])", text):
+        ws = n.words(clause)
+        salient = [w for w in ws if w not in got and (any(ch.isdigit() for ch in w) or (len(w) >= 5 and w not in _COMMON))]
+        if salient and sum(w not in got for w in ws) * 2 >= len(ws) and not (len(ws) == 1 and ws[0].isdigit()):
+            phrase = " ".join(clause.split())
+            out.append(phrase if len(phrase) <= 48 else phrase[:47] + "…")
+    return [f"“{p}”" for p in out[:most]] + ([f"and {len(out) - most} more"] if len(out) > most else [])
 
 
 _COMMON = frozenset("""about after again before being below could denies every given other their there these those
