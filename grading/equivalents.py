@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from typing import Any
 
@@ -87,6 +87,11 @@ def equivalents() -> Equivalents:
 
 def ingredient(name: Any) -> str | None:
     """The catalog ingredient a drug name starts with ('Lipitor 20 mg tablet' -> 'atorvastatin'), else None."""
+    return _ingredient(name) if isinstance(name, str) else None
+
+
+@lru_cache(maxsize=4096)
+def _ingredient(name: str) -> str | None:
     w = words(name)
     if not w:
         return None
@@ -121,11 +126,21 @@ def _longest(kind: str) -> int:
 
 def sig_words(text: Any) -> tuple[str, ...]:
     """A sig in canonical words: '1 tab by mouth twice daily' and '1 tablet PO BID' -> ('1', 'tablet', 'po', 'bid')."""
+    return _sig_words(text) if isinstance(text, str) else ()
+
+
+@lru_cache(maxsize=4096)
+def _sig_words(text: str) -> tuple[str, ...]:
     return _canonical(words(text), equivalents().sig_phrases, _longest("sig"))
 
 
 def reason_words(text: Any) -> tuple[str, ...]:
     """A reason for visit in canonical words ('f/u HTN' = 'follow-up hypertension')."""
+    return _reason_words(text) if isinstance(text, str) else ()
+
+
+@lru_cache(maxsize=4096)
+def _reason_words(text: str) -> tuple[str, ...]:
     return _canonical(words(text), equivalents().reason_phrases, _longest("reason"))
 
 

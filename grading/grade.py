@@ -34,6 +34,7 @@ class Context:
     zone: dt.tzinfo | None = None  # the clinic's UTC offset (from the key's visits): an instant's local day and time
     who: str = ""  # "Ana Diaz — " in a chart with several patients, so every finding names its patient
     optional: set[int] = field(default_factory=set)  # id(key resource): neither earns nor costs
+    key_resources: set[int] = field(default_factory=set)  # id() of the key's conditions (told apart from the student's)
 
 
 @dataclass(frozen=True)
@@ -120,16 +121,23 @@ def _by_day(r: dict[str, Any], ctx: Context) -> frozenset[str]:
     return frozenset(f"{code}@{day}" for code in _observation_codes(r))
 
 
+_BP = frozenset({"85354-9"})
+
+
 def _observation_codes(r: dict[str, Any]) -> frozenset[str]:
     codes = f.codes(r.get("code"))
-    if codes & eq.equivalents().bp_panels:  # 55284-4, 35094-2 … are the same blood pressure as 85354-9
-        return frozenset({"85354-9"})
+    if not codes.isdisjoint(eq.equivalents().bp_panels):  # 55284-4, 35094-2 … are the blood pressure 85354-9
+        return _BP
     return codes
 
 
 def _observation_tokens(r: dict[str, Any], ctx: Context, is_key: bool) -> frozenset[str]:
-    visits = _visit_tokens(r, ctx, is_key, "effectiveDateTime")
-    return frozenset(f"{code}@{visit}" for code in _observation_codes(r) for visit in visits)
+    enc = (ctx.key_chart if is_key else ctx.sub_chart).resolve(f.encounter_of(r))
+    if enc is not None:
+        visit = f"e{id(enc) if is_key else ctx.reverse_map.get(id(enc), 'unmatched')}"
+    else:
+        visit = f"d{_local_date(r.get('effectiveDateTime'), ctx)}"
+    return frozenset(f"{code}@{visit}" for code in _observation_codes(r))
 
 
 def _category(code: str) -> Callable[[dict[str, Any]], bool]:
@@ -234,7 +242,7 @@ def _is_visit_diagnosis(r: dict[str, Any]) -> bool:
 
 def _onset(r: dict[str, Any], ctx: Any) -> Any:
     """A visit diagnosis's onset is the visit day the chart never states as such: not graded."""
-    if ctx is not None and ctx.key is not None and _is_visit_diagnosis(r) and any(r is c for c in ctx.key.of("Condition")):
+    if ctx is not None and id(r) in ctx.key_resources and _is_visit_diagnosis(r):
         return None
     return n.date(r.get("onsetDateTime"))
 
@@ -372,7 +380,8 @@ def _credits(section: Section, key: _Item, sub: _Item, rubric: Rubric) -> dict[s
 
 
 def _similarity(section: Section, key: _Item, sub: _Item, rubric: Rubric) -> float:
-    if key.resource == sub.resource and section.name != "demographics":  # insurance is in the Coverage
+    if key.resource == sub.resource and (section is not DEMOGRAPHICS or  # insurance is in the Coverage
+                                         key._ctx.coverage.get(id(key.resource)) == sub._ctx.coverage.get(id(sub.resource))):
         return 1.0  # entered exactly as in the key: every field is right
     weights = rubric.weights(section.name)
     credits = _credits(section, key, sub, rubric)
@@ -656,6 +665,8 @@ three under until where which while would today return visit reports patient con
 without within""".split())
 
 def _pair_patients(key_chart: Chart, sub_chart: Chart, rubric: Rubric) -> list[tuple[PatientRecord | None, PatientRecord | None]]:
+    if len(key_chart.patients) == 1 and len(sub_chart.patients) == 1:  # the usual case: nothing to choose
+        return [(key_chart.patients[0], sub_chart.patients[0])]
     empty = Context(key_chart, sub_chart, None, None)
     keys = [_Item(p.patient, DEMOGRAPHICS, empty) for p in key_chart.patients]
     subs = [_Item(p.patient, DEMOGRAPHICS, empty) for p in sub_chart.patients]
@@ -726,17 +737,18 @@ def _patient_name(record: PatientRecord) -> str:
 def _superbill_only(record: PatientRecord, chart: Chart) -> set[int]:
     """Visit diagnoses the visit's progress note never names: they come from the superbill's coding lines (a
     long-term-drug Z code, a BMI code), which the coding task grades. Entering them is neither right nor wrong."""
+    visit_dx = [c for c in record.of("Condition") if _is_visit_diagnosis(c)]
+    if not visit_dx:
+        return set()
     notes: dict[int, str] = {}
     for doc in record.of("DocumentReference"):
         enc = chart.resolve(f.encounter_of(doc))
         if enc is not None:
-            notes[id(enc)] = " ".join(f.note_words(doc) or ())
+            notes[id(enc)] = " ".join((f.note_text(doc) or "").lower().split())
     out = set()
-    for cond in record.of("Condition"):
-        if not _is_visit_diagnosis(cond):
-            continue
+    for cond in visit_dx:
         enc = chart.resolve(f.encounter_of(cond))
-        text = " ".join(n.words(f.concept_show(cond.get("code"))))
+        text = " ".join(f.concept_show(cond.get("code")).lower().split())
         if enc is not None and id(enc) in notes and text and text not in notes[id(enc)]:
             out.add(id(cond))
     return out
@@ -842,6 +854,7 @@ def grade(key: Any, submission: Any, rubric: Rubric | None = None, *,
             encounters = sorted(key_rec.of("Encounter"), key=lambda e: str(f.get(e, "period", "start") or ""))
             ctx.encounter_number = {id(e): i for i, e in enumerate(encounters, start=1)}
             ctx.optional = _superbill_only(key_rec, key_chart)
+            ctx.key_resources = {id(c) for c in key_rec.of("Condition")}
             if several:
                 ctx.who = f"{_patient_name(key_rec)} — "
         elif several and sub_rec is not None:
