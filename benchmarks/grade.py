@@ -1,6 +1,8 @@
 """Grade 500 submissions of three-visit charts, each with a few errors, and print submissions per second.
 
-Goal (issue #4): >= 1,000 submissions/s on one core. Run: python benchmarks/grade.py [--submissions N]
+Goal (issue #11): >= 1,000 submissions/s on one core, 1,500 to keep a margin as the grader grows.
+Run: python benchmarks/grade.py [--submissions N]. Besides wall-clock time the script prints the rate per
+CPU-second of this process: on a machine shared with other work the wall clock is inflated, the CPU time is not.
 Each submission is a different student's chart (its own seed) with 3 entry errors from the fault planter,
 and its visits coded; graded with the default rubric (all sections, coding included).
 """
@@ -35,6 +37,7 @@ def main() -> None:
         work.append((key, submission))
     grade(*work[0], rubric)  # warm-up: imports, FHIR type table
     times = []
+    cpu_start = time.process_time()
     start = time.perf_counter()
     scores = []
     for key, submission in work:
@@ -42,10 +45,12 @@ def main() -> None:
         scores.append(grade(key, submission, rubric).score)
         times.append(time.perf_counter() - t0)
     total = time.perf_counter() - start
+    cpu = time.process_time() - cpu_start
     resources = sum(len(k["entry"]) + len(s["entry"]) for k, s in work) / len(work)
     print(f"submissions        {len(work)} (three-visit charts, {args.errors} errors each, "
           f"{resources:.0f} resources per key+submission)")
-    print(f"graded             {len(work) / total:8.1f} submissions/s on one core (goal: 1000)")
+    print(f"graded             {len(work) / total:8.1f} submissions/s on one core, wall clock (goal: 1000, aim 1500)")
+    print(f"                   {len(work) / cpu:8.1f} submissions per CPU-second of this process")
     print(f"per submission     median {statistics.median(times) * 1000:.2f} ms, "
           f"p95 {sorted(times)[int(len(times) * 0.95)] * 1000:.2f} ms")
     print(f"mean score         {statistics.mean(scores):.1f}")

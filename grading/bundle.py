@@ -66,6 +66,49 @@ def as_dict(document: Any) -> Any:
     return document
 
 
+# Elements the grader reads, with the JSON type FHIR gives them and words for the student.
+_SHAPES: dict[str, dict[str, tuple[type, str]]] = {
+    "Patient": {"birthDate": (str, 'a date as text, like "1962-03-14"'), "gender": (str, 'a code as text, like "female"'),
+                "name": (list, "a list of names"), "telecom": (list, "a list of contact points"),
+                "address": (list, "a list of addresses"), "identifier": (list, "a list of identifiers")},
+    "Encounter": {"period": (dict, "a period with start and end"), "class": (dict, "a coding"),
+                  "type": (list, "a list of concepts"), "reasonCode": (list, "a list of concepts")},
+    "Condition": {"code": (dict, "a concept"), "onsetDateTime": (str, "a date as text"),
+                  "clinicalStatus": (dict, "a concept"), "category": (list, "a list of concepts")},
+    "MedicationRequest": {"medicationCodeableConcept": (dict, "a concept"), "authoredOn": (str, "a date as text"),
+                          "status": (str, "a code as text"), "dosageInstruction": (list, "a list of dosages")},
+    "AllergyIntolerance": {"code": (dict, "a concept"), "reaction": (list, "a list of reactions")},
+    "Observation": {"code": (dict, "a concept"), "valueQuantity": (dict, "a quantity with value and unit"),
+                    "component": (list, "a list of components"), "effectiveDateTime": (str, "a date-time as text")},
+    "Coverage": {"subscriberId": (str, "text"), "payor": (list, "a list of references")},
+    "Procedure": {"code": (dict, "a concept"), "performedDateTime": (str, "a date-time as text")},
+}
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true/false"
+    return {int: "the number", float: "the number", str: "the text", list: "a list", dict: "an object"}.get(
+        type(value), type(value).__name__)
+
+
+def _well_typed(res: dict[str, Any], problems: list[Problem]) -> dict[str, Any]:
+    """The resource without the elements whose JSON type is wrong (a date of birth given as a number), each noted
+    as a problem; the input is never changed."""
+    shape = _SHAPES.get(res.get("resourceType", ""))
+    if not shape:
+        return res
+    bad = [k for k, (kind, _) in shape.items() if k in res and not isinstance(res[k], kind)]
+    if not bad:
+        return res
+    for k in bad:
+        value = res[k]
+        problems.append(Problem(f"{res['resourceType']}.{k}",
+                                f"{res['resourceType']}.{k}: expected {shape[k][1]}, got {_kind(value)} "
+                                f"{str(value)[:40]}; not graded"))
+    return {k: v for k, v in res.items() if k not in bad}
+
+
 def read_chart(document: Any, who: str) -> Chart:
     """``who`` is 'submission' or 'key' (used in messages)."""
     document = as_dict(document)
@@ -103,6 +146,8 @@ def read_chart(document: Any, who: str) -> Chart:
         if not known:
             problems.append(Problem(str(rtype), f"{rtype!r} is not a FHIR resource type; that entry was skipped"))
             continue
+        if who == "submission":
+            res = _well_typed(res, problems)
         usable.append(res)
         if full_url:
             by_ref[full_url] = res

@@ -136,12 +136,18 @@ class ClaimGrader:
         if key_rest:
             # The student's first-listed code was judged against the key's first-listed (right or a near miss):
             # it is not counted again among the others.
-            judged_first = bool(entered) and key_first is not None and near_miss(key_first, entered[0], self.rubric) is not None
+            # A wrong first-listed code is charged once, as first-listed; it is not also an unsupported secondary
+            # (unless it is one of the key's secondaries, listed first by mistake: then it counts there).
+            judged_first = bool(entered) and key_first is not None and nodot(entered[0]) not in {nodot(c) for c in key_rest}
             rest = [c for i, c in enumerate(entered) if nodot(c) not in key.optional and nodot(c) != nodot(key_first or "")
                     and not (i == 0 and judged_first)]
             self._sets("diagnosis", key_rest, rest, share["other_diagnoses"], self._dx_credit)
         if key.lines:
-            self._services(key.lines, sub.lines if sub else [], share["service_lines"])
+            # Lines pointing at the wrong first-listed code point where the key's first-listed would be: the
+            # error was charged once, as first-listed.
+            instead = {nodot(entered[0]): key_first} if entered and key_first and nodot(entered[0]) != nodot(key_first) \
+                and nodot(entered[0]) not in {nodot(c) for c in key.diagnoses} else {}
+            self._services(key.lines, sub.lines if sub else [], share["service_lines"], instead)
 
     # -------------------------------------------------------------- first-listed diagnosis
     def _first_listed(self, expected: str, entered: list[str], points: float) -> None:
@@ -194,7 +200,7 @@ class ClaimGrader:
             self._add(what, "", got, each, "extra", f"{got} coded but not supported by the chart")
 
     # -------------------------------------------------------------- service lines
-    def _services(self, key: list[Line], entered: list[Line], points: float) -> None:
+    def _services(self, key: list[Line], entered: list[Line], points: float, instead: dict[str, str] | None = None) -> None:
         remaining = list(entered)
         matched: list[tuple[Line, Line]] = []
         for line in key:
@@ -215,8 +221,9 @@ class ClaimGrader:
             if want.units != got.units:
                 self._add(f"item[{want.code}].quantity", f"{want.units:g}", f"{got.units:g}", per * c["units_wrong"],
                           "partial", f"{want.code}: {want.units:g} unit(s) expected, you entered {got.units:g}")
-            if got.pointers and want.pointers and not any(
-                    nodot(w) == nodot(g) or near_miss(w, g, self.rubric) for w in want.pointers for g in got.pointers):
+            pointers = {(instead or {}).get(nodot(g), g) for g in got.pointers}
+            if pointers and want.pointers and not any(
+                    nodot(w) == nodot(g) or near_miss(w, g, self.rubric) for w in want.pointers for g in pointers):
                 need = ", ".join(sorted(want.pointers))
                 have = ", ".join(sorted(got.pointers))
                 self._add(f"item[{want.code}].diagnosisSequence", need, have, per * c["diagnosis_pointer_wrong"], "partial",

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from grading import equivalents as eq
 from grading import normalize as n
 from grading.rubric import Rubric
 
@@ -218,6 +219,26 @@ def ident(value: Any) -> str | None:
     return re.sub(r"[\s-]", "", value).upper() or None if isinstance(value, str) else None
 
 
+def medication_identity(res: dict[str, Any]) -> frozenset[str]:
+    """What names the drug: its codes, its name, and the catalog ingredient behind a brand or clinical-drug name."""
+    concept = res.get("medicationCodeableConcept")
+    out = {f"c:{c}" for c in codes(concept)}
+    name = med_name(res)
+    if name:
+        out.add(f"n:{name}")
+    table = eq.equivalents().rxnorm_drugs
+    for candidate in (get(concept, "text"), *(c.get("display") for c in _list(get(concept, "coding")) if isinstance(c, dict)),
+                      *(table.get(c.get("code", "")) for c in _list(get(concept, "coding")) if isinstance(c, dict))):
+        found = eq.ingredient(candidate) if isinstance(candidate, str) else None
+        if found:
+            out.add(f"i:{found}")
+    return frozenset(out)
+
+
+def identity_compare(a: Any, b: Any, _rubric: Rubric) -> float:
+    return 1.0 if a and b and a & b else 0.0
+
+
 def med_name(res: dict[str, Any]) -> str | None:
     concept = res.get("medicationCodeableConcept")
     display = get(concept, "coding", "display")
@@ -231,13 +252,17 @@ def med_name(res: dict[str, Any]) -> str | None:
 
 
 def strength(res: dict[str, Any]) -> tuple[str, ...] | None:
+    """(amount in the base unit, unit kind, per amount, per unit): 100 mcg = 0.1 mg = ('0.1', 'mass', '', '')."""
     concept = res.get("medicationCodeableConcept")
     for candidate in (get(concept, "text"), get(concept, "coding", "display")):
         if isinstance(candidate, str):
             match = STRENGTH.search(candidate)
             if match:
-                return tuple((g or "").lower().rstrip("s") if i % 2 else str(n.number(g) if g else "")
-                             for i, g in enumerate(match.groups()))
+                amount, unit, per, per_unit = match.groups()
+                kind, factor = eq.equivalents().strength_units.get(unit.lower(), (unit.lower().rstrip("s"), 1.0))
+                value = n.number(amount)
+                scaled = n.number(round(float(value) * factor, 9)) if value is not None else None
+                return (str(scaled), kind, str(n.number(per) if per else ""), (per_unit or "").lower().rstrip("s"))
     return None
 
 
@@ -254,11 +279,31 @@ def directions(res: dict[str, Any]) -> Any:
         return None
     repeat = get(dosage, "timing", "repeat")
     dose = get(dosage, "doseAndRate", "doseQuantity", "value")
+    words = eq.sig_words(dosage.get("text")) or None
     if isinstance(repeat, dict) and (repeat.get("frequency") is not None or dose is not None):
         prn = bool(dosage.get("asNeededBoolean") or dosage.get("asNeededCodeableConcept"))
-        return ("structured", n.number(dose), repeat.get("frequency"), n.number(repeat.get("period")),
-                repeat.get("periodUnit"), n.text(get(dosage, "timing", "code", "text")), prn)
-    return ("text", tuple(n.words(dosage.get("text")))) if dosage.get("text") else None
+        return (("structured", n.number(dose), repeat.get("frequency"), n.number(repeat.get("period")),
+                 repeat.get("periodUnit"), n.text(get(dosage, "timing", "code", "text")), prn), words)
+    return (None, words) if words else None
+
+
+def directions_compare(a: Any, b: Any, _rubric: Rubric) -> float:
+    """Both coded: the coded schedule decides. Otherwise the sig's words after abbreviations are expanded
+    ('1 tab by mouth twice daily' = '1 tablet PO BID')."""
+    if a[0] is not None and b[0] is not None:
+        return 1.0 if a[0] == b[0] else 0.0
+    return 1.0 if a[1] is not None and a[1] == b[1] else 0.0
+
+
+def note_text(res: dict[str, Any]) -> str | None:
+    attachment = get(res, "content", "attachment")
+    data = attachment.get("data") if isinstance(attachment, dict) else None
+    if isinstance(data, str):
+        try:
+            return base64.b64decode(data, validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+    return None
 
 
 def note_words(res: dict[str, Any]) -> tuple[str, ...] | None:

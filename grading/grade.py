@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from grading import coding, consistency
+from grading import equivalents as eq
 from grading import fields as f
 from grading import normalize as n
 from grading.bundle import Chart, PatientRecord, read_chart
@@ -14,7 +17,7 @@ from grading.matching import best_pairs
 from grading.report import Finding, GradeReport, Kind, SectionScore
 from grading.rubric import SECTION_TITLES, Rubric, default_rubric
 
-GRADER_VERSION = "1"
+GRADER_VERSION = "2"
 
 
 @dataclass
@@ -28,6 +31,10 @@ class Context:
     reverse_map: dict[int, int] = field(default_factory=dict)  # id(student encounter) -> id(key encounter)
     encounter_number: dict[int, int] = field(default_factory=dict)  # id(key encounter) -> 1, 2, …
     coverage: dict[int, dict[str, Any]] = field(default_factory=dict)  # id(patient) -> Coverage
+    zone: dt.tzinfo | None = None  # the clinic's UTC offset (from the key's visits): an instant's local day and time
+    who: str = ""  # "Ana Diaz — " in a chart with several patients, so every finding names its patient
+    optional: set[int] = field(default_factory=set)  # id(key resource): neither earns nor costs
+    key_resources: set[int] = field(default_factory=set)  # id() of the key's conditions (told apart from the student's)
 
 
 @dataclass(frozen=True)
@@ -52,24 +59,85 @@ def _any(_r: dict[str, Any], _ctx: Context, _is_key: bool) -> frozenset[str]:
 
 def _concept_tokens(concept: Any) -> set[str]:
     texts = {f.concept_text(concept), n.text(f.get(concept, "coding", "display"))} - {None}
-    return {f"c:{c}" for c in f.codes(concept)} | {f"t:{t}" for t in texts}
+    codes = f.codes(concept)
+    out = {f"c:{c}" for c in codes} | {f"t:{t}" for t in texts}
+    snomed = eq.equivalents().snomed_to_icd
+    for c in codes:  # a SNOMED CT concept with the meaning of an ICD-10-CM code is that code
+        out |= {f"c:{icd}" for icd in snomed.get(c, ())}
+    return out
 
 
 def _code_or_text(concept_key: str) -> Callable[[dict[str, Any], Context, bool], frozenset[str]]:
     return lambda r, _c, _k: frozenset(_concept_tokens(r.get(concept_key)))
 
 
-def _visit_token(r: dict[str, Any], ctx: Context, is_key: bool, when: str) -> str:
-    """The key encounter a resource belongs to (the student's encounter is mapped to the key's), else its date."""
+def _allergy_tokens(r: dict[str, Any], _ctx: Context, _is_key: bool) -> frozenset[str]:
+    concept = r.get("code")
+    if eq.is_nkda(concept):  # 'No known drug allergies', NKA, 'none known', SNOMED 409137002
+        return frozenset({"nkda"})
+    out = _concept_tokens(concept)
+    for text in (f.get(concept, "text"), f.get(concept, "coding", "display")):
+        found = eq.allergen(text)
+        if found:
+            out.add(f"a:{found}")
+    return frozenset(out)
+
+
+def _identity(tokens: Callable[[dict[str, Any], Context, bool], frozenset[str]]) -> Callable[[dict[str, Any], Any], Any]:
+    """The field that says *what* an item is (the drug, the problem): its identifying tokens."""
+    return lambda r, ctx: tokens(r, ctx, False)
+
+
+def _local_date(value: Any, ctx: Context) -> dt.date | None:
+    """The calendar day of a date or dateTime at the clinic: the same instant written in another zone is the same day."""
+    moment = n.moment(value) if ctx.zone is not None and isinstance(value, str) and len(value) > 19 else None
+    if moment is not None and value[19:]:  # an offset or Z is written: compare instants
+        return moment.astimezone(ctx.zone).date()
+    return n.date(value)
+
+
+def _local_time(value: Any, ctx: Context) -> str | None:
+    moment = n.moment(value) if ctx.zone is not None and isinstance(value, str) and len(value) > 19 else None
+    if moment is not None and value[19:]:
+        return moment.astimezone(ctx.zone).strftime("%H:%M")
+    return n.local_time(value)
+
+
+def _visit_tokens(r: dict[str, Any], ctx: Context, is_key: bool, when: str) -> tuple[str, ...]:
+    """The key encounter a resource belongs to (the student's encounter is mapped to the key's), else its day."""
     enc = (ctx.key_chart if is_key else ctx.sub_chart).resolve(f.encounter_of(r))
     if enc is not None:
-        return f"e{id(enc) if is_key else ctx.reverse_map.get(id(enc), 'unmatched')}"
-    return f"d{n.date(f.get(r, *when.split('.')))}"
+        return (f"e{id(enc) if is_key else ctx.reverse_map.get(id(enc), 'unmatched')}",)
+    return (f"d{_local_date(f.get(r, *when.split('.')), ctx)}",)
+
+
+def _visit_token(r: dict[str, Any], ctx: Context, is_key: bool, when: str) -> frozenset[str]:
+    return frozenset(_visit_tokens(r, ctx, is_key, when))
+
+
+def _by_day(r: dict[str, Any], ctx: Context) -> frozenset[str]:
+    """A key observation's tokens by its day: a student's result whose visit link is broken is paired this way."""
+    day = f"d{_local_date(r.get('effectiveDateTime'), ctx)}"
+    return frozenset(f"{code}@{day}" for code in _observation_codes(r))
+
+
+_BP = frozenset({"85354-9"})
+
+
+def _observation_codes(r: dict[str, Any]) -> frozenset[str]:
+    codes = f.codes(r.get("code"))
+    if not codes.isdisjoint(eq.equivalents().bp_panels):  # 55284-4, 35094-2 … are the blood pressure 85354-9
+        return _BP
+    return codes
 
 
 def _observation_tokens(r: dict[str, Any], ctx: Context, is_key: bool) -> frozenset[str]:
-    visit = _visit_token(r, ctx, is_key, "effectiveDateTime")
-    return frozenset(f"{code}@{visit}" for code in f.codes(r.get("code")))
+    enc = (ctx.key_chart if is_key else ctx.sub_chart).resolve(f.encounter_of(r))
+    if enc is not None:
+        visit = f"e{id(enc) if is_key else ctx.reverse_map.get(id(enc), 'unmatched')}"
+    else:
+        visit = f"d{_local_date(r.get('effectiveDateTime'), ctx)}"
+    return frozenset(f"{code}@{visit}" for code in _observation_codes(r))
 
 
 def _category(code: str) -> Callable[[dict[str, Any]], bool]:
@@ -135,7 +203,7 @@ DEMOGRAPHICS = Section(
         f.Field("postal_code", "ZIP code", "Patient.address.postalCode",
                 lambda r, _c: f.zip5(f.address_of(r).get("postalCode")), _raw(lambda r: f.address_of(r).get("postalCode"))),
         f.Field("phone", "Phone", "Patient.telecom(phone).value", lambda r, _c: n.phone(f.phone_of(r)), _raw(f.phone_of)),
-        f.Field("payer", "Insurance", "Coverage.payor.display", _coverage_field("payer"), _coverage_show("payer")),
+        f.Field("payer", "Primary insurance", "Coverage.payor.display", _coverage_field("payer"), _coverage_show("payer")),
         f.Field("member_id", "Member ID", "Coverage.subscriberId", _coverage_field("member_id"),
                 _coverage_show("member_id")),
     ),
@@ -146,15 +214,16 @@ DEMOGRAPHICS = Section(
 ENCOUNTERS = Section(
     "encounters", "Encounter", lambda _r: True,
     (
-        f.Field("date", "Visit date", "Encounter.period.start", lambda r, _c: n.date(f.get(r, "period", "start")),
-                lambda r, _c: f.show_date(f.get(r, "period", "start")), f.date_compare),
-        f.Field("time", "Time in", "Encounter.period.start", lambda r, _c: n.local_time(f.get(r, "period", "start")),
-                _raw(lambda r: n.local_time(f.get(r, "period", "start")))),
+        f.Field("date", "Visit date", "Encounter.period.start", lambda r, c: _local_date(f.get(r, "period", "start"), c),
+                lambda r, c: _show_day(_local_date(f.get(r, "period", "start"), c)), f.date_compare),
+        f.Field("time", "Time in", "Encounter.period.start", lambda r, c: _local_time(f.get(r, "period", "start"), c),
+                lambda r, c: _local_time(f.get(r, "period", "start"), c) or ""),
         f.Field("class", "Encounter class", "Encounter.class", lambda r, _c: n.code(f.get(r, "class", "code")),
                 _raw(lambda r: f.get(r, "class", "display") or f.get(r, "class", "code"))),
         f.Field("type", "Encounter type", "Encounter.type", lambda r, _c: f.codes(f.first(r.get("type")))
                 or f.concept_text(f.first(r.get("type"))), lambda r, _c: f.concept_show(f.first(r.get("type")))),
-        f.Field("reason", "Reason for visit", "Encounter.reasonCode", lambda r, _c: f.concept_text(f.first(r.get("reasonCode"))),
+        f.Field("reason", "Reason for visit", "Encounter.reasonCode",
+                lambda r, _c: eq.reason_words(f.concept_text(f.first(r.get("reasonCode")))) or None,
                 lambda r, _c: f.concept_show(f.first(r.get("reasonCode")))),
     ),
     _any,
@@ -162,11 +231,27 @@ ENCOUNTERS = Section(
     lambda r, c: f"encounter {c.encounter_number.get(id(r), '?')}",
 )
 
+
+def _show_day(day: dt.date | None) -> str:
+    return day.strftime("%m/%d/%Y") if day else ""
+
+
+def _is_visit_diagnosis(r: dict[str, Any]) -> bool:
+    return "ENCOUNTER-DIAGNOSIS" in f.codes(f.first(r.get("category")))
+
+
+def _onset(r: dict[str, Any], ctx: Any) -> Any:
+    """A visit diagnosis's onset is the visit day the chart never states as such: not graded."""
+    if ctx is not None and id(r) in ctx.key_resources and _is_visit_diagnosis(r):
+        return None
+    return n.date(r.get("onsetDateTime"))
+
 PROBLEMS = Section(
     "problem_list", "Condition", lambda _r: True,
     (
-        f.Field("problem", "Problem", "Condition.code", lambda r, _c: True, lambda r, _c: f.concept_show(r.get("code"))),
-        f.Field("onset", "Onset date", "Condition.onset", lambda r, _c: n.date(r.get("onsetDateTime")),
+        f.Field("problem", "Problem", "Condition.code", _identity(_code_or_text("code")),
+                lambda r, _c: f.concept_show(r.get("code")), f.identity_compare),
+        f.Field("onset", "Onset date", "Condition.onset", _onset,
                 lambda r, _c: f.show_date(r.get("onsetDateTime")), f.date_compare),
         f.Field("clinical_status", "Status", "Condition.clinicalStatus", lambda r, _c: f.codes(r.get("clinicalStatus")) or None,
                 lambda r, _c: f.concept_show(r.get("clinicalStatus"))),
@@ -180,34 +265,33 @@ PROBLEMS = Section(
 MEDICATIONS = Section(
     "medications", "MedicationRequest", lambda _r: True,
     (
-        f.Field("medication", "Medication", "MedicationRequest.medication", lambda r, _c: True,
-                lambda r, _c: f.concept_show(r.get("medicationCodeableConcept"))),
+        f.Field("medication", "Medication", "MedicationRequest.medication", lambda r, _c: f.medication_identity(r),
+                lambda r, _c: f.concept_show(r.get("medicationCodeableConcept")), f.identity_compare),
         f.Field("strength", "Strength", "MedicationRequest.medicationCodeableConcept.text",
                 lambda r, _c: f.strength(r), f.show_strength),
         f.Field("directions", "Directions (sig)", "MedicationRequest.dosageInstruction",
-                lambda r, _c: f.directions(r), _raw(lambda r: f.get(r, "dosageInstruction", "text"))),
+                lambda r, _c: f.directions(r), _raw(lambda r: f.get(r, "dosageInstruction", "text")), f.directions_compare),
         f.Field("start_date", "Start date", "MedicationRequest.authoredOn", lambda r, _c: n.date(r.get("authoredOn")),
                 lambda r, _c: f.show_date(r.get("authoredOn")), f.date_compare),
         f.Field("status", "Status", "MedicationRequest.status", lambda r, _c: n.text(r.get("status")),
                 _raw(lambda r: r.get("status"))),
     ),
-    lambda r, _c, _k: frozenset(_concept_tokens(r.get("medicationCodeableConcept"))
-                                | ({f"n:{f.med_name(r)}"} if f.med_name(r) else set())),
+    lambda r, _c, _k: f.medication_identity(r),
     lambda r, _c: f.concept_show(r.get("medicationCodeableConcept")) or "medication",
 )
 
 ALLERGIES = Section(
     "allergies", "AllergyIntolerance", lambda _r: True,
     (
-        f.Field("substance", "Substance", "AllergyIntolerance.code", lambda r, _c: True,
-                lambda r, _c: f.concept_show(r.get("code"))),
+        f.Field("substance", "Substance", "AllergyIntolerance.code", _identity(_allergy_tokens),
+                lambda r, _c: f.concept_show(r.get("code")), f.identity_compare),
         f.Field("reaction", "Reaction", "AllergyIntolerance.reaction.manifestation", lambda r, _c: f.reactions(r),
                 lambda r, _c: ", ".join(f.concept_show(m) for x in (r.get("reaction") or []) if isinstance(x, dict)
                                         for m in (x.get("manifestation") or [])), f.reactions_compare),
         f.Field("severity", "Severity", "AllergyIntolerance.reaction.severity",
                 lambda r, _c: n.text(f.get(r, "reaction", "severity")), _raw(lambda r: f.get(r, "reaction", "severity"))),
     ),
-    _code_or_text("code"),
+    _allergy_tokens,
     lambda r, _c: f.concept_show(r.get("code")) or "allergy",
 )
 
@@ -221,14 +305,24 @@ def _observation_section(name: str, category: str) -> Section:
                     _raw(lambda r: f.get(r, "valueQuantity", "unit") or f.get(r, "valueQuantity", "code"))),
         ),
         _observation_tokens,
-        lambda r, c: f"{f.concept_show(r.get('code'))}{_visit(r, c)}",
+        lambda r, c: f"{_observation_name(r)}{_visit(r, c)}",
     )
+
+
+def _observation_name(r: dict[str, Any]) -> str:
+    """Vital signs as the chart names them ('Blood pressure', 'BMI'), other results by their name."""
+    labels = eq.equivalents().vital_labels
+    for code in _observation_codes(r):
+        if code in labels:
+            return labels[code]
+    return f.concept_show(r.get("code"))
 
 
 PROCEDURES = Section(
     "procedures", "Procedure", lambda _r: True,
     (
-        f.Field("procedure", "Procedure", "Procedure.code", lambda r, _c: True, lambda r, _c: f.concept_show(r.get("code"))),
+        f.Field("procedure", "Procedure", "Procedure.code", _identity(_code_or_text("code")),
+                lambda r, _c: f.concept_show(r.get("code")), f.identity_compare),
         f.Field("date", "Date performed", "Procedure.performed", lambda r, _c: f.performed_date(r),
                 lambda r, _c: f.show_date(r.get("performedDateTime") or f.get(r, "performedPeriod", "start")),
                 f.date_compare),
@@ -245,7 +339,7 @@ NOTES = Section(
         f.Field("text", "Note text", "DocumentReference.content.attachment", lambda r, _c: f.note_words(r),
                 lambda r, _c: f"{len(f.note_words(r) or ())} words", f.note_compare),
     ),
-    lambda r, c, k: frozenset({_visit_token(r, c, k, "date")}),
+    lambda r, c, k: _visit_token(r, c, k, "date"),
     lambda r, c: f"{f.concept_show(r.get('type')) or 'note'}{_visit(r, c)}",
 )
 
@@ -286,7 +380,8 @@ def _credits(section: Section, key: _Item, sub: _Item, rubric: Rubric) -> dict[s
 
 
 def _similarity(section: Section, key: _Item, sub: _Item, rubric: Rubric) -> float:
-    if key.resource == sub.resource:
+    if key.resource == sub.resource and (section is not DEMOGRAPHICS or  # insurance is in the Coverage
+                                         key._ctx.coverage.get(id(key.resource)) == sub._ctx.coverage.get(id(sub.resource))):
         return 1.0  # entered exactly as in the key: every field is right
     weights = rubric.weights(section.name)
     credits = _credits(section, key, sub, rubric)
@@ -298,7 +393,35 @@ def _items(section: Section, record: PatientRecord | None, ctx: Context, is_key:
     if record is None:
         return []
     resources = [record.patient] if section.name == "demographics" else record.of(section.resource_type)
-    return [_Item(r, section, ctx, section.tokens(r, ctx, is_key)) for r in resources if section.select(r)]
+    chosen = [r for r in resources if section.select(r)]
+    if section.name == "vitals" and not is_key:
+        chosen = _blood_pressure_panels(chosen)
+    return [_Item(r, section, ctx, section.tokens(r, ctx, is_key)) for r in chosen]
+
+
+def _blood_pressure_panels(observations: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Systolic and diastolic entered as two Observations of one visit and time read as one blood pressure."""
+    e = eq.equivalents()
+    halves: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
+    for o in observations:
+        codes = f.codes(o.get("code"))
+        part = "s" if e.bp_systolic in codes else "d" if e.bp_diastolic in codes else None
+        if part and isinstance(o.get("valueQuantity"), dict):
+            when = (str(f.get(o, "encounter", "reference")), str(o.get("effectiveDateTime")))
+            halves.setdefault(when, {})[part] = o
+    merged = []
+    for pair in halves.values():
+        if len(pair) == 2:
+            sbp, dbp = pair["s"], pair["d"]
+            panel = {k: v for k, v in sbp.items() if k not in ("code", "valueQuantity", "id")}
+            panel["code"] = {"coding": [{"system": "http://loinc.org", "code": "85354-9"}]}
+            panel["component"] = [{"code": sbp["code"], "valueQuantity": sbp["valueQuantity"]},
+                                  {"code": dbp["code"], "valueQuantity": dbp["valueQuantity"]}]
+            merged.append((sbp, dbp, panel))
+    if not merged:
+        return observations
+    used = {id(x) for sbp, dbp, _ in merged for x in (sbp, dbp)}
+    return [o for o in observations if id(o) not in used] + [panel for _, _, panel in merged]
 
 
 def _blocks(keys: list[_Item], subs: list[_Item]) -> list[tuple[list[int], list[int]]]:
@@ -333,11 +456,16 @@ def _signature(item: _Item) -> str:
     return repr(sorted((k, repr(v)) for k, v in item.values.items()))
 
 
+SUBSTITUTABLE = ("problem_list", "medications", "allergies", "procedures")
+
+
 class _SectionGrader:
     def __init__(self, section: Section, rubric: Rubric, item_value: float):
         self.section, self.rubric, self.value = section, rubric, item_value
         self.findings: list[Finding] = []
         self.extras: list[tuple[_Item, Context]] = []
+        self.source: dict[int, dict[str, Any]] = {}  # id(finding) -> the key resource it is about
+        self.unlinked: list[tuple[_Item, Context]] = []  # student items paired by day: their visit link is broken
 
     def grade(self, keys: list[_Item], subs: list[_Item], ctx: Context) -> list[tuple[int, int]]:
         sec, rubric = self.section, self.rubric
@@ -346,16 +474,37 @@ class _SectionGrader:
             found = best_pairs([keys[i] for i in key_ix], [subs[j] for j in sub_ix],
                                lambda a, b: _similarity(sec, a, b, rubric) if a.tokens & b.tokens else None)
             pairs += [(key_ix[i], sub_ix[j], sim) for i, j, sim in found]
+        if sec.resource_type == "Observation" and any(next(iter(x.tokens), "@e").split("@")[-1][:1] == "d" for x in subs):
+            pairs += self._pair_by_day(keys, subs, pairs, ctx)
+        substituted: set[tuple[int, int]] = set()
+        if sec.name in SUBSTITUTABLE:  # the wrong item in a row: one "chart says A, you entered B"
+            paired_keys, paired_subs = {p[0] for p in pairs}, {p[1] for p in pairs}
+            left_keys = [i for i in range(len(keys)) if i not in paired_keys and id(keys[i].resource) not in ctx.optional]
+            left_subs = [j for j in range(len(subs)) if j not in paired_subs]
+            found = best_pairs([keys[i] for i in left_keys], [subs[j] for j in left_subs],
+                               lambda a, b: _similarity(sec, a, b, rubric) if _same_place(a, b, ctx) else None)
+            for i, j, sim in found:
+                pairs.append((left_keys[i], left_subs[j], sim))
+                substituted.add((left_keys[i], left_subs[j]))
         pairs.sort()
         matched_keys = {i for i, _, _ in pairs}
         matched_subs = {j for _, j, _ in pairs}
         weights = rubric.weights(sec.name)
         for i, j, sim in pairs:
+            key, sub = keys[i], subs[j]
+            if id(key.resource) in ctx.optional:
+                continue
+            if sec.resource_type == "Observation" and next(iter(sub.tokens), "@e").split("@")[-1][:1] == "d" \
+                    and f.encounter_of(sub.resource) is not None:
+                self.unlinked.append((sub, ctx))
             if sim == 1.0:  # every graded field is right (the similarity is their weighted agreement)
                 continue
-            key, sub = keys[i], subs[j]
             credits = _credits(sec, key, sub, rubric)
             total = sum(weights[k] for k in credits)
+            if (i, j) in substituted:
+                lost = sum(self.value * weights[k] / total * (1 - c) for k, c in credits.items()) if total else self.value
+                self._substitution(key, sub, ctx, min(lost, self.value))
+                continue
             for fd in sec.fields:
                 if fd.name not in credits:
                     continue
@@ -363,14 +512,15 @@ class _SectionGrader:
                 if credits[fd.name] < 1.0:
                     self._field_finding(fd, key, sub, ctx, share * (1 - credits[fd.name]), credits[fd.name])
         for i, key in enumerate(keys):
-            if i not in matched_keys:
+            if i not in matched_keys and id(key.resource) not in ctx.optional:
                 label = sec.label(key.resource, ctx)
-                self.findings.append(Finding(self._where(key.resource, ctx), f"{sec.resource_type}[{label}]", label, "",
-                                             self.value, "missing", f"{label}: on the chart but not entered"))
-        # An item entered twice (or more) counts once as extra.
+                self._add(Finding(self._where(key.resource, ctx), f"{sec.resource_type}[{label}]", label, "",
+                                  self.value, "missing", f"{ctx.who}{label}: on the chart but not entered"), key.resource)
+        # An item entered twice (or more) counts once as extra; what matches an optional key item costs nothing.
+        optional_tokens = frozenset().union(*(k.tokens for k in keys if id(k.resource) in ctx.optional))
         seen: set[str] = set()
         for j, sub in enumerate(subs):
-            if j in matched_subs:
+            if j in matched_subs or sub.tokens & optional_tokens:
                 continue
             sig = _signature(sub)
             if sig not in seen:
@@ -378,26 +528,54 @@ class _SectionGrader:
                 seen.add(sig)
         return [(i, j) for i, j, _ in pairs]
 
+    def _pair_by_day(self, keys: list[_Item], subs: list[_Item], pairs: list[tuple[int, int, float]], ctx: Context
+                     ) -> list[tuple[int, int, float]]:
+        paired_keys, paired_subs = {p[0] for p in pairs}, {p[1] for p in pairs}
+        left_keys = [i for i in range(len(keys)) if i not in paired_keys]
+        left_subs = [j for j in range(len(subs)) if j not in paired_subs]
+        days = {i: _by_day(keys[i].resource, ctx) for i in left_keys}
+        found = best_pairs(left_keys, left_subs, lambda i, j: _similarity(self.section, keys[i], subs[j], self.rubric)
+                           if days[i] & subs[j].tokens else None)
+        return [(left_keys[i], left_subs[j], sim) for i, j, sim in found]
+
+    def _add(self, finding: Finding, source: dict[str, Any] | None = None) -> None:
+        self.findings.append(finding)
+        if source is not None:
+            self.source[id(finding)] = source
+
     def _where(self, res: dict[str, Any], ctx: Context) -> str:
         return self.section.where(res, ctx) or SECTION_TITLES[self.section.name].lower()
+
+    def _substitution(self, key: _Item, sub: _Item, ctx: Context, lost: float) -> None:
+        label = _with_code(self.section.label(key.resource, ctx), key.resource)
+        entered = _with_code(self.section.label(sub.resource, ctx), sub.resource)
+        noun = {"problem_list": "Problem", "medications": "Medication", "allergies": "Allergy",
+                "procedures": "Procedure"}[self.section.name]
+        self._add(Finding(self._where(key.resource, ctx), f"{self.section.resource_type}[{label}]", label, entered, lost,
+                          "wrong", f"{ctx.who}{noun}: chart says {label}, you entered {entered}"), key.resource)
 
     def _field_finding(self, fd: f.Field, key: _Item, sub: _Item, ctx: Context, lost: float, credit: float) -> None:
         expected = fd.show(key.resource, ctx)
         entered = fd.show(sub.resource, ctx) if sub.values[fd.name] is not None else ""
         label = self.section.label(key.resource, ctx)
         # Demographics and encounters name the item in the section already ("encounter 2").
-        prefix = f"{label}: " if self.section.name not in ("demographics", "encounters") else ""
+        prefix = ctx.who + (f"{label}: " if self.section.name not in ("demographics", "encounters") else "")
         kind: Kind
-        if sub.values[fd.name] is None:
+        if fd.name == "text" and self.section.name == "notes":
+            missing = _missing_facts(key.resource, sub.resource)
+            kind, message = ("partial" if credit > 0 else "wrong"), (
+                f"{prefix}{fd.label}: key facts missing from your note: {', '.join(missing) or 'wording differs'}"
+                + (f" (close: {credit:.0%} credit)" if credit > 0 else ""))
+        elif sub.values[fd.name] is None:
             kind, message = "missing", f"{prefix}{fd.label}: chart says {expected}, nothing entered"
         elif credit > 0:
             kind, message = "partial", (f"{prefix}{fd.label}: chart says {expected}, you entered {entered} "
                                         f"(close: {credit:.0%} credit)")
         else:
             kind, message = "wrong", f"{prefix}{fd.label}: chart says {expected}, you entered {entered}"
-        self.findings.append(Finding(self._where(key.resource, ctx), f"{self.section.resource_type}[{label}].{fd.path.split('.', 1)[-1]}"
-                                     if self.section.name != "demographics" else fd.path,
-                                     expected, entered, lost, kind, message))
+        self._add(Finding(self._where(key.resource, ctx), f"{self.section.resource_type}[{label}].{fd.path.split('.', 1)[-1]}"
+                          if self.section.name != "demographics" else fd.path, expected, entered, lost, kind, message),
+                  key.resource)
 
     def finish(self, possible: float) -> float:
         """Charge the extras (at most what is left of the section) and return the section's points.
@@ -410,12 +588,85 @@ class _SectionGrader:
             lost = min(penalty, room)
             room -= lost
             label = self.section.label(item.resource, ctx)
-            self.findings.append(Finding(self._where(item.resource, ctx), f"{self.section.resource_type}[{label}]", "",
-                                         label, lost, "extra", f"{label}: entered but not on the chart"))
+            message = f"{ctx.who}{label}: entered but not on the chart"
+            where = self._where(item.resource, ctx)
+            if self.section.name == "encounters":
+                label, message = _extra_visit(item.resource, ctx)
+                where = "encounters"
+            self.findings.append(Finding(where, f"{self.section.resource_type}[{label}]", "", label, lost, "extra", message))
+        by_target: dict[tuple[int, str], list[_Item]] = {}
+        for item, ctx in self.unlinked:
+            by_target.setdefault((id(ctx), str(f.get(item.resource, "encounter", "reference"))), []).append(item)
+        for (_c, target), items in by_target.items():
+            lost = min(self.value * self.rubric.partial_credit["unlinked_item"] * len(items), room)
+            room -= lost
+            day = show_day(items[0].resource.get("effectiveDateTime"))
+            self.findings.append(Finding(SECTION_TITLES[self.section.name].lower(), f"Observation.encounter[{target}]",
+                                         "", target, lost, "wrong",
+                                         f"{len(items)} {SECTION_TITLES[self.section.name].lower()} of {day} point to a "
+                                         f"visit that is not in your record ({target[:22]}…): link them to the visit "
+                                         f"of {day} (they were graded by their date)"))
         return room
 
 
+def _with_code(label: str, res: dict[str, Any]) -> str:
+    """'Hypothyroidism, unspecified (E03.9)': a coder reads the code beside the words."""
+    concept = res.get("code") if res.get("resourceType") in ("Condition", "Procedure") else None
+    code = f.get(concept, "coding", "code") if concept else None
+    return f"{label} ({code})" if isinstance(code, str) and code not in label else label
+
+
+def show_day(value: Any) -> str:
+    return f.show_date(value)
+
+
+def _same_place(a: _Item, b: _Item, ctx: Context) -> bool:
+    """A substitution pairs a leftover chart item with a leftover entry of the same kind and place: a problem-list
+    item with a problem-list item, a visit diagnosis with one of the same visit."""
+    ka, kb = _is_visit_diagnosis(a.resource), _is_visit_diagnosis(b.resource)
+    if ka != kb:
+        return False
+    if not ka:
+        return True
+    enc_a = ctx.key_chart.resolve(f.encounter_of(a.resource))
+    enc_b = ctx.sub_chart.resolve(f.encounter_of(b.resource))
+    return enc_a is not None and enc_b is not None and ctx.reverse_map.get(id(enc_b)) == id(enc_a)
+
+
+def _extra_visit(res: dict[str, Any], ctx: Context) -> tuple[str, str]:
+    day = _local_date(f.get(res, "period", "start"), ctx)
+    shown = _show_day(day) or "no date"
+    if ctx.key is not None:
+        for enc in ctx.key.of("Encounter"):
+            if day is not None and _local_date(f.get(enc, "period", "start"), ctx) == day:
+                number = ctx.encounter_number.get(id(enc), "?")
+                return (f"visit on {shown}",
+                        f"{ctx.who}Visit on {shown}: duplicate of visit {number} ({shown}); a visit is entered once")
+    return f"visit on {shown}", f"{ctx.who}Visit on {shown}: entered but not on the chart"
+
+
+def _missing_facts(key: dict[str, Any], sub: dict[str, Any], most: int = 5) -> list[str]:
+    """The chart note's facts ('BP 133/75', 'Steroid injection given today') that the student's note leaves out:
+    its phrases with a number or a clinical word of which at least half the words are missing, in the note's order."""
+    text = f.note_text(key) or ""
+    got = set(f.note_words(sub) or ())
+    out: list[str] = []
+    for clause in re.split(r"\.(?=\s|$)|[;\n]|, (?=[A-Z])", text):
+        ws = n.words(clause)
+        salient = [w for w in ws if w not in got and (any(ch.isdigit() for ch in w) or (len(w) >= 5 and w not in _COMMON))]
+        if salient and sum(w not in got for w in ws) * 2 >= len(ws) and not (len(ws) == 1 and ws[0].isdigit()):
+            phrase = " ".join(clause.split())
+            out.append(phrase if len(phrase) <= 48 else phrase[:47] + "…")
+    return [f"“{p}”" for p in out[:most]] + ([f"and {len(out) - most} more"] if len(out) > most else [])
+
+
+_COMMON = frozenset("""about after again before being below could denies every given other their there these those
+three under until where which while would today return visit reports patient continue normal states since
+without within""".split())
+
 def _pair_patients(key_chart: Chart, sub_chart: Chart, rubric: Rubric) -> list[tuple[PatientRecord | None, PatientRecord | None]]:
+    if len(key_chart.patients) == 1 and len(sub_chart.patients) == 1:  # the usual case: nothing to choose
+        return [(key_chart.patients[0], sub_chart.patients[0])]
     empty = Context(key_chart, sub_chart, None, None)
     keys = [_Item(p.patient, DEMOGRAPHICS, empty) for p in key_chart.patients]
     subs = [_Item(p.patient, DEMOGRAPHICS, empty) for p in sub_chart.patients]
@@ -437,7 +688,8 @@ def _claim_order(claim: dict[str, Any]) -> tuple[str, str]:
     return (str(claim.get("created", "")), first or "")
 
 
-def _grade_coding(contexts: list[Context], rubric: Rubric, claim_value: float) -> list[Finding]:
+def _grade_coding(contexts: list[Context], rubric: Rubric, claim_value: float,
+                  sources: dict[int, dict[str, Any]] | None = None) -> list[Finding]:
     """Each key claim against the student's claim for the same visit (found through the encounter pairing).
 
     A visit with several claims (a pharmacy claim beside the professional one) pairs them in order.
@@ -459,40 +711,170 @@ def _grade_coding(contexts: list[Context], rubric: Rubric, claim_value: float) -
             number = ctx.encounter_number.get(enc_id)
             student = sorted(theirs.get(enc_id, []), key=_claim_order)
             for i, claim in enumerate(sorted(claims, key=_claim_order)):
-                grader = coding.ClaimGrader(rubric, claim_value, f"coding, visit {number or '?'}")
+                grader = coding.ClaimGrader(rubric, claim_value, f"{ctx.who}coding, visit {number or '?'}")
                 other = student[i] if i < len(student) else None
                 grader.grade(coding.read_claim(claim, ctx.key_chart.resolve),
                              coding.read_claim(other, ctx.sub_chart.resolve) if other else None)
                 findings += grader.findings
+                if sources is not None:
+                    sources.update({id(x): claim for x in grader.findings})
     return findings
 
 
-def grade(key: Any, submission: Any, rubric: Rubric | None = None) -> GradeReport:
-    """Compare a student's record with the answer key, field by field; explain every point lost."""
+def _clinic_zone(record: PatientRecord | None) -> dt.tzinfo | None:
+    for enc in record.of("Encounter") if record else []:
+        moment = n.moment(f.get(enc, "period", "start"))
+        if moment is not None:
+            return moment.tzinfo
+    return None
+
+
+def _patient_name(record: PatientRecord) -> str:
+    p = record.patient
+    return " ".join(str(x) for x in (f.given(p, 0), f.official_name(p).get("family")) if isinstance(x, str)) or "patient"
+
+
+def _superbill_only(record: PatientRecord, chart: Chart) -> set[int]:
+    """Visit diagnoses the visit's progress note never names: they come from the superbill's coding lines (a
+    long-term-drug Z code, a BMI code), which the coding task grades. Entering them is neither right nor wrong."""
+    visit_dx = [c for c in record.of("Condition") if _is_visit_diagnosis(c)]
+    if not visit_dx:
+        return set()
+    notes: dict[int, str] = {}
+    for doc in record.of("DocumentReference"):
+        enc = chart.resolve(f.encounter_of(doc))
+        if enc is not None:
+            notes[id(enc)] = " ".join((f.note_text(doc) or "").lower().split())
+    out = set()
+    for cond in visit_dx:
+        enc = chart.resolve(f.encounter_of(cond))
+        text = " ".join(f.concept_show(cond.get("code")).lower().split())
+        if enc is not None and id(enc) in notes and text and text not in notes[id(enc)]:
+            out.add(id(cond))
+    return out
+
+
+def _fold_missing_visits(findings: list[Finding], sources: dict[int, dict[str, Any]], contexts: list[Context]
+                         ) -> list[Finding]:
+    """A visit left out is one finding: what was recorded at it is folded under it (its points included)."""
+    missing_visit: dict[int, Finding] = {}
+    for x in findings:
+        res = sources.get(id(x))
+        if x.kind == "missing" and res is not None and res.get("resourceType") == "Encounter":
+            missing_visit[id(res)] = x
+    if not missing_visit:
+        return findings
+    folded: dict[int, list[Finding]] = {k: [] for k in missing_visit}
+    keep = []
+    charts = [c.key_chart for c in contexts]
+    for x in findings:
+        res = sources.get(id(x))
+        link = (coding.claim_encounter(res) if res.get("resourceType") == "Claim" else f.encounter_of(res)) if res else None
+        enc = charts[0].resolve(link) if link is not None and charts else None
+        if res is not None and enc is not None and id(enc) in missing_visit and x is not missing_visit.get(id(res)):
+            folded[id(enc)].append(x)
+        else:
+            keep.append(x)
+    out = []
+    for x in keep:
+        res = sources.get(id(x))
+        if res is not None and id(res) in folded and x is missing_visit[id(res)]:
+            items = folded[id(res)]
+            day = f.show_date(f.get(res, "period", "start"))
+            counted: dict[str, int] = {}
+            for y in items:
+                if y.path.startswith("Claim"):
+                    continue
+                where = y.section.split(" — ")[-1]
+                counted[where] = counted.get(where, 0) + 1
+            parts = [f"{k} {v}" for k, v in counted.items()] + (["its claim"] if any(y.path.startswith("Claim")
+                                                                                     for y in items) else [])
+            lost = x.points_lost + sum(y.points_lost for y in items)
+            message = x.message.replace(": on the chart but not entered", f" ({day}): on the chart but not entered")
+            if parts:
+                message += f"; with it, what was recorded at that visit: {', '.join(parts)}"
+            x = Finding(x.section, x.path, x.expected, "", lost, "missing", message)
+        out.append(x)
+    return out
+
+
+@dataclass(frozen=True)
+class ExtraSection:
+    """A section graded by its own module (coding here; access audit and consistency plug in the same way).
+
+    ``count(contexts)`` says how many items the key has (0: the section is not in play); ``grade(contexts, rubric,
+    item_value, sources)`` returns its findings and may note in ``sources`` (id(finding) -> key resource) what
+    each is about, so a missing visit folds them and a verify task sees them. The rubric needs
+    ``[sections.<name>]`` and SECTION_TITLES a title.
+    """
+
+    name: str
+    count: Callable[[list[Context]], int]
+    grade: Callable[[list[Context], Rubric, float, dict[int, dict[str, Any]]], list[Finding]]
+
+
+EXTRA_SECTIONS: list[ExtraSection] = [
+    ExtraSection("coding", lambda contexts: sum(len(c.key.of("Claim")) for c in contexts if c.key),
+                 lambda contexts, rubric, value, sources: _grade_coding(contexts, rubric, value, sources)),
+]
+
+
+def _section_points(rubric: Rubric, counts: dict[str, int]) -> dict[str, float]:
+    """Points of each section in play, out of 100: sections with ``per_item`` points get exactly that per item;
+    the others share what is left in proportion to their ``points``."""
+    fixed = {name: rubric.per_item(name) * count for name, count in counts.items() if count and rubric.per_item(name)}
+    fixed_total = sum(fixed.values())
+    if fixed_total > 100:
+        fixed = {k: v * 100 / fixed_total for k, v in fixed.items()}
+        fixed_total = 100.0
+    shared = {name: rubric.points(name) for name, count in counts.items() if count and name not in fixed}
+    raw = sum(shared.values())
+    rest = 100.0 - fixed_total if raw else 0.0
+    if not raw and fixed_total:  # only fixed sections: they are the whole grade
+        return {k: v * 100 / fixed_total for k, v in fixed.items()}
+    return fixed | {k: v * rest / raw for k, v in shared.items()}
+
+
+def grade(key: Any, submission: Any, rubric: Rubric | None = None, *,
+          planted: list[dict[str, Any]] | None = None) -> GradeReport:
+    """Compare a student's record with the answer key, field by field; explain every point lost.
+
+    ``planted``: for a verify task, the errors planted in the pre-entered record (``hitsim generate``'s
+    planted-faults.json); the report then opens with how many the student caught.
+    """
     rubric = rubric or default_rubric()
     key_chart = read_chart(key, "key")
     sub_chart = read_chart(submission, "submission")
     coverage = _coverages(key_chart) | _coverages(sub_chart)
+    several = len(key_chart.patients) > 1
     contexts = []
     for key_rec, sub_rec in _pair_patients(key_chart, sub_chart, rubric):
-        ctx = Context(key_chart, sub_chart, key_rec, sub_rec, coverage=coverage)
+        ctx = Context(key_chart, sub_chart, key_rec, sub_rec, coverage=coverage, zone=_clinic_zone(key_rec))
         if key_rec is not None:
             encounters = sorted(key_rec.of("Encounter"), key=lambda e: str(f.get(e, "period", "start") or ""))
             ctx.encounter_number = {id(e): i for i, e in enumerate(encounters, start=1)}
+            ctx.optional = _superbill_only(key_rec, key_chart)
+            ctx.key_resources = {id(c) for c in key_rec.of("Condition")}
+            if several:
+                ctx.who = f"{_patient_name(key_rec)} — "
+        elif several and sub_rec is not None:
+            ctx.who = f"{_patient_name(sub_rec)} — "
         contexts.append(ctx)
     key_items = {(s.name, i): _items(s, c.key, c, True) for s in SECTIONS for i, c in enumerate(contexts)}
-    counts = {s.name: sum(len(key_items[s.name, i]) for i in range(len(contexts))) if rubric.points(s.name) else 0
-              for s in SECTIONS}
-    counts["coding"] = sum(len(c.key.of("Claim")) for c in contexts if c.key) if rubric.points("coding") else 0
+    counts = {s.name: sum(1 for i, c in enumerate(contexts) for x in key_items[s.name, i] if id(x.resource) not in c.optional)
+              if rubric.points(s.name) else 0 for s in SECTIONS}
+    for extra in EXTRA_SECTIONS:
+        counts[extra.name] = extra.count(contexts) if rubric.points(extra.name) else 0
     counts["consistency"] = consistency.planted_count(key) if rubric.points("consistency") else 0
-    possible_raw = sum(rubric.points(name) for name, count in counts.items() if count)
-    scale = 100.0 / possible_raw if possible_raw else 0.0
+    points = _section_points(rubric, counts)
     section_scores, findings = [], []
+    sources: dict[int, dict[str, Any]] = {}
     for section in SECTIONS:
-        possible = rubric.points(section.name) * scale if counts[section.name] else 0.0
+        possible = points.get(section.name, 0.0)
         grader = _SectionGrader(section, rubric, possible / counts[section.name] if counts[section.name] else 0.0)
         for i, ctx in enumerate(contexts):
-            keys, subs = key_items[section.name, i], _items(section, ctx.sub, ctx, False)
+            keys = key_items[section.name, i]
+            subs = _items(section, ctx.sub, ctx, False)
             pairs = grader.grade(keys, subs, ctx)
             if section is ENCOUNTERS:
                 ctx.reverse_map = {id(subs[j].resource): id(keys[i].resource) for i, j in pairs}
@@ -500,19 +882,57 @@ def grade(key: Any, submission: Any, rubric: Rubric | None = None) -> GradeRepor
         if counts[section.name] or grader.findings:
             section_scores.append(SectionScore(section.name, SECTION_TITLES[section.name], possible, earned))
         findings += grader.findings
-    if counts["coding"]:
-        possible = rubric.points("coding") * scale
-        coding_findings = _grade_coding(contexts, rubric, possible / counts["coding"])
-        lost = sum(x.points_lost for x in coding_findings)
-        section_scores.append(SectionScore("coding", SECTION_TITLES["coding"], possible, max(0.0, possible - lost)))
-        findings += coding_findings
+        sources.update(grader.source)
+    for extra in EXTRA_SECTIONS:
+        if counts[extra.name]:
+            possible = points[extra.name]
+            extra_findings = extra.grade(contexts, rubric, possible / counts[extra.name], sources)
+            lost = sum(x.points_lost for x in extra_findings)
+            section_scores.append(SectionScore(extra.name, SECTION_TITLES[extra.name], possible, max(0.0, possible - lost)))
+            findings += extra_findings
     if counts["consistency"]:
-        section_score, found = consistency.grade_consistency(key, submission, rubric.points("consistency") * scale)
+        section_score, found = consistency.grade_consistency(key, submission, points["consistency"])
         section_scores.append(section_score)
         findings += found
     for problem in key_chart.problems:
         raise ValueError(f"answer key: {problem.path}: {problem.message}")
+    findings = _fold_missing_visits(findings, sources, contexts)
     # What could not be read comes first: it explains the rest.
     findings = [Finding("submission", p.path, "", "", 0.0, "wrong", p.message) for p in sub_chart.problems] + findings
-    score = 100.0 - sum(x.points_lost for x in findings) if possible_raw else 0.0
-    return GradeReport(min(100.0, max(0.0, score)), section_scores, findings)
+    score = 100.0 - sum(x.points_lost for x in findings) if points else 0.0
+    summary, missed = verification(planted, key_chart, findings, sources) if planted is not None else ("", [])
+    return GradeReport(min(100.0, max(0.0, score)), section_scores, findings, summary=summary, missed=missed)
+
+
+def verification(planted: list[dict[str, Any]], key_chart: Chart, findings: list[Finding],
+                 sources: dict[int, dict[str, Any]]) -> tuple[str, list[dict[str, str]]]:
+    """Verify task: a planted error is caught when nothing is still wrong at the place it was planted (the same
+    element of the same item; for an item left out, the item itself)."""
+    on_item: dict[str, list[Finding]] = {}
+    for x in findings:
+        res = sources.get(id(x))
+        if res is not None and isinstance(res.get("id"), str):
+            on_item.setdefault(res["id"], []).append(x)
+    missed = []
+    for fault in planted:
+        element = _element(str(fault.get("path", "")))
+        still = [x for x in on_item.get(str(fault.get("resource_id")), [])
+                 if not element or x.kind == "missing" and not _element(x.path)
+                 or _element(x.path) and (element in _element(x.path) or _element(x.path) in element)]
+        if still:
+            best = still[0]
+            missed.append({"description": str(fault.get("description", "")),
+                           "chart_says": best.expected or str(fault.get("expected", "")),
+                           "record_has": best.entered or str(fault.get("planted", "")) or "(nothing)"})
+    caught = len(planted) - len(missed)
+    summary = f"You caught {caught} of {len(planted)} planted errors."
+    if missed:
+        summary += " Missed: " + "; ".join(f"{m['description']} — chart says {m['chart_says'] or '(nothing)'}, "
+                                            f"the record still has {m['record_has']}" for m in missed) + "."
+    return summary, missed
+
+
+def _element(path: str) -> str:
+    """'Encounter[visit 2].period.start' -> 'period.start'; 'Patient.name.given[0]' -> 'name.given'."""
+    plain = re.sub(r"\[[^\]]*\]", "", path)
+    return plain.split(".", 1)[1] if "." in plain else ""

@@ -159,7 +159,9 @@ def quantity(q: Any) -> tuple[str, float] | None:
         return None
     known = _UNITS.get(unit.strip().lower())
     if known is None:
-        return (unit.strip(), float(value))
+        from grading.equivalents import unit as ucum  # 'mL/min/1.73m²' as printed = 'mL/min/{1.73_m2}'
+
+        return (ucum(unit) or unit.strip(), float(value))
     kind, factor, offset = known
     return (kind, (float(value) + offset) * factor)
 

@@ -33,10 +33,14 @@ class GradeReport:
     score: float  # 0-100
     sections: list[SectionScore]
     findings: list[Finding] = field(default_factory=list)
+    summary: str = ""  # verify tasks: "You caught 5 of 6 planted errors. Missed: …"
+    missed: list[dict[str, str]] = field(default_factory=list)  # verify tasks: description, chart_says, record_has
 
     def to_dict(self) -> dict[str, Any]:
+        verify = {"summary": self.summary, "missed": self.missed} if self.summary else {}
         return {
             "score": round(self.score, 1),
+            **verify,
             "sections": [{**asdict(s), "points_possible": round(s.points_possible, 2),
                           "points_earned": round(s.points_earned, 2)} for s in self.sections],
             "findings": [{**asdict(f), "points_lost": round(f.points_lost, 2)} for f in self.findings],
@@ -44,6 +48,10 @@ class GradeReport:
 
     def to_text(self) -> str:
         lines = [f"Score: {self.score:.1f} / 100", ""]
+        if self.summary:
+            lines[1:1] = [self.summary.split(" Missed: ")[0]] + [
+                f"  missed: {m['description']} — chart says {m['chart_says']}, the record still has {m['record_has']}"
+                for m in self.missed]
         for s in self.sections:
             lines.append(f"  {s.title:<16} {s.points_earned:6.2f} / {s.points_possible:6.2f}")
         lines.append("")
@@ -63,6 +71,12 @@ class GradeReport:
             f"<span class='section'>{escape(f.section)}</span> {escape(f.message)}"
             f"<span class='path'>{escape(f.path)}</span></li>" for f in self.findings)
         findings = f"<ol class='findings'>{items}</ol>" if items else "<p>No findings: everything was entered correctly.</p>"
-        return (f"<section class='grade-report'><h2>Score: {self.score:.1f} / 100</h2>"
+        verify = ""
+        if self.summary:
+            missed = "".join(f"<li>{escape(m['description'])}: chart says <b>{escape(m['chart_says'])}</b>, the record "
+                             f"still has <b>{escape(m['record_has'])}</b></li>" for m in self.missed)
+            verify = (f"<p class='verify-summary'>{escape(self.summary.split(' Missed: ')[0])}</p>"
+                      + (f"<ul class='missed'>{missed}</ul>" if missed else ""))
+        return (f"<section class='grade-report'>{verify}<h2>Score: {self.score:.1f} / 100</h2>"
                 f"<table class='sections'><tr><th>Section</th><th>Earned</th><th>Possible</th></tr>{rows}</table>"
                 f"<h3>Findings</h3>{findings}</section>")

@@ -42,6 +42,10 @@ class Rubric:
     def weights(self, section: str) -> dict[str, float]:
         return self.sections[section]["fields"]
 
+    def per_item(self, section: str) -> float:
+        """Fixed points per item an instructor set for a section (0: the section shares its ``points``)."""
+        return float(self.sections[section].get("per_item", 0.0))
+
 
 @cache
 def _default_data() -> dict[str, Any]:
@@ -66,6 +70,9 @@ def _merge(base: dict[str, Any], override: dict[str, Any], where: str) -> None:
     """Apply ``override`` onto ``base``; every key must already exist in the default rubric."""
     for key, value in override.items():
         path = f"{where}.{key}" if where else key
+        if key not in base and key == "per_item" and where.startswith("sections."):
+            base[key] = value  # optional: fixed points per item for this section
+            continue
         if key not in base:
             known = ", ".join(sorted(base))
             raise RubricError(f"{path}: unknown key; expected one of {known}")
@@ -80,6 +87,8 @@ def _merge(base: dict[str, Any], override: dict[str, Any], where: str) -> None:
 def _build(data: dict[str, Any], source: str) -> Rubric:
     for name, section in data["sections"].items():
         _check_number(f"{source}: sections.{name}.points", section["points"])
+        if "per_item" in section:
+            _check_number(f"{source}: sections.{name}.per_item", section["per_item"], 0.0, 100.0)
         for field, weight in section["fields"].items():
             _check_number(f"{source}: sections.{name}.fields.{field}", weight)
     for key, value in data["partial_credit"].items():

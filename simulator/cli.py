@@ -7,6 +7,7 @@ import os
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 
@@ -98,6 +99,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
 
     from grading import GradeReport, RubricError, default_rubric, grade, load_rubric
     from simulator.fhir.validation import NotFhirJson, load_json_file
+    from simulator.services.cases import grade_case
 
     documents = {}
     for role, name in (("key", args.key), ("submission", args.submission)):
@@ -111,11 +113,13 @@ def cmd_grade(args: argparse.Namespace) -> int:
     if documents["key"].get("resourceType") != "Bundle":
         return _fail(f"key: {args.key}: expected an answer-key Bundle, got a {documents['key']['resourceType']}")
     try:
-        rubric = load_rubric(args.rubric) if args.rubric else default_rubric()
+        rubric = load_rubric(args.rubric) if args.rubric else None
     except RubricError as exc:
         return _fail(f"rubric: {exc}")
+    case = _case_of_key(documents["key"])  # the app's rubric and planted errors, when the key's scenario is known
     try:
-        report: GradeReport = grade(documents["key"], documents["submission"], rubric)
+        report: GradeReport = (grade_case(case, documents["submission"], rubric) if case is not None
+                               else grade(documents["key"], documents["submission"], rubric or default_rubric()))
     except ValueError as exc:
         return _fail(f"key: {args.key}: {exc}")
     if args.json:
@@ -123,6 +127,23 @@ def cmd_grade(args: argparse.Namespace) -> int:
     else:
         print(report.to_text(), end="")
     return EXIT_OK
+
+
+def _case_of_key(key: dict[str, Any]) -> Any:
+    """The generated case a key records (identifier ``scenario:seed``), when that scenario is in the library and
+    regenerates this very key; else None (the key is graded with the default rubric)."""
+    from simulator.generate import generate_case
+    from simulator.generate.scenario import ScenarioError, list_scenario_files, load_scenario
+
+    value = str((key.get("identifier") or {}).get("value", ""))
+    slug, _, seed = value.rpartition(":")
+    if not slug or not seed.isdigit() or slug not in {p.stem for p in list_scenario_files()}:
+        return None
+    try:
+        case = generate_case(load_scenario(slug), int(seed))
+    except ScenarioError:
+        return None
+    return case if case.key.get("id") == key.get("id") else None
 
 
 def cmd_scenarios(args: argparse.Namespace) -> int:

@@ -16,6 +16,7 @@ from grading import RubricError, parse_rubric
 from simulator.generate import generate_case, load_scenario, plant_faults
 from simulator.generate.scenario import FAULT_KINDS, list_scenario_files
 from tests.conftest import DATA
+from tests.grading_cases import superbill_only_diagnoses
 
 SCENARIOS = [load_scenario(f) for f in list_scenario_files()]
 # Entry sections only: the coding section has its own tests (tests/test_grading_coding.py).
@@ -80,7 +81,9 @@ def _expected_loss(key: dict, fault) -> float:
     vitals = [o for o in of(key, "Observation") if o["category"][0]["coding"][0]["code"] == "vital-signs"]
     labs = [o for o in of(key, "Observation") if o["category"][0]["coding"][0]["code"] == "laboratory"]
     counts = {"demographics": len(of(key, "Patient")), "encounters": len(of(key, "Encounter")),
-              "problem_list": len(of(key, "Condition")), "medications": len(of(key, "MedicationRequest")),
+              # visit diagnoses only the superbill names (long-term-use Z codes) neither earn nor cost
+              "problem_list": len(of(key, "Condition")) - len(superbill_only_diagnoses(key)),
+              "medications": len(of(key, "MedicationRequest")),
               "allergies": len(of(key, "AllergyIntolerance")), "vitals": len(vitals), "labs": len(labs)}
 
     def field_loss(section: str, field: str, present: list[str], credit: float = 0.0) -> float:
@@ -165,7 +168,7 @@ def test_a_weight_outside_the_tolerance_is_wrong():
     weight = next(o for o in of(sub, "Observation") if o["code"]["coding"][0]["code"] == "29463-7")
     weight["valueQuantity"] = {"value": round(weight["valueQuantity"]["value"] * 0.45359237 + 0.5, 2), "code": "kg"}
     report = grade(key, sub)
-    assert len(report.findings) == 1 and "Body weight" in report.findings[0].message
+    assert len(report.findings) == 1 and "Weight, visit 1" in report.findings[0].message
 
 
 def test_names_addresses_phones_and_sex_are_normalised():

@@ -13,9 +13,11 @@ import secrets
 from functools import lru_cache
 from typing import Any
 
+from grading import GradeReport, Rubric, grade
 from simulator.chart import ChartPage, chart_pages
 from simulator.generate import GeneratedCase, generate_case
 from simulator.generate.consistency import ConsistencyCase, detected_issues, plant_consistency
+from simulator.generate.case_files import preentered_record
 from simulator.generate.scenario import parse_scenario
 
 
@@ -40,13 +42,12 @@ def consistency_for(source_toml: str, slug: str, seed: int) -> ConsistencyCase:
                              sc.consistency_kinds, sc.legitimate_changes)
 
 
-def grading_key(source_toml: str, slug: str, seed: int) -> dict[str, Any]:
+def grading_key(case: GeneratedCase) -> dict[str, Any]:
     """What a submission is graded against: the key, plus the planted discrepancies for a consistency task
     (alone when the scenario has no entry task, so only the consistency report is graded)."""
-    case = case_for(source_toml, slug, seed)
     if "consistency" not in case.scenario.tasks:
         return case.key
-    issues = detected_issues(consistency_for(source_toml, slug, seed))
+    issues = detected_issues(consistency_for(case.scenario.source, case.scenario.slug, case.seed))
     entered = {"enter", "verify"} & set(case.scenario.tasks)
     return {**case.key, "entry": (case.key["entry"] if entered else [])
             + [{"fullUrl": f"urn:uuid:{i['id']}", "resource": i} for i in issues]}
@@ -69,3 +70,11 @@ def variant_seed(secret: bytes, base_seed: int, student_id: int, attempt_number:
     message = f"hitsim-case-seed:v2:{base_seed}:{student_id}:{attempt_number}".encode()
     digest = hmac.new(secret, message, "sha256").digest()
     return int.from_bytes(digest[:8], "big") >> (64 - SEED_BITS)
+
+
+def grade_case(case: GeneratedCase, submission: Any, rubric: Rubric | None = None) -> GradeReport:
+    """Grade a student's record the way the app does: the scenario's rubric (coding only when coding is a task),
+    the planted discrepancies of a consistency task and, for a verify task, the errors planted in the pre-entered
+    record. The CLI uses this too."""
+    planted = [f.as_dict() for f in preentered_record(case)[1]] if "verify" in case.scenario.tasks else None
+    return grade(grading_key(case), submission, rubric or case.scenario.rubric(), planted=planted)

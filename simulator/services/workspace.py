@@ -14,7 +14,7 @@ from typing import Any
 import pydantic
 from sqlalchemy.exc import IntegrityError
 
-from grading import GRADER_VERSION, grade
+from grading import GRADER_VERSION
 from simulator.audit import trail
 from simulator.audit.trail import Workstation
 from simulator.ehr.claims import claim_problems
@@ -293,7 +293,7 @@ def submit_attempt(store: Store, *, user: SignedInUser, attempt_id: int,
         source, slug, seed = a.scenario.source_toml, a.scenario.slug, attempt.seed
     bundle = _bundle(store, user, attempt_id)
     case = cases.case_for(source, slug, seed)
-    report = grade(cases.grading_key(source, slug, seed), bundle, case.scenario.rubric()).to_dict()
+    report = cases.grade_case(case, bundle).to_dict()
     with store.session() as s:
         _attempt_for(s, user, attempt_id, write=False)  # still ours
         won = repo.claim_submission(s, attempt_id=attempt_id)

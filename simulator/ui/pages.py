@@ -240,6 +240,12 @@ def _paper_chart(view: assignments.AttemptView) -> None:
 
 def grade_report_view(report: dict) -> None:
     """The score, the points by section, and every finding in the student's words."""
+    if report.get("summary"):  # verify task: how many planted errors were caught, and the ones missed
+        with ui.card().classes("w-full").mark("verify-summary"):
+            ui.label(report["summary"].split(" Missed: ")[0]).classes("text-h6")
+            for m in report.get("missed", []):
+                ui.label(f"Missed: {m['description']} — chart says {m['chart_says']}, "
+                         f"the record still has {m['record_has']}").classes("text-negative")
     with ui.row().classes("items-baseline gap-4"):
         ui.label(f"{report['score']:.1f}").classes("text-h3 text-primary").mark("score")
         ui.label("out of 100").classes("text-h6 hitsim-muted")
