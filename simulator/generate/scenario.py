@@ -15,8 +15,8 @@ from typing import Any
 
 from grading import Rubric, RubricError, rubric_with
 from simulator.clinical import Catalog, load_catalog
-from simulator.reports.consistency_rules import DISCREPANCY_KINDS, LEGITIMATE_CHANGES
 from simulator.coding.rules import CodingPolicy
+from simulator.reports.consistency_rules import DISCREPANCY_KINDS, LEGITIMATE_CHANGES
 
 DIFFICULTIES = ("introductory", "intermediate", "advanced")
 SETTINGS = ("office", "emergency")

@@ -16,8 +16,8 @@ from typing import Any
 from grading import GradeReport, Rubric, grade
 from simulator.chart import ChartPage, chart_pages
 from simulator.generate import GeneratedCase, generate_case
-from simulator.generate.consistency import ConsistencyCase, detected_issues, plant_consistency
 from simulator.generate.case_files import preentered_record
+from simulator.generate.consistency import ConsistencyCase, detected_issues, plant_consistency
 from simulator.generate.scenario import parse_scenario
 
 
