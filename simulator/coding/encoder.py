@@ -391,9 +391,9 @@ def build_index(path: Path) -> Path:
     db.executemany("INSERT OR IGNORE INTO sections VALUES (?, ?, ?)", sections)
     alpha = []
     for s, p, c, see, mod in index_rows:
-        positive, negated = text_stems(p.replace("→", ",") + ", " + mod)
-        alpha.append((s, p, c if c in by_code else None, see, mod, " ".join(dict.fromkeys(positive + negated)),
-                      " ".join(dict.fromkeys(negated)), " ".join(_stems_text(mod))))
+        index_positive, index_negated = text_stems(p.replace("→", ",") + ", " + mod)
+        alpha.append((s, p, c if c in by_code else None, see, mod, " ".join(dict.fromkeys(index_positive + index_negated)),
+                      " ".join(dict.fromkeys(index_negated)), " ".join(_stems_text(mod))))
     alpha.sort(key=lambda a: (a[0] != "Index", a[1].count("→"), len(a[1])))
     db.executemany("INSERT INTO alpha_index VALUES (?, ?, ?, ?, ?, ?, ?, ?)", alpha)
     db.execute("INSERT INTO alpha_fts (rowid, path_s) SELECT rowid, path_s FROM alpha_index")
