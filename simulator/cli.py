@@ -294,7 +294,8 @@ def cmd_codes_search(args: argparse.Namespace) -> int:
         return EXIT_OK
     for hit in encoder.search(args.query, args.limit):
         mark = "" if hit.billable else "  [header, not billable]"
-        print(f"{hit.code:<9} {hit.system:<9} {hit.title}{mark}")
+        also = f"  + {', '.join(hit.also)} (use additional code)" if hit.also else ""
+        print(f"{hit.code:<9} {hit.system:<9} {hit.title}{mark}{also}")
     return EXIT_OK
 
 
@@ -306,7 +307,7 @@ def cmd_codes_show(args: argparse.Namespace) -> int:
     print(f"{page['system']} · {'billable' if page['billable'] else 'header, not billable'}")
     if page["lay_description"]:
         print("Description written by hitsim in plain words (not the AMA descriptor; see `hitsim codes load-cpt`).")
-    for code, title in page["parents"]:
+    for code, title in [*page["parents"], *page.get("sections", [])]:
         print(f"  in {code}  {title}")
     labels = {"inclusion_terms": "Inclusion terms", "includes": "Includes", "excludes1": "Excludes1",
               "excludes2": "Excludes2", "code_first": "Code first", "use_additional_code": "Use additional code",

@@ -1,4 +1,62 @@
-"""100 queries written the way coders type them, with the code a coder means (checked in the top five)."""
+"""Queries written the way coders type them, with the code a coder means.
+
+``QUERIES``: the project's own 100 (title words and abbreviations; checked in the top five).
+``evaluation_set("dev" | "heldout")``: the independent evaluation set in tests/data/encoder_eval/ (see its
+README): written by a colleague acting as a coder who never saw the encoder's code. Tune on dev only;
+heldout is for reporting.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+EVAL_DIR = Path(__file__).parent / "data" / "encoder_eval"
+
+
+@dataclass(frozen=True)
+class EvalQuery:
+    kind: str  # the failure class (misspelling, negation, two_code, ...)
+    query: str
+    expected: tuple[tuple[str, ...], ...]  # every group is required; within a group any one code will do
+    index_path: str
+
+
+def evaluation_set(part: str) -> list[EvalQuery]:
+    with (EVAL_DIR / f"{part}.tsv").open(encoding="utf-8") as f:
+        return [EvalQuery(r["class"], r["query"], tuple(tuple(alt.split("|")) for alt in r["expected"].split("+")),
+                          r["index_path"] or "") for r in csv.DictReader(f, delimiter="\t")]
+
+
+def _nodot(code: str) -> str:
+    return code.replace(".", "").upper()
+
+
+def search_rank(encoder: Any, q: EvalQuery, depth: int = 5) -> int | None:
+    """The position (1-based) at which every expected code has been offered (a hit's own code or a code
+    offered with it, "use additional code"), or None when not within ``depth``."""
+    hits = encoder.search(q.query, depth)
+    seen: set[str] = set()
+    for n, hit in enumerate(hits, start=1):
+        seen.update(hit.codes)
+        if all(any(code in seen for code in group) for group in q.expected):
+            return n
+    return None
+
+
+def index_rank(encoder: Any, q: EvalQuery, depth: int = 5) -> int | None:
+    """The same on the Index path: an entry leads to an expected code when it names it, or names the category
+    above it (the Index's "-": the coder completes the code in the Tabular)."""
+    seen: list[str] = []
+    for n, (_path, code, _see) in enumerate(encoder.alphabetic_index(q.query, depth), start=1):
+        if code:
+            seen.append(_nodot(code))
+        if all(any(any(_nodot(code).startswith(s) for s in seen) for code in group) for group in q.expected):
+            return n
+    return None
+
 
 QUERIES = [
     # terms

@@ -1,4 +1,7 @@
-"""The encoder: a full-text index of every code, built once into the data directory (SQLite FTS5).
+"""The encoder: every code, with the words coders use for it, in a full-text index built once into the data
+directory (SQLite FTS5), searched forgivingly (misspellings, any word order, little words, negations,
+stems, synonyms) and ranked as a coder would; plus the Alphabetic Index, the Table of Drugs and Chemicals,
+the External Cause Index and the Neoplasm Table, each leading to the Tabular.
 
 Searching never imports the ICD-10-CM package (that takes seconds); only building the index does.
 """
@@ -9,51 +12,51 @@ import csv
 import gzip
 import io
 import json
+import math
 import re
 import sqlite3
 import threading
-from dataclasses import dataclass
+import tomllib
+import xml.etree.ElementTree as ET
+from bisect import bisect_left
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-INDEX_VERSION = "1"  # bump when the schema or the data changes
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
+
+from simulator.coding.words import (
+    ALTERNATIVES,
+    LATER_ENCOUNTER_STEMS,
+    PEDIATRIC_STEMS,
+    PREGNANCY_STEMS,
+    SERVICE_OVERRIDES,
+    SERVICE_STEMS,
+    STOP_WORDS,
+    WEAK,
+    analyse,
+    expand,
+    normalise,
+    stem,
+    text_stems,
+    tokens,
+)
+
+INDEX_VERSION = "2"  # bump when the schema or the data changes
 ICD10CM_RELEASE = "ICD-10-CM FY2026 (April 1, 2026 update)"
 HCPCS_RELEASE = "HCPCS Level II, October 2025"
+INDEX_RELEASE = "ICD-10-CM Index, Table of Drugs and Chemicals, External Cause Index, Neoplasm Table (FY2025)"
 MAX_QUERY = 200
 
-# What coders type -> what the code titles say.
-ABBREVIATIONS = {
-    "htn": "hypertension", "dm": "diabetes", "dm2": "type 2 diabetes", "t2dm": "type 2 diabetes",
-    "dm1": "type 1 diabetes", "t1dm": "type 1 diabetes", "ckd": "chronic kidney disease", "fx": "fracture",
-    "afib": "atrial fibrillation", "af": "atrial fibrillation", "chf": "heart failure", "hf": "heart failure",
-    "copd": "chronic obstructive pulmonary", "uti": "urinary tract infection", "uri": "upper respiratory infection",
-    "gerd": "gastro-esophageal reflux", "mdd": "major depressive disorder", "gad": "generalized anxiety",
-    "oa": "osteoarthritis", "lbp": "low back pain", "hld": "hyperlipidemia", "bph": "benign prostatic hyperplasia",
-    "cad": "atherosclerotic heart disease", "mi": "myocardial infarction", "sob": "shortness of breath",
-    "cp": "chest pain", "abd": "abdominal", "rt": "right", "lt": "left", "bilat": "bilateral", "init": "initial",
-    "subs": "subsequent", "aom": "acute otitis media", "om": "otitis media", "ra": "rheumatoid arthritis",
-    "dvt": "deep vein thrombosis", "pe": "pulmonary embolism", "tia": "transient ischemic", "cva": "cerebral infarction",
-    "hx": "history", "esrd": "end stage renal disease", "ptsd": "post-traumatic stress", "ibs": "irritable bowel",
-    "lac": "laceration", "ha": "headache", "n/v": "nausea vomiting", "wcc": "routine child health examination",
-    "awv": "annual wellness visit", "strep": "streptococcal", "flu": "influenza", "ed": "emergency department",
-    "er": "emergency department", "ekg": "electrocardiogram", "ecg": "electrocardiogram", "bmi": "body mass index",
-    "w/": "with", "w/o": "without", "pna": "pneumonia", "sz": "seizure", "etoh": "alcohol",
-}
-PHRASES = {
-    "distal radius": "lower end radius", "distal ulna": "lower end ulna", "distal femur": "lower end femur",
-    "distal humerus": "lower end humerus", "distal tibia": "lower end tibia", "proximal humerus": "upper end humerus",
-    "heart attack": "myocardial infarction", "high blood pressure": "hypertension", "kidney stone": "calculus kidney",
-    "sore throat": "pharyngitis", "ear infection": "otitis media", "pink eye": "conjunctivitis",
-}
-# Codes a coder most often means by a bare term: shown first among equals.
-COMMON_DEFAULTS = {
-    "J18.9", "I10", "E11.9", "E78.5", "J45.909", "J44.9", "I50.9", "I48.91", "N18.9", "K21.9", "E03.9", "F32.A",
-    "F41.1", "G43.909", "M17.9", "M54.50", "E66.9", "F17.210", "N39.0", "J20.9", "J02.9", "J02.0", "H66.90",
-    "L03.90", "S93.409A", "J30.9", "Z00.00", "Z00.129", "J06.9", "J01.90", "J11.1", "R07.9", "R51.9", "R10.9",
-    "A08.4", "M10.9", "E55.9", "G47.00", "N40.0", "M81.0", "L25.9", "R05.9", "R50.9", "I25.10", "E11.65",
-}
 _CODE_LIKE = re.compile(r"^(?:[A-Za-z]\d[0-9A-Za-z]{0,5}|[A-Za-z]\d{2}\.[0-9A-Za-z]{0,4}|\d{1,5}[FTU]?|[A-Va-v]\d{1,4})$")
+_CODE_IN_TEXT = re.compile(r"\b([A-Z]\d[0-9A-Z](?:\.[0-9A-Z]{1,4})?)(?:-?\s*-\s*([A-Z]\d[0-9A-Z](?:\.[0-9A-Z]{1,4})?))?")
+
+# Flags kept per code for ranking.
+PEDIATRIC, PREGNANCY, LATER_ENCOUNTER, QUALITY_MEASURE, COMMON, SEVENTH_OPEN, INTENT, DEFAULT = 1, 2, 4, 8, 16, 32, 64, 128
+INTENT_STEMS = frozenset({"intent", "self", "harm", "suicid", "assault", "undetermin", "deliber", "homicid"})
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,27 @@ class Hit:
     system: str  # ICD-10-CM | HCPCS | CPT
     title: str
     billable: bool
+    also: tuple[str, ...] = ()  # codes the Tabular's notes say to add with this one ("use additional code")
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        return (self.code, *self.also)
+
+
+@dataclass(frozen=True)
+class IndexEntry:
+    """One line of the coder's path: where it is (Index, Drugs, External causes, Neoplasms), the terms from
+    main term to subterm, the code it leads to (checked in the Tabular), and its see / see-also."""
+
+    source: str
+    path: str
+    code: str | None
+    see: str | None
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        """Unpacks as (path, code, see), as the Index panel and the command line read it."""
+        shown = self.path if self.source == "Index" else f"{self.source}: {self.path}"
+        return iter((shown, self.code, self.see))
 
 
 def _nodot(code: str) -> str:
@@ -72,93 +96,312 @@ def default_path(data_dir: Path) -> Path:
     return data_dir / f"encoder-v{INDEX_VERSION}.sqlite3"
 
 
+def _data(name: str) -> bytes:
+    return resources.files("simulator.coding").joinpath(f"data/{name}").read_bytes()
+
+
+def note_ranges(text: str) -> list[tuple[str, str]]:
+    """The code ranges a Tabular note points at, as (low, high) prefixes without dots:
+    "(N18.1-N18.6)" -> (N181, N186); "(L97.4-, L97.5-)" -> two; "(Z68.-)" -> Z68; "Chapter 20" -> V00-Y99."""
+    ranges = []
+    for low, high in _CODE_IN_TEXT.findall(text):
+        ranges.append((_nodot(low), _nodot(high or low)))
+    if "Chapter 20" in text:
+        ranges.append(("V00", "Y99"))
+    return ranges
+
+
+def _in_ranges(nodot: str, ranges: list[tuple[str, str]]) -> bool:
+    return any(low <= nodot[:len(low)] and nodot[:len(high)] <= high for low, high in ranges)
+
+
 # ------------------------------------------------------------------------------------------ building
 NOTE_KINDS = ("excludes1", "excludes2", "includes", "inclusion_terms", "code_first", "use_additional_code", "code_also",
               "notes")
+# Codes a coder most often means by a bare term: shown first among equals (with every ICD-10-CM code the
+# clinical catalog puts on a claim, and the services it bills).
+COMMON_DEFAULTS = {
+    "J18.9", "I10", "E11.9", "E78.5", "J45.909", "J44.9", "I50.9", "I48.91", "N18.9", "K21.9", "E03.9", "F32.A",
+    "F41.1", "G43.909", "M17.9", "M54.50", "E66.9", "F17.210", "N39.0", "J20.9", "J02.9", "J02.0", "H66.90",
+    "L03.90", "S93.409A", "J30.9", "Z00.00", "Z00.129", "J06.9", "J01.90", "J11.1", "R07.9", "R51.9", "R10.9",
+    "A08.4", "M10.9", "E55.9", "G47.00", "N40.0", "M81.0", "L25.9", "R05.9", "R50.9", "I25.10", "E11.65",
+    "B02.9", "F41.9", "L50.9", "H10.9", "E78.00", "Z87.891", "R55", "G47.33", "M54.2", "R42", "R11.2",
+}
 
 
-def _icd_rows() -> list[tuple[Any, ...]]:
-    import simple_icd_10_cm as icd  # slow import: only when the index is built
+def _as_list(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value] if value.strip() else []
+    return [v for v in value if v] if isinstance(value, list) else []
 
+
+def _section_notes(icd: Any, code: str) -> dict[str, list[str]]:
     getters = {"excludes1": icd.get_excludes1, "excludes2": icd.get_excludes2, "includes": icd.get_includes,
                "inclusion_terms": icd.get_inclusion_term, "code_first": icd.get_code_first,
                "use_additional_code": icd.get_use_additional_code, "code_also": icd.get_code_also, "notes": icd.get_notes}
-    rows = []
+    notes = {}
+    for name, getter in getters.items():
+        value = _as_list(getter(code))
+        if value:
+            notes[name] = value
+    return notes
+
+
+def _flags(code: str, system: str, title_stems: set[str]) -> int:
+    flags = 0
+    if system == "ICD-10-CM":
+        if code[0] == "P" or (title_stems & PEDIATRIC_STEMS - {"month", "week"} and "adult" not in title_stems):
+            flags |= PEDIATRIC
+        if code[0] == "O" or code[:3] in ("Z33", "Z34", "Z36", "Z37", "Z39", "Z3A") or title_stems & PREGNANCY_STEMS:
+            flags |= PREGNANCY
+        nodot = _nodot(code)
+        if len(nodot) == 7 and code[0] in "STVWXY":
+            if nodot[6] == "B":
+                flags |= SEVENTH_OPEN
+            elif nodot[6] != "A":
+                flags |= LATER_ENCOUNTER
+        # Poisoning with no intent documented is coded accidental (Official Guidelines I.C.19.e.5.b): the
+        # self-harm, assault and undetermined codes (6th character 2, 3, 4) come after it.
+        if "T36" <= code[:3] <= "T65" and len(nodot) >= 6 and nodot[5] in "234":
+            flags |= INTENT
+    elif system == "HCPCS" and (code[:2] in ("G8", "G9") or code[0] == "M"):
+        flags |= QUALITY_MEASURE
+    return flags
+
+
+@dataclass
+class _Row:
+    code: str
+    system: str
+    title: str
+    billable: bool
+    terms: list[str] = field(default_factory=list)
+    parents: list[str] = field(default_factory=list)  # categories above (not block or chapter)
+    sections: list[str] = field(default_factory=list)  # block, chapter
+    page: dict[str, Any] = field(default_factory=dict)
+    extra_words: str = ""
+    common: bool = False
+
+
+def _icd_rows(common: set[str]) -> tuple[list[_Row], list[tuple[str, str, str]]]:
+    import simple_icd_10_cm as icd  # slow import: only when the index is built
+
+    rows: list[_Row] = []
+    sections: list[tuple[str, str, str]] = []
     for code in icd.get_all_codes(True):
         if icd.is_chapter(code) or icd.is_block(code):
+            sections.append((code, icd.get_description(code), json.dumps(_section_notes(icd, code))))
             continue
-        notes = {}
-        for name, getter in getters.items():
-            value = getter(code)
-            value = [value] if isinstance(value, str) and value.strip() else value if isinstance(value, list) else []
-            if value:
-                notes[name] = value
-        ancestors = [a for a in icd.get_ancestors(code) if not icd.is_chapter(a)]
-        page = {"parents": ancestors, "notes": notes, "seventh_characters": icd.get_seven_chr_def(code) or {}}
-        # Words of the category above help find leaves: "fx distal radius" -> S52.5-.
-        context = " ".join(icd.get_inclusion_term(a) and " ".join(icd.get_inclusion_term(a)) or "" for a in ancestors
-                           if not icd.is_block(a))
-        rows.append((code, "ICD-10-CM", icd.get_description(code), int(icd.is_leaf(code)),
-                     " ".join(icd.get_inclusion_term(code)), context, int(code in COMMON_DEFAULTS), json.dumps(page)))
-    return rows
+        notes = _section_notes(icd, code)
+        ancestors = icd.get_ancestors(code)
+        parents = [a for a in ancestors if not (icd.is_chapter(a) or icd.is_block(a))]
+        page = {"parents": parents, "notes": notes, "seventh_characters": icd.get_seven_chr_def(code) or {}}
+        rows.append(_Row(code, "ICD-10-CM", icd.get_description(code), bool(icd.is_leaf(code)),
+                         notes.get("inclusion_terms", []), parents, [a for a in ancestors if a not in parents], page,
+                         common=code in common))
+    return rows, sections
 
 
-def _hcpcs_rows() -> list[tuple[Any, ...]]:
-    data = resources.files("simulator.coding").joinpath("data/hcpcs-2025-oct.csv.gz").read_bytes()
-    text = gzip.decompress(data).decode("utf-8")
-    return [(r["code"], "HCPCS", r["long_description"], int(not r["termination_date"]), "", "", 0,
-             json.dumps({"terminated": r["termination_date"]} if r["termination_date"] else {}))
+def _hcpcs_rows(words: dict[str, str]) -> list[_Row]:
+    text = gzip.decompress(_data("hcpcs-2025-oct.csv.gz")).decode("utf-8")
+    return [_Row(r["code"], "HCPCS", r["long_description"], not r["termination_date"],
+                 page={"terminated": r["termination_date"]} if r["termination_date"] else {},
+                 extra_words=words.get(r["code"], ""), common=r["code"] in words)
             for r in csv.DictReader(io.StringIO(text))]
 
 
-def _cpt_rows() -> list[tuple[Any, ...]]:
+def _cpt_rows(lay: dict[str, Any]) -> list[_Row]:
     from simulator.clinical import load_catalog
 
-    cat = load_catalog()
-    return [(code, "CPT", s.description, 1, "", "", 1, json.dumps({"lay_description": True}))
-            for code, s in cat.services.items() if s.system == "CPT"]
+    described = {code: s.description for code, s in load_catalog().services.items() if s.system == "CPT"}
+    described.update({code: text for code, text in lay["codes"].items() if code not in described})
+    return [_Row(code, "CPT", text, True, page={"lay_description": True}, extra_words=lay["words"].get(code, ""),
+                 common=True) for code, text in described.items()]
 
 
-def _index_rows() -> list[tuple[Any, ...]]:
-    """The Alphabetic Index as paths (main term → subterms) with their code or cross-reference."""
-    data = resources.files("simulator.coding").joinpath("data/ICD10CM_2025_Index.csv.gz").read_bytes()
-    rows: list[tuple[Any, ...]] = []
+def _title_text(elem: ET.Element | None) -> tuple[str, str]:
+    """An Index title without its non-essential modifiers, and the modifiers."""
+    if elem is None:
+        return "", ""
+    main = (elem.text or "")
+    modifiers = []
+    for child in elem:
+        modifiers.append("".join(child.itertext()).strip())
+        main += child.tail or ""
+    return re.sub(r"\s+", " ", main).strip(), " ".join(m for m in modifiers if m)
+
+
+def _clean_code(text: str | None) -> str | None:
+    code = (text or "").strip().rstrip("-").rstrip(".")
+    return code if code and code != "--" else None
+
+
+def _xml_rows(name: str, source: str) -> list[tuple[str, str, str | None, str | None, str]]:
+    """One row per term (and per table column) of a CDC Index XML file: (source, path, code, see, modifiers)."""
+    root = ET.fromstring(gzip.decompress(_data(name)))
+    heads = {h.get("col"): (h.text or "").strip() for h in root.iter("head")}
+    rows: list[tuple[str, str, str | None, str | None, str]] = []
+
+    def walk(term: ET.Element, path: list[str]) -> None:
+        title, modifiers = _title_text(term.find("title"))
+        here = [*path, title]
+        see = term.findtext("see") or term.findtext("seeAlso")
+        cells = [(heads.get(c.get("col"), ""), _clean_code(c.text)) for c in term.findall("cell")]
+        code = _clean_code(term.findtext("code"))
+        if code or see or not cells:
+            rows.append((source, " → ".join(here), code, see.strip() if see else None, modifiers))
+        for head, cell_code in cells:
+            if cell_code:
+                rows.append((source, " → ".join([*here, head.lower()]), cell_code, None, modifiers))
+        for child in term.findall("term"):
+            walk(child, here)
+
+    for main in root.iter("mainTerm"):
+        walk(main, [])
+    return rows
+
+
+def _alphabetic_rows() -> list[tuple[str, str, str | None, str | None, str]]:
+    """The Alphabetic Index (main term → subterms) with code or cross-reference; a see / see-also without a code
+    leads to the code of the entry it names ("Palsy → Bell's, see also Palsy, facial" → G51.0)."""
+    rows: list[tuple[str, str, str | None, str | None, str]] = []
     stack: list[str] = []
-    for r in csv.DictReader(io.StringIO(gzip.decompress(data).decode("utf-8"))):
+    for r in csv.DictReader(io.StringIO(gzip.decompress(_data("ICD10CM_2025_Index.csv.gz")).decode("utf-8"))):
         level = int(r["Level"])
         stack = stack[:level] + [r["Term"].strip()]
-        modifier = f" {r['NonEssModif'].strip()}" if r["NonEssModif"].strip() else ""
-        rows.append((" → ".join(stack) + modifier, r["Code"].strip().rstrip("-").rstrip(".") or None,
-                     r["See"].strip() or None, r["SeeAlso"].strip() or None))
+        see = (r["See"].strip() or r["SeeAlso"].strip()) or None
+        rows.append(("Index", " → ".join(stack), _clean_code(r["Code"]), see, r["NonEssModif"].strip()))
     return rows
+
+
+def _resolve_see(rows: list[tuple[str, str, str | None, str | None, str]]) -> list[tuple[str, str, str | None, str | None, str]]:
+    by_path: dict[str, str] = {}
+    for _source, path, code, _see, _mod in rows:
+        if code:
+            by_path.setdefault(path.lower(), code)
+    resolved = []
+    for source, path, code, see, mod in rows:
+        if code is None and see:
+            target = " → ".join(p.strip() for p in see.split(",")).lower()
+            code = by_path.get(target) or by_path.get(target.split(" → ")[0])
+        resolved.append((source, path, code, see, mod))
+    return resolved
+
+
+def _stems_text(text: str) -> tuple[str, ...]:
+    positive, negated, _words = analyse(text)
+    return positive + negated
 
 
 def build_index(path: Path) -> Path:
     """Build the encoder database at ``path`` (atomically: a half-built index is never used)."""
+    from simulator.clinical import load_catalog
+
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".building")
     tmp.unlink(missing_ok=True)
+    lay = tomllib.loads(_data("cpt_lay.toml").decode("utf-8"))
+    catalog = load_catalog()
+    common = COMMON_DEFAULTS | catalog.icd10cm_codes()
+    icd_rows, sections = _icd_rows(common)
+    rows = icd_rows + _hcpcs_rows(lay["words"]) + _cpt_rows(lay)
+    by_code = {r.code: r for r in rows}
+    section_notes = {code: json.loads(notes) for code, _title, notes in sections}
+
+    index_rows = _resolve_see(_alphabetic_rows() + _xml_rows("icd-10-cm-eindex-2025.xml.gz", "External causes")
+                              + _xml_rows("icd-10-cm-drug-2025.xml.gz", "Drugs")
+                              + _xml_rows("icd-10-cm-neoplasm-2025.xml.gz", "Neoplasms"))
+    # The Index is a synonym source: every entry's words count for the code it leads to (eponyms, lay terms,
+    # "see" references), and for the codes below it when it stops at a category.
+    index_words: dict[str, set[str]] = defaultdict(set)
+    for source, ipath, code, _see, _mod in index_rows:
+        if code and code in by_code:
+            parts = ipath.split(" → ")[1:] if source == "Neoplasms" else ipath.split(" → ")
+            for part in parts:
+                index_words[code].update(_stems_text(part))
+
+    records = []
+    word_df: Counter[str] = Counter()
+    stem_df: Counter[str] = Counter()
+    term_stems = {r.code: [s for t in r.terms for s in _stems_text(t)] + list(_stems_text(r.extra_words)) for r in rows}
+    for r in rows:
+        positive, negated, _words = analyse(r.title)
+        terms = term_stems[r.code]
+        idx = index_words.get(r.code, set())
+        ctx: set[str] = set()
+        for parent in r.parents:
+            ctx.update(term_stems.get(parent, ()))
+            idx = idx | index_words.get(parent, set())  # an Index entry that stops at a category leads to its codes
+        ctx -= set(positive) | set(terms) | idx
+        flags = _flags(r.code, r.system, set(positive)) | (COMMON if r.common else 0)
+        flags |= DEFAULT if r.code in COMMON_DEFAULTS else 0
+        pairs = []
+        for o in [r.code, *r.parents]:
+            holder = by_code.get(o)
+            for text in holder.page.get("notes", {}).get("use_additional_code", []) if holder else []:
+                pairs += [[low, high, 0] for low, high in note_ranges(text)]
+        for o in r.sections:
+            # Chapter 19: "Use secondary code(s) from Chapter 20 ... Codes within the T section that include the
+            # external cause do not require an additional external cause code" (T36-T65: poisoning, toxic effects).
+            if "T36" <= r.code[:3] <= "T65":
+                continue
+            for text in section_notes.get(o, {}).get("notes", []):
+                if "secondary code" in text.lower():
+                    pairs += [[low, high, 1] for low, high in note_ranges(text.split(".")[0])]
+        records.append((r, " ".join(dict.fromkeys(positive)), " ".join(dict.fromkeys(negated)),
+                        " ".join(dict.fromkeys(terms)), " ".join(sorted(idx)), " ".join(sorted(ctx)[:80]), flags, pairs))
+        for text in (r.title, *r.terms, r.extra_words):
+            word_df.update(analyse(text)[2])
+        for s in set(positive) | set(negated) | set(terms) | idx:
+            stem_df[s] += 1
+    for _source, ipath, _code, _see, _mod in index_rows:
+        for part in ipath.split(" → "):
+            word_df.update(analyse(part)[2])
+
+    # Row order is the prior: common, billable, adult, initial-encounter codes first, shorter titles first.
+    def prior(rec: tuple[Any, ...]) -> tuple[Any, ...]:
+        r, flags = rec[0], rec[6]
+        return (not r.common, not r.billable, bool(flags & (PEDIATRIC | PREGNANCY | LATER_ENCOUNTER | QUALITY_MEASURE)),
+                r.system != "ICD-10-CM", len(r.title), r.code)
+
+    records.sort(key=prior)
     db = sqlite3.connect(tmp)
     db.executescript("""
-        CREATE TABLE codes (code TEXT PRIMARY KEY, system TEXT, title TEXT, billable INTEGER, terms TEXT,
-                            context TEXT, common INTEGER, page TEXT, nodot TEXT);
-        CREATE VIRTUAL TABLE codes_fts USING fts5(title, terms, context, content='codes', content_rowid='rowid',
-                                                  tokenize='porter unicode61');
-        CREATE TABLE alpha_index (path TEXT, code TEXT, see TEXT, see_also TEXT);
-        CREATE VIRTUAL TABLE alpha_fts USING fts5(path, content='alpha_index', content_rowid='rowid',
-                                                  tokenize='porter unicode61');
+        CREATE TABLE codes (code TEXT PRIMARY KEY, system TEXT, title TEXT, billable INTEGER, flags INTEGER,
+                            page TEXT, nodot TEXT, pairs TEXT,
+                            title_s TEXT, neg_s TEXT, terms_s TEXT, idx_s TEXT, ctx_s TEXT);
+        CREATE VIRTUAL TABLE codes_fts USING fts5(title_s, terms_s, idx_s, ctx_s, content='codes',
+                                                  content_rowid='rowid', tokenize='unicode61', detail='column');
+        CREATE TABLE sections (code TEXT PRIMARY KEY, title TEXT, notes TEXT);
+        CREATE TABLE alpha_index (source TEXT, path TEXT, code TEXT, see TEXT, modifiers TEXT, path_s TEXT, neg_s TEXT,
+                                  mod_s TEXT);
+        CREATE VIRTUAL TABLE alpha_fts USING fts5(path_s, content='alpha_index', content_rowid='rowid',
+                                                  tokenize='unicode61', detail='column');
+        CREATE TABLE vocab (word TEXT PRIMARY KEY, df INTEGER);
+        CREATE TABLE stems (stem TEXT PRIMARY KEY, df INTEGER);
         CREATE TABLE cpt_licensed (code TEXT PRIMARY KEY, descriptor TEXT);
         CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);
     """)
-    rows = _icd_rows() + _hcpcs_rows() + _cpt_rows()
-    db.executemany("INSERT OR REPLACE INTO codes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                   [(*r, _nodot(r[0])) for r in rows])
+    db.executemany("INSERT OR REPLACE INTO codes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                   [(r.code, r.system, r.title, int(r.billable), flags, json.dumps(r.page), _nodot(r.code),
+                     json.dumps(pairs), t, n, m, i, c) for r, t, n, m, i, c, flags, pairs in records])
     db.execute("CREATE INDEX codes_nodot ON codes (nodot)")
-    db.execute("INSERT INTO codes_fts (rowid, title, terms, context) SELECT rowid, title, terms, context FROM codes")
-    db.executemany("INSERT INTO alpha_index VALUES (?, ?, ?, ?)", _index_rows())
-    db.execute("INSERT INTO alpha_fts (rowid, path) SELECT rowid, path FROM alpha_index")
+    db.execute("INSERT INTO codes_fts (rowid, title_s, terms_s, idx_s, ctx_s) "
+               "SELECT rowid, title_s, terms_s, idx_s, ctx_s FROM codes")
+    db.executemany("INSERT OR IGNORE INTO sections VALUES (?, ?, ?)", sections)
+    alpha = []
+    for s, p, c, see, mod in index_rows:
+        index_positive, index_negated = text_stems(p.replace("→", ",") + ", " + mod)
+        alpha.append((s, p, c if c in by_code else None, see, mod, " ".join(dict.fromkeys(index_positive + index_negated)),
+                      " ".join(dict.fromkeys(index_negated)), " ".join(_stems_text(mod))))
+    alpha.sort(key=lambda a: (a[0] != "Index", a[1].count("→"), len(a[1])))
+    db.executemany("INSERT INTO alpha_index VALUES (?, ?, ?, ?, ?, ?, ?, ?)", alpha)
+    db.execute("INSERT INTO alpha_fts (rowid, path_s) SELECT rowid, path_s FROM alpha_index")
+    db.executemany("INSERT INTO vocab VALUES (?, ?)", [(w, n) for w, n in word_df.items() if len(w) >= 3])
+    db.executemany("INSERT INTO stems VALUES (?, ?)", list(stem_df.items()))
     db.executemany("INSERT INTO meta VALUES (?, ?)", [("version", INDEX_VERSION), ("icd10cm", ICD10CM_RELEASE),
-                                                      ("hcpcs", HCPCS_RELEASE)])
+                                                      ("hcpcs", HCPCS_RELEASE), ("index", INDEX_RELEASE),
+                                                      ("codes", str(len(records)))])
     db.commit()
     db.close()
     tmp.replace(path)
@@ -166,6 +409,78 @@ def build_index(path: Path) -> Path:
 
 
 # ------------------------------------------------------------------------------------------ searching
+@dataclass(frozen=True)
+class _Concept:
+    """One thing the query asks for: a word (corrected, stemmed) and the words that mean the same."""
+
+    stem: str
+    exact: frozenset[str]
+    prefix: frozenset[str]
+    negated: bool
+    weak: bool
+    known: bool
+    weight: float
+    fts: str
+    words: frozenset[str] = frozenset()  # exact | prefix
+
+
+@dataclass
+class _Scored:
+    rowid: int
+    code: str
+    system: str
+    title: str
+    billable: bool
+    score: float
+    matched: frozenset[int]
+    pairs: str  # JSON: [[low, high, level], ...]
+    contributions: dict[int, float]
+    also: tuple[str, ...] = ()
+
+
+_BMI = re.compile(r"\b(?:bmi|body mass index(?: bmi)?)\s*(?:of|is|=|:|was)?\s*(\d{2}(?:\.\d+)?)")
+FIELD_WEIGHTS = (1.0, 0.85, 0.8, 0.5)  # title, inclusion terms and lay words, Index entries, categories above
+
+
+class _Vocabulary:
+    """Words and stems of the index, for spelling correction, prefixes and how rare a word is."""
+
+    def __init__(self, db: sqlite3.Connection):
+        self.word_df = dict(db.execute("SELECT word, df FROM vocab").fetchall())
+        self.stem_df = dict(db.execute("SELECT stem, df FROM stems").fetchall())
+        self.stems = sorted(self.stem_df)
+        self.codes = int(db.execute("SELECT value FROM meta WHERE key = 'codes'").fetchone()[0])
+        self.by_length: dict[int, list[str]] = defaultdict(list)
+        for word in self.word_df:
+            if word.isalpha():
+                self.by_length[len(word)].append(word)
+
+    def correct(self, word: str) -> str:
+        """The index word one or two edits away (transpositions count one), the commonest if several."""
+        if len(word) < 4 or not word.isalpha() or word in self.word_df or stem(word) in self.stem_df:
+            return word
+        most = 1 if len(word) <= 5 else 2
+        choices = [w for n in range(len(word) - most, len(word) + most + 1) for w in self.by_length.get(n, ())]
+        found = process.extract(word, choices, scorer=OSA.distance, score_cutoff=most, limit=25)
+        if not found:
+            return word
+        best = min(found, key=lambda f: (f[1], f[0][0] != word[0], -self.word_df[f[0]]))
+        return str(best[0])
+
+    def with_prefix(self, prefix: str, cap: int = 300) -> frozenset[str]:
+        start = bisect_left(self.stems, prefix)
+        out = []
+        for s in self.stems[start:start + cap]:
+            if not s.startswith(prefix):
+                break
+            out.append(s)
+        return frozenset(out)
+
+    def weight(self, s: str) -> float:
+        df = self.stem_df.get(s, 0)
+        return min(6.0, max(0.6, math.log((self.codes + 1) / (df + 1))))
+
+
 class Encoder:
     """Searches and code pages over a built index. Thread-safe (one connection per thread)."""
 
@@ -174,6 +489,9 @@ class Encoder:
             build_index(path)
         self.path = path
         self._local = threading.local()
+        self._lock = threading.Lock()
+        self._vocabulary: _Vocabulary | None = None
+        self._bmi: list[tuple[float, float, str]] | None = None
 
     @property
     def db(self) -> sqlite3.Connection:
@@ -183,6 +501,14 @@ class Encoder:
             self._local.conn = conn
         return conn
 
+    @property
+    def vocabulary(self) -> _Vocabulary:
+        if self._vocabulary is None:
+            with self._lock:
+                if self._vocabulary is None:
+                    self._vocabulary = _Vocabulary(self.db)
+        return self._vocabulary
+
     def _title(self, code: str, system: str, title: str) -> str:
         if system == "CPT":
             row = self.db.execute("SELECT descriptor FROM cpt_licensed WHERE code = ?", (code,)).fetchone()
@@ -190,6 +516,61 @@ class Encoder:
                 return row[0]
         return title
 
+    # ---------------------------------------------------------------------------------- the query
+    def concepts(self, query: str) -> list[_Concept]:
+        """The query as concepts: lay terms and abbreviations expanded, little words dropped, misspellings
+        corrected, words stemmed, each word's negation ("without aura", "no hypertension") kept."""
+        vocab = self.vocabulary
+        out: list[_Concept] = []
+        seen: set[str] = set()
+        words = tokens(expand(query))
+        typing = query[-1:].isalnum()  # the last word may be half typed: it also matches as a prefix
+        for position, (word, negated) in enumerate(words):
+            if word in STOP_WORDS:
+                continue
+            partial = word not in vocab.word_df or (typing and position == len(words) - 1)
+            s = stem(vocab.correct(word))
+            if s in seen or not s:
+                continue
+            alts = {s, *ALTERNATIVES.get(s, ())}
+            seen.update(alts)
+            prefix: frozenset[str] = frozenset()
+            for a in alts:
+                if len(a) >= 4 and not a.isdigit() and (partial or a != s):
+                    prefix |= vocab.with_prefix(a)
+            known = any(a in vocab.stem_df for a in alts) or bool(prefix)
+            weak = s in WEAK
+            weight = vocab.weight(s) * (0.3 if weak else 1.0) * (1.0 if known else 0.3)
+            # Exact terms are cheap for FTS5; a prefix query reads many lists: spell short expansions out.
+            terms = sorted(prefix | alts) if len(prefix | alts) <= 24 else None
+            fts = (" OR ".join(f'"{t}"' for t in terms) if terms else
+                   " OR ".join(f'"{a}"*' if len(a) >= 4 and not a.isdigit() else f'"{a}"' for a in sorted(alts)))
+            out.append(_Concept(s, frozenset(alts), prefix - alts, negated, weak, known, weight, f"({fts})",
+                                frozenset(alts) | prefix))
+        return out[:16]
+
+    def _bmi_code(self, query: str) -> str | None:
+        """The adult BMI Z-code of a number ("BMI 42" -> Z68.41), read from the Z68 titles."""
+        match = _BMI.search(normalise(query))
+        if not match:
+            return None
+        if self._bmi is None:
+            bands = []
+            for code, title in self.db.execute("SELECT code, title FROM codes WHERE code LIKE 'Z68.%' AND billable = 1"):
+                if "adult" not in title:
+                    continue
+                numbers = [float(n) for n in re.findall(r"\d+(?:\.\d+)?", title.split("]", 1)[-1])]
+                if "less" in title:
+                    bands.append((0.0, numbers[0], code))
+                elif "greater" in title:
+                    bands.append((numbers[0], 999.0, code))
+                elif len(numbers) >= 2:
+                    bands.append((numbers[0], numbers[1] + 0.0999, code))
+            self._bmi = bands
+        value = float(match.group(1))
+        return next((code for low, high, code in self._bmi if low <= value <= high), None)
+
+    # ---------------------------------------------------------------------------------- search
     def search(self, query: str, limit: int = 20, systems: tuple[str, ...] = ("ICD-10-CM", "HCPCS", "CPT")) -> list[Hit]:
         """Best codes first. Nothing, 500 characters or only symbols give an empty list, never an error."""
         q = (query or "").strip()
@@ -200,48 +581,196 @@ class Encoder:
             prefix = _nodot(q)
             rows = self.db.execute(
                 f"SELECT code, system, title, billable FROM codes WHERE nodot BETWEEN ? AND ? AND system IN ({placeholders}) "
-                "ORDER BY billable DESC, nodot = ? DESC, common DESC, length(nodot), nodot LIMIT ?",
+                "ORDER BY billable DESC, nodot = ? DESC, flags & 16 DESC, length(nodot), nodot LIMIT ?",
                 (prefix, prefix + "~", *systems, prefix, limit)).fetchall()  # '~' sorts after digits and letters
             if rows:
                 return [Hit(c, s, self._title(c, s, t), bool(b)) for c, s, t, b in rows]
-        lowered = q.lower()
-        for phrase, replacement in PHRASES.items():
-            lowered = lowered.replace(phrase, replacement)
-        words = []
-        for token in re.findall(r"[a-z0-9]+(?:/[a-z]+)?", lowered):
-            expanded = ABBREVIATIONS.get(token, token)
-            words += re.findall(r"[a-z0-9]+", expanded)
-        if not words:
+        concepts = self.concepts(q)
+        bmi = self._bmi_code(q)
+        if bmi:
+            concepts = [c for c in concepts if not re.fullmatch(r"\d+", c.stem)]
+        if not concepts:
             return []
-        match = " AND ".join(f'"{w}"*' for w in words[:12])
+        scored = self._rank(concepts, self._retrieve(concepts, bmi), bmi)
+        scored = [s for s in scored if s.system in systems]
+        if not scored:
+            return []
+        self._add_pairs(scored, concepts)
+        scored.sort(key=lambda s: -s.score)
+        return [Hit(s.code, s.system, self._title(s.code, s.system, s.title), s.billable, s.also)
+                for s in scored[:limit]]
+
+    def _retrieve(self, concepts: list[_Concept], bmi: str | None, where: str = "", params: tuple[Any, ...] = ()) -> list[int]:
+        positive = [c for c in concepts if not c.negated and c.known]
+        required = [c for c in positive if not c.weak] or positive
+        found: dict[int, None] = {}
+        sql = (f"SELECT c.rowid FROM codes_fts f JOIN codes c ON c.rowid = f.rowid WHERE codes_fts MATCH ? {where} LIMIT ?"
+               if where else "SELECT rowid FROM codes_fts WHERE codes_fts MATCH ? LIMIT ?")
+
+        def run(expression: str, limit: int) -> None:
+            try:
+                for (rowid,) in self.db.execute(sql, (expression, *params, limit)):
+                    found[rowid] = None
+            except sqlite3.OperationalError:
+                pass
+
+        required = sorted(required, key=lambda c: -c.weight)[:5]  # the rarest words find; all words rank
+        if required:
+            run(" AND ".join(c.fts for c in required), 300)
+            if len(found) < 15 and len(required) >= 2:
+                for i in range(len(required)):
+                    run(" AND ".join(c.fts for j, c in enumerate(required) if j != i), 80)
+            if len(found) < 10 and len(required) >= 3:
+                run(" OR ".join(c.fts for c in required), 200)
+            if len(required) >= 2:
+                for c in required:  # the likeliest codes of each word, for two-code answers
+                    run(c.fts, 25)
+        if bmi:
+            row = self.db.execute("SELECT rowid FROM codes WHERE code = ?", (bmi,)).fetchone()
+            if row:
+                found[row[0]] = None
+        return list(found)
+
+    def _rank(self, concepts: list[_Concept], rowids: list[int], bmi: str | None = None) -> list[_Scored]:
+        if not rowids:
+            return []
+        query_stems = {s for c in concepts for s in c.exact}
+        service = bool(query_stems & SERVICE_STEMS) and not query_stems & SERVICE_OVERRIDES
+        wants_child = bool(query_stems & PEDIATRIC_STEMS)
+        wants_pregnancy = bool(query_stems & PREGNANCY_STEMS)
+        wants_later = bool(query_stems & LATER_ENCOUNTER_STEMS)
+        total = sum(c.weight for c in concepts if not c.weak) or sum(c.weight for c in concepts) or 1.0
+        everything = frozenset().union(*(c.words for c in concepts))
+        wants_intent = bool(query_stems & INTENT_STEMS)
+        out = []
+        marks = ",".join("?" * len(rowids))
+        for (rowid, code, system, title, billable, flags, pairs, title_s, neg_s, terms_s, idx_s, ctx_s) in self.db.execute(
+                f"SELECT rowid, code, system, title, billable, flags, pairs, title_s, neg_s, terms_s, idx_s, ctx_s "
+                f"FROM codes WHERE rowid IN ({marks})", rowids):
+            fields = (set(title_s.split()), set(terms_s.split()), set(idx_s.split()), set(ctx_s.split()))
+            negated = set(neg_s.split())
+            penalty = 0.0
+            contributions: dict[int, float] = {}
+            for n, c in enumerate(concepts):
+                if c.negated:
+                    if not c.words.isdisjoint(negated):
+                        contributions[n] = c.weight
+                    elif not c.exact.isdisjoint(fields[0]):
+                        penalty += 4.0  # "no hypertension" asked; the code says hypertension
+                    elif not (c.exact.isdisjoint(fields[2]) and c.exact.isdisjoint(fields[3])):
+                        penalty += 1.5  # ... or its category does
+                    continue
+                best = 0.0
+                for weight, field_words in zip(FIELD_WEIGHTS, fields, strict=True):
+                    if not c.exact.isdisjoint(field_words):
+                        best = max(best, weight)
+                        break
+                    if best < 0.7 * weight and not c.prefix.isdisjoint(field_words):
+                        best = 0.7 * weight
+                if best == 0.0 and (not c.exact.isdisjoint(negated)):
+                    penalty += 4.0  # "with aura" asked; the code is "without aura"
+                if best:
+                    if c.weak:
+                        penalty -= 1.0 * best  # right/left/initial/acute as asked
+                        contributions[n] = 0.0
+                    else:
+                        contributions[n] = c.weight * best
+                elif c.weak:
+                    penalty += 0.8
+            cover = sum(contributions.values())
+            # Words of the title the query did not ask for: a more specific code than asked. (hitsim's own lay
+            # descriptions of CPT numbers are worded freely: their length says nothing.)
+            extra = len(fields[0] - everything - WEAK - {"unspecifi"}) if system != "CPT" else 0
+            score = 10.0 * cover / total - 0.3 * min(extra, 8) - penalty
+            score += 1.5 if billable else 0.0
+            score += 0.7 if flags & COMMON else 0.0
+            score += 0.8 if flags & DEFAULT else 0.0
+            score += 0.6 if "unspecifi" in fields[0] else 0.0
+            if system == "ICD-10-CM":
+                score += 0.0 if service else 1.5
+            else:
+                score += (2.5 + (1.5 if system == "CPT" else 0.0)) if service else 0.0
+            if flags & PEDIATRIC:
+                score += 1.0 if wants_child else -2.0
+            if flags & PREGNANCY and not wants_pregnancy:
+                score -= 2.0
+            if flags & LATER_ENCOUNTER and not wants_later:
+                score -= 2.0
+            if flags & SEVENTH_OPEN and "open" not in query_stems:
+                score -= 1.0
+            if flags & INTENT and not wants_intent:
+                score -= 1.5
+            if flags & QUALITY_MEASURE:
+                score -= 2.0
+            if bmi is not None and code.startswith("Z68"):
+                score += 3.0 if code == bmi else -3.0
+            out.append(_Scored(rowid, code, system, title, bool(billable), score, frozenset(contributions),
+                               pairs, contributions))
+        out.sort(key=lambda s: -s.score)
+        return out
+
+    def _in_note_ranges(self, ranges: list[tuple[str, str]], concepts: list[_Concept]) -> list[int]:
+        """Codes a note points at that have the words the first code lacks: all of a small range (B95-B97),
+        or those matching the words in a large one (Chapter 20)."""
+        where = " OR ".join("nodot BETWEEN ? AND ?" for _ in ranges)
+        params = tuple(x for low, high in ranges for x in (low, high + "~"))
+        rows = self.db.execute(f"SELECT rowid FROM codes WHERE {where} LIMIT 301", params).fetchall()
+        if len(rows) <= 300:
+            return [r[0] for r in rows]
+        required = [c for c in concepts if c.known and not c.negated]
+        if not required:
+            return []
         try:
-            rows = self.db.execute(
-                f"SELECT c.code, c.system, c.title, c.billable FROM codes_fts f JOIN codes c ON c.rowid = f.rowid "
-                f"WHERE codes_fts MATCH ? AND c.system IN ({placeholders}) "
-                "ORDER BY c.common DESC, c.billable DESC, bm25(codes_fts, 10.0, 4.0, 1.0) + length(c.title) / 60.0 "
-                "+ (CASE WHEN length(c.nodot) = 7 AND substr(c.nodot, 7, 1) != 'A' THEN 2 ELSE 0 END) "
-                # A bare term means the unspecified default: the more 'unspecified' a title is, the earlier.
-                "- (length(lower(c.title)) - length(replace(lower(c.title), 'unspecified', ''))) / 11.0, c.code "
-                "LIMIT ?", (match, *systems, limit)).fetchall()
+            return [r[0] for r in self.db.execute(
+                f"SELECT c.rowid FROM codes_fts f JOIN codes c ON c.rowid = f.rowid WHERE codes_fts MATCH ? AND ({where}) "
+                "LIMIT 100", (" AND ".join(c.fts for c in required), *params))]
         except sqlite3.OperationalError:
             return []
-        return [Hit(c, s, self._title(c, s, t), bool(b)) for c, s, t, b in rows]
 
+    def _add_pairs(self, scored: list[_Scored], concepts: list[_Concept]) -> None:
+        """Where the Tabular says "use additional code" (or Chapter 19 asks for the external cause from Chapter 20)
+        and the query names what that code is for, offer the two together, the code with the note first."""
+        total = sum(c.weight for c in concepts if not c.weak) or 1.0
+        strong = {n for n, c in enumerate(concepts) if not c.negated and not c.weak and c.known}
+        best: tuple[float, _Scored, _Scored] | None = None
+        for head in [s for s in scored[:10] if s.pairs != "[]" and s.billable][:3]:
+            notes = json.loads(head.pairs)
+            ranges = [(low, high) for low, high, _level in notes]
+            own = [(low, high) for low, high, level in notes if level == 0]
+            leftover = strong - {n for n, v in head.contributions.items() if v > 0}
+            pool = [s for s in scored[:60] if s is not head and s.billable and _in_ranges(_nodot(s.code), ranges)]
+            if leftover and not any(s.matched & leftover for s in pool):
+                pool += [s for s in self._rank(concepts, self._in_note_ranges(ranges, [concepts[n] for n in leftover]))[:20]
+                         if s.billable]
+            for partner in pool:
+                gain = sum(max(0.0, v - head.contributions.get(n, 0.0)) for n, v in partner.contributions.items()
+                           if n in strong)
+                if gain <= 0 and not (_in_ranges(_nodot(partner.code), own) and len(partner.matched & strong) >= 2):
+                    continue
+                value = head.score + 10.0 * gain / total + 0.3 + 0.05 * partner.score
+                if best is None or value > best[0]:
+                    best = (value, head, partner)
+        if best is not None:
+            value, head, partner = best
+            head.also = (partner.code,)
+            head.score = max(head.score + 0.5, value)
+
+    # ---------------------------------------------------------------------------------- pages and the Index
     def lookup(self, code: str) -> Hit | None:
         row = self.db.execute("SELECT code, system, title, billable FROM codes WHERE nodot = ?", (_nodot(code),)).fetchone()
         return Hit(row[0], row[1], self._title(row[0], row[1], row[2]), bool(row[3])) if row else None
 
     def page(self, code: str) -> dict[str, Any] | None:
-        """A code's page: title, billable, parents, notes from the Tabular, the 7th-character table."""
-        row = self.db.execute("SELECT code, system, title, billable, terms, page FROM codes WHERE nodot = ?",
+        """A code's page: title, billable, parents, notes from the Tabular (its own and those of the categories,
+        block and chapter above it, as the printed Tabular applies them), the 7th-character table."""
+        row = self.db.execute("SELECT code, system, title, billable, page FROM codes WHERE nodot = ?",
                               (_nodot(code),)).fetchone()
         if row is None:
             return None
-        page = json.loads(row[5])
+        page = json.loads(row[4])
         parents = [(p, hit.title) for p in page.get("parents", []) if (hit := self.lookup(p)) is not None]
         notes: dict[str, list[str]] = {k: list(v) for k, v in page.get("notes", {}).items()}
         seventh = page.get("seventh_characters", {})
-        # Notes at the categories above apply to this code too (as in the printed Tabular).
         for parent, _title in parents:
             above = self.db.execute("SELECT page FROM codes WHERE code = ?", (parent,)).fetchone()
             if above is None:
@@ -251,27 +780,86 @@ class Encoder:
                 for text in parent_page.get("notes", {}).get(kind, []):
                     notes.setdefault(kind, []).append(f"{text} (at {parent})")
             seventh = seventh or parent_page.get("seventh_characters", {})
+        sections = []
+        if row[1] == "ICD-10-CM":
+            for section, title, section_notes in self._sections(row[0]):
+                where = f"chapter {section}" if "-" not in section else f"block {section}"
+                sections.append((section, title))
+                for kind in ("excludes1", "excludes2", "includes", "code_first", "use_additional_code", "code_also", "notes"):
+                    for text in section_notes.get(kind, []):
+                        notes.setdefault(kind, []).append(f"{text} (at {where})")
         children = self.db.execute(
             "SELECT code, title, billable FROM codes WHERE nodot BETWEEN ? AND ? AND length(nodot) = ? AND system = ? "
             "ORDER BY nodot", (_nodot(row[0]), _nodot(row[0]) + "~", len(_nodot(row[0])) + 1, row[1])).fetchall()
         return {"code": row[0], "system": row[1], "title": self._title(row[0], row[1], row[2]), "billable": bool(row[3]),
-                "parents": parents, "children": [(c, t, bool(b)) for c, t, b in children],
+                "parents": parents, "sections": sections, "children": [(c, t, bool(b)) for c, t, b in children],
                 "notes": notes, "seventh_characters": seventh,
                 "lay_description": page.get("lay_description", False), "terminated": page.get("terminated")}
 
-    def alphabetic_index(self, query: str, limit: int = 20) -> list[tuple[str, str | None, str | None]]:
-        """The coder's path: Index entries (main term → subterms) with their code or 'see' reference."""
-        words = re.findall(r"[a-z0-9]+", (query or "").lower()[:MAX_QUERY])
-        if not words:
+    def _sections(self, code: str) -> list[tuple[str, str, dict[str, list[str]]]]:
+        """The block and the chapter a code is in (nearest first), with their notes."""
+        head = _nodot(code)[:3]
+        out = []
+        for section, title, notes in self.db.execute("SELECT code, title, notes FROM sections"):
+            span = re.search(r"\(([A-Z]\d\d)-([A-Z]\d\d)\)\s*$", title) if "-" not in section else None
+            low, high = (span.group(1), span.group(2)) if span else section.split("-") if "-" in section else ("", "")
+            if low and low <= head <= high:
+                out.append((section, title, json.loads(notes)))
+        out.sort(key=lambda s: "-" not in s[0])  # block before chapter
+        return out
+
+    def alphabetic_index(self, query: str, limit: int = 20) -> list[IndexEntry]:
+        """The coder's path: entries of the Index, the Table of Drugs and Chemicals, the External Cause Index and
+        the Neoplasm Table (main term → subterms → column) with the code each leads to, searched as forgivingly
+        as the codes are."""
+        q = (query or "").strip()[:MAX_QUERY]
+        concepts = self.concepts(q) if q else []
+        positive = [c for c in concepts if not c.negated and c.known]
+        required = [c for c in positive if not c.weak] or positive
+        if not required:
             return []
-        match = " AND ".join(f'"{w}"*' for w in words[:8])
-        try:
-            rows = self.db.execute("SELECT a.path, a.code, a.see FROM alpha_fts f JOIN alpha_index a ON a.rowid = f.rowid "
-                                   "WHERE alpha_fts MATCH ? ORDER BY length(a.path), bm25(alpha_fts) LIMIT ?",
-                                   (match, limit)).fetchall()
-        except sqlite3.OperationalError:
+        found: dict[int, None] = {}
+
+        def run(expression: str, n: int) -> None:
+            try:
+                for (rowid,) in self.db.execute("SELECT rowid FROM alpha_fts WHERE alpha_fts MATCH ? LIMIT ?", (expression, n)):
+                    found[rowid] = None
+            except sqlite3.OperationalError:
+                pass
+
+        run(" AND ".join(c.fts for c in required), 400)
+        if len(found) < 20 and len(required) >= 2:
+            for i in range(len(required)):
+                run(" AND ".join(c.fts for j, c in enumerate(required) if j != i), 100)
+        if not found:
             return []
-        return [(p, c, s) for p, c, s in rows]
+        total = sum(c.weight for c in concepts if not c.weak) or 1.0
+        everything = frozenset().union(*(c.words for c in concepts))
+        scored = []
+        marks = ",".join("?" * len(found))
+        for rowid, source, path, code, see, path_s, neg_s, mod_s in self.db.execute(
+                f"SELECT rowid, source, path, code, see, path_s, neg_s, mod_s FROM alpha_index WHERE rowid IN ({marks})",
+                list(found)):
+            words, negated = set(path_s.split()), set(neg_s.split())
+            main = set(text_stems(path.split(" → ")[0])[0])
+            cover, penalty = 0.0, 0.0
+            for c in concepts:
+                hit = not c.words.isdisjoint(words)
+                if c.negated:
+                    cover += c.weight if not c.words.isdisjoint(negated) else 0.0
+                    penalty += 3.0 if not c.exact.isdisjoint(words) else 0.0
+                elif hit:
+                    factor = 1.0 if not c.exact.isdisjoint(words) else 0.7
+                    cover += (0.0 if c.weak else c.weight * factor)
+                    penalty -= 0.3 if not c.words.isdisjoint(main) else 0.0  # the main term is what the coder looks up
+                elif not c.words.isdisjoint(negated):
+                    penalty += 3.0
+            extra = len(words - everything - set(mod_s.split()))  # non-essential modifiers are no extra words
+            score = 10.0 * cover / total - 0.25 * min(extra, 10) - penalty + (0.5 if code else -1.0)
+            score -= 0.5 if source != "Index" else 0.0
+            scored.append((score, -rowid, IndexEntry(source, path, code, see)))
+        scored.sort(key=lambda s: (-s[0], -s[1]))
+        return [entry for _score, _rowid, entry in scored[:limit]]
 
     def releases(self) -> dict[str, str]:
         return dict(self.db.execute("SELECT key, value FROM meta").fetchall())

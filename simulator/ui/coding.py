@@ -34,6 +34,8 @@ def code_page_dialog(encoder: Encoder, code: str) -> None:
             ui.label(CPT_NOTICE).classes("text-xs hitsim-muted")
         for parent, title in page["parents"]:
             ui.label(f"in {parent} {title}").classes("text-sm hitsim-muted")
+        for section, title in page.get("sections", []):
+            ui.label(f"in {'block' if '-' in section else 'chapter'} {section} {title}").classes("text-sm hitsim-muted")
         for kind, label in labels.items():
             for text in page["notes"].get(kind, []):
                 with ui.row().classes("gap-2 no-wrap items-start"):
@@ -283,11 +285,16 @@ def coding_section(ws: Any, get_encoder: Callable[[], Encoder]) -> None:
                     ui.label(hit.code).classes("font-mono font-medium w-20")
                     ui.label(hit.title + ("" if hit.billable else "  — header, not billable")).classes(
                         "grow text-sm" + ("" if hit.billable else " hitsim-muted"))
+                    if hit.also:  # the Tabular's "use additional code" (or Chapter 19's external cause) note
+                        ui.label("+ " + ", ".join(hit.also)).classes("font-mono text-sm text-primary").tooltip(
+                            "With this code: " + "; ".join(f"{c} {h.title}" for c in hit.also
+                                                           if (h := encoder.lookup(c)) is not None)).mark("encoder-also")
                     ui.button(icon="info", on_click=lambda c=hit.code: code_page_dialog(encoder, c)).props(
                         "flat dense round").tooltip("Code page: notes, Excludes, 7th characters")
                     if hit.billable and not ws.read_only:
                         as_service = hit.system != "ICD-10-CM"
-                        ui.button("Add", on_click=lambda c=hit.code, s=as_service: add(c, s)).props(
+                        ui.button("Add both" if hit.also else "Add",
+                                  on_click=lambda cs=hit.codes, s=as_service: [add(c, s) for c in cs]).props(
                             "dense no-caps flat").mark(f"encoder-add-{hit.code}")
 
     def add(code: str, as_service: bool) -> None:
