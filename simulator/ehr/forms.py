@@ -200,6 +200,8 @@ ENCOUNTER_TYPES = {
 CONDITION_STATUS = {"active": "Active", "resolved": "Resolved", "inactive": "Inactive", "remission": "In remission"}
 CONDITION_CATEGORY = {"problem-list-item": "Problem list item", "encounter-diagnosis": "Visit diagnosis"}
 MED_STATUS = {"active": "Active", "completed": "Completed", "stopped": "Stopped", "on-hold": "On hold"}
+MAX_DOSE = 10_000  # in any dose unit (tablets, mL, units, puffs): more is a typing slip
+MAX_LAB_RESULT = 1_000_000  # in the catalog's units; results are never negative
 DOSE_UNITS = ["tablet", "tablets", "capsule", "capsules", "puffs", "mL", "units", "patch", "sprays each nostril",
               "capsule inhaled", "thin layer", "drops"]
 SEVERITIES = {"mild": "Mild", "moderate": "Moderate", "severe": "Severe"}
@@ -286,7 +288,7 @@ PROBLEMS = SectionSpec(
 
 
 # ------------------------------------------------------------------------------------------ medications
-STRENGTH = re.compile(r"^\d+(\.\d+)?\s*(mg|mcg|g|units|%|mL)(\s*/\s*[\w. ]+)?$", re.IGNORECASE)
+STRENGTH = re.compile(r"^[0-9]{1,6}(\.[0-9]{1,4})?\s*(mg|mcg|g|units|%|mL)(\s*/\s*[\w. ]+)?$", re.IGNORECASE)
 
 
 def _read_med(r: dict[str, Any]) -> dict[str, str]:
@@ -314,9 +316,7 @@ def _build_med(values: dict[str, str], ctx: EntryContext, existing: dict[str, An
     strength = _parse("strength", lambda: v.text("Strength", values.get("strength")))
     if strength and not STRENGTH.match(strength):
         raise FieldError("strength", f"Strength: {strength} is not a strength; type it like 10 mg or 400 mg/5 mL")
-    dose = _parse("dose", lambda: v.number("Dose", values.get("dose")))
-    if dose is not None and dose <= 0:
-        raise FieldError("dose", "Dose: must be more than 0")
+    dose = _parse("dose", lambda: v.number("Dose", values.get("dose"), above=0, high=MAX_DOSE))
     unit = _parse("unit", lambda: v.text("Dose unit", values.get("unit"), limit=40))
     route = _parse("route", lambda: v.choice("Route", values.get("route"), ROUTES))
     freq = _parse("frequency", lambda: v.choice("Frequency", values.get("frequency"), FREQUENCIES))
@@ -453,7 +453,7 @@ def _build_lab(values: dict[str, str], ctx: EntryContext, existing: dict[str, An
             raise FieldError("value", "Result: type Negative, Positive, or a grade such as 2+")
         res["valueString"] = value.capitalize() if value and value[0].isalpha() else value
     else:
-        number = _parse("value", lambda: v.number("Result", raw, True))
+        number = _parse("value", lambda: v.number("Result", raw, True, low=0, high=MAX_LAB_RESULT))
         unit = _parse("unit", lambda: v.text("Unit", values.get("unit"), limit=40)) or lab.unit
         res["valueQuantity"] = {"value": v.fhir_number(number), "unit": unit, "system": UCUM, "code": unit}
     return res
@@ -541,6 +541,9 @@ LIST_SECTIONS = (ENCOUNTERS, PROBLEMS, MEDICATIONS, ALLERGIES, LABS, PROCEDURES,
 
 
 # ------------------------------------------------------------------------------------------ demographics
+# USPS codes of the states, DC and the territories (USPS Publication 28, appendix B).
+US_STATES = frozenset("""AL AK AZ AR CA CO CT DE DC FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ NM
+NY NC ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY AS GU MP PR VI UM FM MH PW AA AE AP""".split())
 SEXES = {"female": "Female", "male": "Male", "other": "Other", "unknown": "Unknown"}
 DEMOGRAPHIC_FIELDS = (
     FieldSpec("family", "Last name", width="w-48"), FieldSpec("given", "First name", width="w-48"),
@@ -583,13 +586,13 @@ def build_patient(values: dict[str, str], ctx: EntryContext, existing: dict[str,
     apartment = _parse("apartment", lambda: v.text("Apt / unit", values.get("apartment"), limit=40))
     city = _parse("city", lambda: v.text("City", values.get("city"), limit=100))
     state = _parse("state", lambda: v.text("State", values.get("state"), limit=2 * 50))
-    if state and not re.fullmatch(r"[A-Za-z]{2}", state):
-        raise FieldError("state", "State: the 2-letter code, e.g. AZ")
+    if state and state.upper() not in US_STATES:
+        raise FieldError("state", f"State: {v.shown(state)} is not a US state or territory; the 2-letter USPS code, e.g. AZ")
     zip_code = _parse("zip", lambda: v.text("ZIP code", values.get("zip"), limit=10))
-    if zip_code and not re.fullmatch(r"\d{5}(-\d{4})?", zip_code):
+    if zip_code and not re.fullmatch(r"[0-9]{5}(-[0-9]{4})?", zip_code):
         raise FieldError("zip", f"ZIP code: {zip_code} is not a ZIP code; 5 digits, e.g. 85013")
     phone = _parse("phone", lambda: v.text("Phone", values.get("phone"), limit=30))
-    if phone and len(re.sub(r"\D", "", phone)) not in (10, 11):
+    if phone and (not re.fullmatch(r"[0-9()+.\- ]+", phone) or len(re.sub(r"[^0-9]", "", phone)) not in (10, 11)):
         raise FieldError("phone", f"Phone: {phone} is not a phone number; 10 digits, e.g. (602) 555-0134")
     res = _base(existing or {"id": ctx.patient_id}, "Patient")  # the workspace's patient, whose id others refer to
     names = [x for x in (given, middle) if x]
@@ -630,20 +633,23 @@ class Vital:
     display: str
     units: dict[str, str]  # UCUM code -> what the form shows
     plausible: dict[str, tuple[float, float]]  # unit -> range outside which we ask "are you sure?"
+    possible: dict[str, tuple[int | float, int | float]]  # unit -> range outside which the value is refused
 
 
 VITALS = (
     Vital("bp", "Blood pressure", "85354-9", "Blood pressure panel with all children optional", {"mm[Hg]": "mmHg"},
-          {"mm[Hg]": (40, 260)}),
-    Vital("pulse", "Pulse", "8867-4", "Heart rate", {"/min": "/min"}, {"/min": (30, 220)}),
-    Vital("resp", "Respirations", "9279-1", "Respiratory rate", {"/min": "/min"}, {"/min": (6, 60)}),
+          {"mm[Hg]": (40, 260)}, {"mm[Hg]": (10, 400)}),
+    Vital("pulse", "Pulse", "8867-4", "Heart rate", {"/min": "/min"}, {"/min": (30, 220)}, {"/min": (1, 350)}),
+    Vital("resp", "Respirations", "9279-1", "Respiratory rate", {"/min": "/min"}, {"/min": (6, 60)}, {"/min": (1, 150)}),
     Vital("temp", "Temperature", "8310-5", "Body temperature", {"[degF]": "°F", "Cel": "°C"},
-          {"[degF]": (93, 107), "Cel": (34, 42)}),
-    Vital("spo2", "SpO2", "2708-6", "Oxygen saturation in Arterial blood", {"%": "%"}, {"%": (70, 100)}),
+          {"[degF]": (93, 107), "Cel": (34, 42)}, {"[degF]": (59, 115), "Cel": (15, 46)}),
+    Vital("spo2", "SpO2", "2708-6", "Oxygen saturation in Arterial blood", {"%": "%"}, {"%": (70, 100)}, {"%": (1, 100)}),
     Vital("weight", "Weight", "29463-7", "Body weight", {"[lb_av]": "lb", "kg": "kg"},
-          {"[lb_av]": (2, 700), "kg": (1, 320)}),
-    Vital("height", "Height", "8302-2", "Body height", {"[in_i]": "in", "cm": "cm"}, {"[in_i]": (12, 90), "cm": (30, 230)}),
-    Vital("bmi", "BMI", "39156-5", "Body mass index (BMI) [Ratio]", {"kg/m2": "kg/m²"}, {"kg/m2": (10, 80)}),
+          {"[lb_av]": (2, 700), "kg": (1, 320)}, {"[lb_av]": (0.5, 1500), "kg": (0.2, 700)}),
+    Vital("height", "Height", "8302-2", "Body height", {"[in_i]": "in", "cm": "cm"}, {"[in_i]": (12, 90), "cm": (30, 230)},
+          {"[in_i]": (6, 110), "cm": (15, 280)}),
+    Vital("bmi", "BMI", "39156-5", "Body mass index (BMI) [Ratio]", {"kg/m2": "kg/m²"}, {"kg/m2": (10, 80)},
+          {"kg/m2": (5, 250)}),
 )
 VITAL_BY_LOINC = {vt.loinc: vt for vt in VITALS}
 
@@ -675,7 +681,7 @@ def build_vital(vital: Vital, raw: str, unit: str, enc: dict[str, Any], ctx: Ent
     res["effectiveDateTime"] = enc["period"]["start"]
     low, high = vital.plausible[unit]
     if vital.key == "bp":
-        match = re.fullmatch(r"(\d{2,3})\s*/\s*(\d{2,3})", value)
+        match = re.fullmatch(r"([0-9]{2,3}) */ *([0-9]{2,3})", value)
         if not match:
             raise FieldError(vital.key, f"Blood pressure: {value} is not a blood pressure; type it as 120/80")
         sbp, dbp = int(match.group(1)), int(match.group(2))
@@ -689,9 +695,11 @@ def build_vital(vital: Vital, raw: str, unit: str, enc: dict[str, Any], ctx: Ent
             {"code": _cc(LOINC, "8462-4", "Diastolic blood pressure"),
              "valueQuantity": {"value": dbp, "unit": "mmHg", "system": UCUM, "code": "mm[Hg]"}}]
         return res
-    number = _parse(vital.key, lambda: v.number(vital.label, value, True))
-    if number <= 0:
-        raise FieldError(vital.key, f"{vital.label}: must be more than 0")
+    hard_low, hard_high = vital.possible[unit]
+    number = _parse(vital.key, lambda: v.number(vital.label, value, True, above=0))
+    if not hard_low <= number <= hard_high:
+        raise FieldError(vital.key, f"{vital.label}: {value} {vital.units[unit]} is not possible; expected "
+                                    f"{hard_low:g} to {hard_high:g}")
     if not confirmed and not low <= number <= high:
         raise NeedsConfirmation(vital.key, f"{vital.label} {value} {vital.units[unit]} is outside {low:g}–{high:g}. "
                                            "Are you sure?")

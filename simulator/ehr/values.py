@@ -6,10 +6,17 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Container
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 MAX_TEXT = 500
 MAX_NOTE = 20_000
+EARLIEST_YEAR = 1900  # no chart in a training case predates this; 0001 or 1800 is a typing slip
+MAX_NUMBER_CHARS = 20
+# A plain decimal number: ASCII digits, at most 9 before and 6 after the point, no exponent. Checked before any
+# arithmetic, so no value (1e1000000, a 4,001-digit result) can make Decimal/int work for long.
+_NUMBER = re.compile(r"[+-]?(?:[0-9]{1,9}(?:\.[0-9]{0,6})?|\.[0-9]{1,6})")
+# Control characters and the bidirectional overrides/isolates (e.g. U+202E, which shows text reversed).
+_HIDDEN = re.compile("[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069]")
 
 
 class EntryError(ValueError):
@@ -24,11 +31,18 @@ def text(label: str, raw: str | None, required: bool = False, limit: int = MAX_T
         return None
     if len(value) > limit:
         raise EntryError(f"{label}: at most {limit} characters (this has {len(value)})")
+    if _HIDDEN.search(value):
+        raise EntryError(f"{label}: contains an invisible control or text-direction character; retype it as plain text")
     return value
 
 
-_US = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4}|\d{2})$")
-_ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
+def shown(raw: str, limit: int = 24) -> str:
+    """A typed value as a message repeats it: cut short, so a 4,000-character paste does not fill the screen."""
+    return raw if len(raw) <= limit else raw[:limit] + "…"
+
+
+_US = re.compile(r"^([0-9]{1,2})/([0-9]{1,2})/([0-9]{4}|[0-9]{2})$")
+_ISO = re.compile(r"^([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})$")
 
 
 def date(label: str, raw: str | None, required: bool = False, today: dt.date | None = None,
@@ -47,12 +61,14 @@ def date(label: str, raw: str | None, required: bool = False, today: dt.date | N
     else:
         match = _ISO.match(value)
         if not match:
-            raise EntryError(f"{label}: {value} is not a date; type it as MM/DD/YYYY (e.g. 03/14/1962)")
+            raise EntryError(f"{label}: {shown(value)} is not a date; type it as MM/DD/YYYY (e.g. 03/14/1962)")
         year, month, day = (int(g) for g in match.groups())
     try:
         parsed = dt.date(year, month, day)
     except ValueError:
         raise EntryError(f"{label}: {value} is not a date") from None
+    if parsed.year < EARLIEST_YEAR:
+        raise EntryError(f"{label}: {value} is before {EARLIEST_YEAR}; check the year (MM/DD/YYYY)")
     if today is not None and parsed > today:
         raise EntryError(f"{label}: {value} is in the future")
     if not_before is not None and parsed < not_before:
@@ -64,9 +80,9 @@ def time(label: str, raw: str | None) -> str | None:
     value = (raw or "").strip().lower().replace(" ", "")
     if not value:
         return None
-    match = re.match(r"^(\d{1,2}):?(\d{2})(am|pm)?$", value)
+    match = re.match(r"^([0-9]{1,2}):?([0-9]{2})(am|pm)?$", value)
     if not match:
-        raise EntryError(f"{label}: {raw} is not a time; type it as HH:MM (e.g. 09:30 or 14:15)")
+        raise EntryError(f"{label}: {shown(raw or '')} is not a time; type it as HH:MM (e.g. 09:30 or 14:15)")
     hour, minute = int(match.group(1)), int(match.group(2))
     if match.group(3):
         if not 1 <= hour <= 12:
@@ -77,18 +93,25 @@ def time(label: str, raw: str | None) -> str | None:
     return f"{hour:02d}:{minute:02d}"
 
 
-def number(label: str, raw: str | None, required: bool = False) -> Decimal | None:
+def number(label: str, raw: str | None, required: bool = False, *, low: Decimal | int | None = None,
+           high: Decimal | int | None = None, above: Decimal | int | None = None) -> Decimal | None:
+    """A plain decimal number (e.g. 12.5), checked for its form and size before any arithmetic, then against
+    ``low`` <= value <= ``high`` and value > ``above``, each with a message that names the range."""
     value = (raw or "").strip()
     if not value:
         if required:
             raise EntryError(f"{label}: required")
         return None
-    try:
-        parsed = Decimal(value)
-    except InvalidOperation:
-        raise EntryError(f"{label}: {value} is not a number") from None
-    if not parsed.is_finite():
-        raise EntryError(f"{label}: {value} is not a number")
+    if len(value) > MAX_NUMBER_CHARS or not _NUMBER.fullmatch(value):
+        raise EntryError(f"{label}: {shown(value)} is not a number; type digits with an optional decimal point, e.g. 12.5")
+    parsed = Decimal(value)  # at most 15 digits: cheap
+    if above is not None and parsed <= above:
+        raise EntryError(f"{label}: must be more than {above}")
+    if low is not None and parsed < low:
+        raise EntryError(f"{label}: {value} is below {low}; expected {low} to {high}" if high is not None
+                         else f"{label}: must be at least {low}")
+    if high is not None and parsed > high:
+        raise EntryError(f"{label}: {value} is above {high}; expected at most {high}")
     return parsed
 
 

@@ -214,7 +214,7 @@ class ClaimEditor:
         self.save()
 
     def set_units(self, line: claims.ClaimLine, value: Any) -> None:
-        if isinstance(value, int | float) and value >= 1:
+        if isinstance(value, int | float) and 1 <= value <= 999:  # what the field allows; a crafted message too
             line.units = int(value)
             self.save(rerender=False)
 
