@@ -7,12 +7,14 @@ from nicegui import app, ui
 from simulator.config import Settings
 from simulator.services.coding import encoder_at
 from simulator.store import Store
+from simulator.ui.instructor import register_instructor_pages
 from simulator.ui.pages import AuthMiddleware, register_pages
 
 
 def build_app(store: Store, settings: Settings) -> None:
     app.add_middleware(AuthMiddleware)
     register_pages(store, lambda: encoder_at(settings.encoder_path))
+    register_instructor_pages(store)
 
 
 def run_app(settings: Settings, store: Store) -> None:

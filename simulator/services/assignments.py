@@ -322,6 +322,24 @@ def assignment_settings(store: Store, *, user: SignedInUser, assignment_id: int)
             rubric_sections={name: rubric.points(name) for name in RUBRIC_SECTIONS}, submissions=len(submitted))
 
 
+@dataclass(frozen=True)
+class ClassAssignment:
+    assignment_id: int
+    title: str
+    scenario_title: str
+    opens_at: dt.datetime | None
+    due_at: dt.datetime | None
+
+
+def class_assignments(store: Store, *, user: SignedInUser, class_id: int) -> list[ClassAssignment]:
+    from simulator.services.classes import class_for
+
+    with store.session() as s:
+        class_for(s, user, class_id)
+        return [ClassAssignment(a.id, a.title, a.scenario.title, a.opens_at, a.due_at)
+                for a in repo.assignments_for_class(s, class_id=class_id)]
+
+
 RUBRIC_SECTIONS = ("demographics", "encounters", "problem_list", "medications", "allergies", "vitals", "labs",
                    "procedures", "notes", "coding")
 

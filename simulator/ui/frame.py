@@ -43,6 +43,10 @@ def frame(title: str, wide: bool = False) -> Iterator[None]:
             with ui.row().classes("items-center gap-4"):
                 ui.link("Assignments" if user.role == "student" else "Classes", "/").classes(
                     "text-white no-underline").mark("nav-home")
+                if user.role in ("instructor", "admin"):
+                    ui.link("Scenario library", "/library").classes("text-white no-underline").mark("nav-library")
+                if user.role == "admin":
+                    ui.link("Administration", "/admin").classes("text-white no-underline").mark("nav-admin")
                 ui.label(f"{user.display_name} · {user.role}").classes("text-sm").mark("signed-in-as")
                 ui.button("Sign out", icon="logout", on_click=lambda: ui.navigate.to("/logout")).props(
                     "flat color=white dense no-caps").mark("logout")

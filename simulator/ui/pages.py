@@ -17,7 +17,9 @@ from simulator.services import accounts, assignments, workspace
 from simulator.services.errors import NotFound, PermissionDenied
 from simulator.store import Store
 from simulator.ui.audit_session import track_chart_session
+from simulator.ui.classes import class_links
 from simulator.ui.frame import frame, signed_in_user
+from simulator.ui.instructor_common import score_change_notice
 from simulator.ui.workspace import ehr_panel
 
 SESSION_HOURS = 12
@@ -124,6 +126,7 @@ def register_pages(store: Store, get_encoder: Callable[[], Encoder] | None = Non
                 ui.label("This attempt has not been graded yet.").mark("not-graded")
                 ui.link("Back to the attempt", f"/attempt/{attempt_id}")
                 return
+            score_change_notice(store, user, attempt_id)
             grade_report_view(report)
             with ui.row().classes("gap-4"):
                 ui.link("See your submitted record next to the chart", f"/attempt/{attempt_id}")
@@ -170,12 +173,17 @@ def _instructor_home(store: Store, user: accounts.SignedInUser) -> None:
             ui.label(str(exc)).classes("text-negative")
         return
     with frame("Your classes"):
+        with ui.row().classes("gap-2"):
+            ui.button("New class", icon="add", on_click=lambda: ui.navigate.to("/classes/new")).props("outline").mark("new-class")
+            ui.button("Scenario library", icon="library_books", on_click=lambda: ui.navigate.to("/library")).props(
+                "outline").mark("open-library")
         if not classes:
             ui.label("You do not teach a class yet.").classes("hitsim-muted")
         for c in classes:
             with ui.card().classes("w-full").mark(f"class-{c.class_id}"):
                 ui.label(f"{c.name} ({c.term})").classes("hitsim-card-title")
                 ui.label(f"{c.students} student{'s' if c.students != 1 else ''} enrolled").classes("hitsim-muted")
+                class_links(c.class_id)
                 if not c.assignments:
                     ui.label("No assignments yet.").classes("hitsim-muted")
                 for assignment_id, title, scenario_title, due in c.assignments:
@@ -183,6 +191,7 @@ def _instructor_home(store: Store, user: accounts.SignedInUser) -> None:
                         ui.label(title).classes("font-medium")
                         ui.label(scenario_title).classes("hitsim-muted")
                         ui.label(f"Due {_format_due(due)}").classes("text-sm")
+                        ui.link("settings & analysis", f"/assignments/{assignment_id}").classes("text-sm")
                     _progress_table(store, user, assignment_id)
 
 
