@@ -595,3 +595,15 @@ def test_a_student_who_codes_what_the_note_supports_gets_full_coding_credit():
                                                                            "code": "36415"}]}, "quantity": {"value": 1},
                           "diagnosisSequence": [1]})
     assert grade(ed, sub, rubric).score < 100
+
+
+def test_the_superbill_shows_the_providers_em_level_only_when_the_scenario_says_so():
+    from simulator.chart import render_chart_html
+
+    shown = render_chart_html(generate_case(load_scenario("clinic-chronic-care"), 5))
+    hidden = render_chart_html(generate_case(load_scenario("acute-office-visits"), 5))
+    assert "(provider&#x27;s choice)" in shown or "(provider's choice)" in shown
+    assert "provider's choice" not in hidden and "provider&#x27;s choice" not in hidden
+    for markup in (shown, hidden):
+        for superbill in re.findall(r"class='superbill'>(.*?)</section>", markup, re.S):
+            assert not re.search(r"\b9921[2-5]\b|\b9920[2-5]\b|Encounter for|unspecified", superbill)
