@@ -450,17 +450,18 @@ class _Vocabulary:
         self.stem_df = dict(db.execute("SELECT stem, df FROM stems").fetchall())
         self.stems = sorted(self.stem_df)
         self.codes = int(db.execute("SELECT value FROM meta WHERE key = 'codes'").fetchone()[0])
-        self.by_length: dict[int, list[str]] = defaultdict(list)
+        self.by_start: dict[tuple[str, int], list[str]] = defaultdict(list)
         for word in self.word_df:
             if word.isalpha():
-                self.by_length[len(word)].append(word)
+                self.by_start[word[0], len(word)].append(word)
 
     def correct(self, word: str) -> str:
-        """The index word one or two edits away (transpositions count one), the commonest if several."""
+        """The index word one or two edits away (transpositions count one), the commonest if several. People
+        seldom get the first letter wrong: only words with the same first letter are tried (fast)."""
         if len(word) < 4 or not word.isalpha() or word in self.word_df or stem(word) in self.stem_df:
             return word
         most = 1 if len(word) <= 5 else 2
-        choices = [w for n in range(len(word) - most, len(word) + most + 1) for w in self.by_length.get(n, ())]
+        choices = [w for n in range(len(word) - most, len(word) + most + 1) for w in self.by_start.get((word[0], n), ())]
         found = process.extract(word, choices, scorer=OSA.distance, score_cutoff=most, limit=25)
         if not found:
             return word
@@ -616,15 +617,14 @@ class Encoder:
 
         required = sorted(required, key=lambda c: -c.weight)[:5]  # the rarest words find; all words rank
         if required:
-            run(" AND ".join(c.fts for c in required), 300)
+            run(" AND ".join(c.fts for c in required), 100)
             if len(found) < 15 and len(required) >= 2:
                 for i in range(len(required)):
-                    run(" AND ".join(c.fts for j, c in enumerate(required) if j != i), 80)
-            if len(found) < 10 and len(required) >= 3:
-                run(" OR ".join(c.fts for c in required), 200)
-            if len(required) >= 2:
-                for c in required:  # the likeliest codes of each word, for two-code answers
-                    run(c.fts, 25)
+                    run(" AND ".join(c.fts for j, c in enumerate(required) if j != i), 40)
+                if len(found) < 10 and len(required) >= 3:
+                    run(" OR ".join(c.fts for c in required), 100)
+                for c in required:  # no code has every word: the likeliest codes of each, for two-code answers
+                    run(c.fts, 12)
         if bmi:
             row = self.db.execute("SELECT rowid FROM codes WHERE code = ?", (bmi,)).fetchone()
             if row:
@@ -647,27 +647,33 @@ class Encoder:
         for (rowid, code, system, title, billable, flags, pairs, title_s, neg_s, terms_s, idx_s, ctx_s) in self.db.execute(
                 f"SELECT rowid, code, system, title, billable, flags, pairs, title_s, neg_s, terms_s, idx_s, ctx_s "
                 f"FROM codes WHERE rowid IN ({marks})", rowids):
-            fields = (set(title_s.split()), set(terms_s.split()), set(idx_s.split()), set(ctx_s.split()))
-            negated = set(neg_s.split())
+            title_words = set(title_s.split())
+            other: list[set[str]] = []  # inclusion terms and lay words, Index entries, categories above: read if needed
+            negated = set(neg_s.split()) if neg_s else set()
             penalty = 0.0
             contributions: dict[int, float] = {}
             for n, c in enumerate(concepts):
                 if c.negated:
                     if not c.words.isdisjoint(negated):
                         contributions[n] = c.weight
-                    elif not c.exact.isdisjoint(fields[0]):
+                    elif not c.exact.isdisjoint(title_words):
                         penalty += 4.0  # "no hypertension" asked; the code says hypertension
-                    elif not (c.exact.isdisjoint(fields[2]) and c.exact.isdisjoint(fields[3])):
-                        penalty += 1.5  # ... or its category does
+                    else:
+                        other = other or [set(terms_s.split()), set(idx_s.split()), set(ctx_s.split())]
+                        if not (c.exact.isdisjoint(other[1]) and c.exact.isdisjoint(other[2])):
+                            penalty += 1.5  # ... or its category does
                     continue
-                best = 0.0
-                for weight, field_words in zip(FIELD_WEIGHTS, fields, strict=True):
-                    if not c.exact.isdisjoint(field_words):
-                        best = max(best, weight)
-                        break
-                    if best < 0.7 * weight and not c.prefix.isdisjoint(field_words):
-                        best = 0.7 * weight
-                if best == 0.0 and (not c.exact.isdisjoint(negated)):
+                if not c.exact.isdisjoint(title_words):
+                    best = 1.0
+                else:
+                    other = other or [set(terms_s.split()), set(idx_s.split()), set(ctx_s.split())]
+                    best = next((w for w, words in zip(FIELD_WEIGHTS[1:], other, strict=True)
+                                 if not c.exact.isdisjoint(words)), 0.0)
+                    if best < 0.7 and c.prefix:
+                        best = max(best, next((0.7 * w for w, words in zip(FIELD_WEIGHTS, (title_words, *other),
+                                                                           strict=True)
+                                               if not c.prefix.isdisjoint(words)), 0.0))
+                if best == 0.0 and not c.exact.isdisjoint(negated):
                     penalty += 4.0  # "with aura" asked; the code is "without aura"
                 if best:
                     if c.weak:
@@ -680,12 +686,12 @@ class Encoder:
             cover = sum(contributions.values())
             # Words of the title the query did not ask for: a more specific code than asked. (hitsim's own lay
             # descriptions of CPT numbers are worded freely: their length says nothing.)
-            extra = len(fields[0] - everything - WEAK - {"unspecifi"}) if system != "CPT" else 0
+            extra = len(title_words - everything - WEAK - {"unspecifi"}) if system != "CPT" else 0
             score = 10.0 * cover / total - 0.3 * min(extra, 8) - penalty
             score += 1.5 if billable else 0.0
             score += 0.7 if flags & COMMON else 0.0
             score += 0.8 if flags & DEFAULT else 0.0
-            score += 0.6 if "unspecifi" in fields[0] else 0.0
+            score += 0.6 if "unspecifi" in title_words else 0.0
             if system == "ICD-10-CM":
                 score += 0.0 if service else 1.5
             else:
