@@ -169,3 +169,27 @@ def test_student_enters_a_record_submits_and_sees_the_score_in_chromium(demo_ser
         score = float(page.locator(".text-h3").first.inner_text())
         assert 0 < score < 100
         browser.close()
+
+
+def test_a_verify_report_opens_with_the_planted_errors_caught_in_chromium(demo_server):
+    from playwright.sync_api import expect, sync_playwright
+
+    base, passwords = demo_server
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = launch(p)
+        page = browser.new_page(viewport={"width": 1366, "height": 768})
+        page.goto(base + "/")
+        page.get_by_label("Username").fill("student")
+        page.get_by_label("Password").fill(passwords["student"])
+        page.get_by_role("button", name="Sign in").click()
+        page.get_by_role("button", name="Open").last.click()  # the verify assignment
+        expect(page.get_by_text("Patient registration")).to_be_visible()
+        page.get_by_role("button", name="Submit for grading").click()
+        page.get_by_role("button", name="Submit", exact=True).click()
+        expect(page.get_by_text("out of 100")).to_be_visible(timeout=15_000)
+        expect(page.get_by_text(re.compile(r"You caught 0 of \d+ planted errors"))).to_be_visible()
+        expect(page.get_by_text("Missed:").first).to_be_visible()
+        page.wait_for_timeout(300)
+        page.screenshot(path=str(ARTIFACTS / "verify-report.png"), full_page=False)
+        browser.close()

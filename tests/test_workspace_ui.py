@@ -260,3 +260,16 @@ async def test_a_case_with_several_patients_gets_a_record_per_patient(demo, app_
     attempt = assignments.open_assignment(app_store, user=student, assignment_id=sick)
     view = workspace.load_workspace(app_store, user=student, attempt_id=attempt)
     assert sorted(p.resource["name"][0]["family"] for p in view.of("Patient")) == ["Alpha", "Beta"]
+
+
+async def test_a_verify_report_says_how_many_planted_errors_were_caught(demo, app_store, user: User):
+    await sign_in(user, demo, "student")
+    await user.should_see(DEMO_ASSIGNMENT)
+    opens = [m for m in ("open-1", "open-2") if list(user.find(marker=m).elements)]
+    user.find(marker=opens[-1]).click()  # the verify assignment: the clerk's record, errors included
+    await user.should_see(marker="submit", retries=20)
+    user.find(marker="submit").click()
+    user.find(marker="confirm-submit").click()
+    await user.should_see(marker="verify-summary", retries=20)
+    await user.should_see("planted errors")
+    await user.should_see("Missed:")

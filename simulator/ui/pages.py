@@ -273,7 +273,7 @@ def grade_report_view(report: dict) -> None:
             groups.setdefault(f["section"], []).append(f)
         for section, items in groups.items():
             lost = sum(f["points_lost"] for f in items)
-            title = f"{section.capitalize()} — {len(items)} finding{'s' if len(items) != 1 else ''}, −{lost:.2f} points"
+            title = f"{section[:1].upper()}{section[1:]} — {len(items)} finding{'s' if len(items) != 1 else ''}, −{lost:.2f} points"
             with ui.expansion(title, value=len(groups) <= 3).classes("w-full").props("dense header-class=text-weight-medium"):
                 for f in items:
                     with ui.row().classes("w-full items-start gap-3 border-b py-2 no-wrap").mark("finding"):
