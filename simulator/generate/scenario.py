@@ -61,6 +61,7 @@ class Scenario:
     fault_kinds: tuple[str, ...]
     source: str  # the TOML text, kept so a stored assignment regenerates the same key
     rubric_overrides: dict[str, Any]  # the scenario's [rubric] table: changes to the default grading rubric
+    audit: Any = None  # the [audit] table, checked (simulator.audit.settings.AuditSettings) when tasks include audit
 
     def rubric(self) -> Rubric:
         """The grading rubric for this scenario: coding counts only when coding is one of its tasks."""
@@ -196,6 +197,14 @@ def parse_scenario(text: str, file: str, slug: str, catalog: Catalog | None = No
         rubric_with(rubric_overrides, f"{file}: rubric")
     except RubricError as exc:
         raise ScenarioError(str(exc).replace(f"{file}: rubric: ", f"{file}: rubric.")) from exc
+    audit = None
+    if "audit" in tasks or "audit" in data:
+        from simulator.audit.settings import AuditSettingsError, parse_audit_settings
+
+        try:
+            audit = parse_audit_settings(top.get("audit", dict, "an [audit] table", {}), file)
+        except AuditSettingsError as exc:
+            raise ScenarioError(str(exc)) from exc
     top.finish()
     return Scenario(
         slug=slug, title=title.strip(), description=description.strip(), difficulty=difficulty, setting=setting,
@@ -204,7 +213,7 @@ def parse_scenario(text: str, file: str, slug: str, catalog: Catalog | None = No
         preventive=preventive, allergy_rate=float(allergy_rate), seed_policy=seed_policy,
         default_seed=default_seed, start=start, date_formats=date_formats, units=units,
         abbreviations=float(abbreviations), fault_count=fault_count, fault_kinds=fault_kinds, source=text,
-        rubric_overrides=rubric_overrides,
+        rubric_overrides=rubric_overrides, audit=audit,
     )
 
 

@@ -245,7 +245,12 @@ def submit_attempt(store: Store, *, user: SignedInUser, attempt_id: int,
         source, slug, seed = a.scenario.source_toml, a.scenario.slug, attempt.seed
     bundle = _bundle(store, user, attempt_id)
     case = cases.case_for(source, slug, seed)
-    report = grade(case.key, bundle, case.scenario.rubric()).to_dict()
+    graded = grade(case.key, bundle, case.scenario.rubric())
+    if "audit" in case.scenario.tasks:
+        from simulator.services.audit_exercise import grade_audit_task
+
+        graded = grade_audit_task(case.scenario, seed, bundle, graded)
+    report = graded.to_dict()
     with store.session() as s:
         attempt = _attempt_for(s, user, attempt_id, write=True)  # still ours and still open
         repo.mark_submitted(s, attempt_id=attempt_id)
