@@ -7,6 +7,7 @@ The planted violations (the key) never leave the server before grading.
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from dataclasses import dataclass
 from functools import lru_cache
@@ -178,3 +179,37 @@ def grade_audit_task(scenario: Scenario, seed: int, bundle: dict[str, Any], char
     points = 100.0 if only_audit else AUDIT_POINTS_WITH_OTHER_TASKS
     result: AuditResult = grade_audit(audit_key(history), flags, explanations(history, flags), categories, points)
     return result.report() if only_audit else with_audit(chart_grade, result)
+
+
+# ------------------------------------------------------------------------------------------ the class's own trail
+WORKDAY = (7, 19)  # after hours on hitsim's own trail: before 07:00 or after 19:00, server time
+
+
+def class_access_rows(store: Store, *, user: SignedInUser, class_id: int) -> tuple[str, list[Row]]:
+    """hitsim's own trail for one class's records (oldest first), for the instructor who teaches it."""
+    from simulator.audit.trail import trail_accesses
+    from simulator.services.errors import PermissionDenied
+    from simulator.store import repo
+
+    if user.role not in ("instructor", "admin"):
+        raise PermissionDenied("Only the class's instructor can run the access audit of its records.")
+    with store.session() as s:
+        classes = {c.id: c.name for c in repo.classes_taught_by(s, instructor_id=user.id)}
+        if class_id not in classes:
+            raise PermissionDenied("This class is not one you teach.")
+        attempts = {a.id for assignment in repo.assignments_for_class(s, class_id=class_id)
+                    for student in repo.students_of(s, class_id=class_id)
+                    for a in repo.attempts_of(s, assignment_id=assignment.id, student_id=student.id)}
+    local = dt.datetime.now().astimezone().tzinfo
+    rows = []
+    for a in trail_accesses(store):
+        if not a.attempt.isdigit() or int(a.attempt) not in attempts:
+            continue
+        start = (a.start or a.recorded).astimezone(local)
+        end = a.end.astimezone(local) if a.end else None
+        record = f"{a.student}'s record" + (f" ({a.patient_name})" if a.patient_name else "")
+        rows.append(Row(a.event_id, start, end, a.minutes, a.user_id, a.user_name, a.role, classes[class_id],
+                        a.workstation, a.address, f"attempt {a.attempt}", record, a.activity, a.purpose,
+                        not WORKDAY[0] <= start.hour < WORKDAY[1], f"attempt {a.attempt}", False,
+                        f"{a.user_id} {a.user_name}".lower(), f"{a.student} {a.patient_name} attempt {a.attempt}".lower()))
+    return classes[class_id], rows
