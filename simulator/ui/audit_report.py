@@ -84,7 +84,7 @@ class AccessReport:
                               rows=[], row_key="event_id",
                               pagination={"rowsPerPage": PAGE_ROWS, "page": 1, "sortBy": "start", "descending": False,
                                           "rowsNumber": 0}).props("flat bordered dense wrap-cells").classes(
-            "w-full").mark("audit-table")
+            "w-full hitsim-audit-table").mark("audit-table")
         self.table.on("request", self._request)
         if on_flag:
             self.table.add_slot("body-cell-flag", """<q-td :props="props">
@@ -105,13 +105,14 @@ class AccessReport:
                 self._select("department", "Department", departments, "w-44")
                 self._select("role", "Role", roles, "w-40")
                 self._input("workstation", "Workstation", "w-32")
-                self._select("activity", "Action", activities, "w-32")
             with ui.row().classes("w-full gap-2 items-start"):
                 self._input("from_date", "From date", "w-32", "03/03/2025")
                 self._input("from_time", "From time", "w-24", "07:00")
                 self._input("to_date", "To date", "w-32", "03/21/2025")
                 self._input("to_time", "To time", "w-24", "19:00")
                 self._input("min_minutes", "Open longer than (min)", "w-44", "30")
+                self._select("activity", "Action", activities, "w-32")
+            with ui.row().classes("w-full gap-2 items-center"):
                 self.inputs["after_hours"] = ui.checkbox("After hours only").classes("mt-2").mark("filter-after_hours")
                 ui.button("Apply", icon="filter_alt", on_click=self.refresh).classes("mt-1").mark("apply-filters")
                 ui.button("Clear", on_click=self.clear).props("flat no-caps").classes("mt-1").mark("clear-filters")
@@ -188,7 +189,7 @@ class AccessReport:
     @staticmethod
     def _bar_options(title: str, labels: list[str], values: list[int], rotate: bool = False) -> dict[str, Any]:
         return {"title": {"text": title, "textStyle": {"fontSize": 13}}, "grid": {"left": 40, "right": 10,
-                "top": 30, "bottom": 60 if rotate else 25}, "tooltip": {},
+                "top": 42, "bottom": 60 if rotate else 25}, "tooltip": {},
                 "xAxis": {"type": "category", "data": labels, "axisLabel": {"rotate": 35 if rotate else 0, "fontSize": 10}},
                 "yAxis": {"type": "value"}, "series": [{"type": "bar", "data": values, "itemStyle": {"color": "#14532d"}}]}
 
