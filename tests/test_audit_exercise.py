@@ -93,7 +93,7 @@ def test_a_student_flags_through_the_service_a_flag_without_a_reason_is_refused_
     _, ann, _, aid = setup_class(store, scenario="audit-vip-snooping")
     attempt = assignments.open_assignment(store, user=ann, assignment_id=aid)
     exercise = audit_exercise.audit_exercise(store, user=ann, attempt_id=attempt)
-    assert len(exercise.rows) == len(exercise.history.accesses) >= 4900
+    assert len(exercise.index.rows) == len(exercise.history.accesses) >= 4900
     violation = exercise.history.violations[0]
     with pytest.raises(InvalidInput, match="Reason: pick the policy category") as refused:
         audit_exercise.save_flag(store, user=ann, attempt_id=attempt, target=f"AuditEvent/{violation.events[0]}",

@@ -21,9 +21,9 @@ def demo(app_store):
 
 async def open_audit(user: User, demo) -> None:
     await sign_in(user, demo, "student")
-    await user.should_see(DEMO_AUDIT_ASSIGNMENT)
+    await user.should_see(DEMO_AUDIT_ASSIGNMENT, retries=50)
     user.find(marker="open-3").click()
-    await user.should_see(marker="audit-table", retries=40)
+    await user.should_see(marker="audit-table", retries=300)
 
 
 def count_text(user: User) -> str:

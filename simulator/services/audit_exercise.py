@@ -20,7 +20,7 @@ from simulator.audit.planted import DEPARTMENTS, PlantedHistory, history_for
 from simulator.audit.settings import VIOLATION_KINDS, AuditSettings
 from simulator.fhir import HITSIM
 from simulator.generate.scenario import Scenario, parse_scenario
-from simulator.reports.access_audit import Row, planted_rows
+from simulator.reports.access_audit import ReportIndex, Row, planted_rows
 from simulator.reports.audit_rules import describe, why_normal
 from simulator.services import workspace
 from simulator.services.accounts import SignedInUser
@@ -38,15 +38,15 @@ class AuditExercise:
     read_only: bool
     settings: AuditSettings
     history: PlantedHistory
-    rows: list[Row]
+    index: ReportIndex  # the rows of the report, with their sort orders
     categories: dict[str, str]  # code → the policy's words, the scenario's categories only
     flags: list[SavedResource]
 
 
 @lru_cache(maxsize=16)
-def _rows(settings_key: tuple, seed: int) -> list[Row]:
+def _index(settings_key: tuple, seed: int) -> ReportIndex:
     events, weeks, violations, categories = settings_key
-    return planted_rows(history_for(AuditSettings(events, weeks, dict(violations), categories), seed))
+    return ReportIndex(planted_rows(history_for(AuditSettings(events, weeks, dict(violations), categories), seed)))
 
 
 def _settings_key(settings: AuditSettings) -> tuple:
@@ -70,7 +70,7 @@ def audit_exercise(store: Store, *, user: SignedInUser, attempt_id: int) -> Audi
     settings = scenario.audit
     view = workspace.load_workspace(store, user=user, attempt_id=attempt_id)
     return AuditExercise(attempt_id, view.read_only, settings, history_for(settings, seed),
-                         _rows(_settings_key(settings), seed),
+                         _index(_settings_key(settings), seed),
                          {c: VIOLATION_KINDS[c] for c in settings.categories}, view.of("DetectedIssue"))
 
 

@@ -4,14 +4,14 @@ CSV export; in the exercise, flags with a policy category and a note that save a
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
-from nicegui import ui
+from nicegui import run, ui
 
 from simulator.audit.planted import DEPARTMENTS, SHIFTS
 from simulator.reports import access_audit as report
-from simulator.reports.access_audit import FilterError, Row
+from simulator.reports.access_audit import FilterError, ReportIndex, Row
 from simulator.services import audit_exercise
 from simulator.services.accounts import SignedInUser
 from simulator.services.errors import InvalidInput, PermissionDenied
@@ -57,11 +57,13 @@ def _table_row(r: Row, flagged: set[str]) -> dict[str, Any]:
 class AccessReport:
     """One report over a list of rows: filters → summary, charts, table, CSV."""
 
-    def __init__(self, rows: Sequence[Row], tz: dt.tzinfo, filename: str,
+    def __init__(self, index: ReportIndex, tz: dt.tzinfo, filename: str,
                  on_flag: Callable[[dict[str, Any]], None] | None = None, flagged: Callable[[], set[str]] | None = None):
-        self.all_rows, self.tz, self.filename = rows, tz, filename
+        self.index, self.tz, self.filename = index, tz, filename
+        rows = self.all_rows = index.rows
         self.on_flag, self.flagged = on_flag, flagged or (lambda: set())
-        self.shown: list[Row] = list(rows)
+        self.shown: list[int] = list(range(len(rows)))
+        self._sorted: list[int] = self.shown
         self.sort, self.descending, self.page = "start", False, 1
         self.inputs: dict[str, Any] = {}
         if not rows:
@@ -145,10 +147,10 @@ class AccessReport:
         except FilterError as exc:
             self.inputs[exc.field].error = str(exc)
             return
-        self.shown = report.apply_filters(self.all_rows, filters)
+        self.shown = self.index.filter(filters)
         self.page = 1
-        self._sorted = report.sort_rows(self.shown, self.sort, self.descending)
-        s = report.summarize(self.shown)
+        self._sorted = self.index.ordered(self.shown, self.sort, self.descending)
+        s, hours, users = self.index.overview(self.shown)
         self.summary.clear()
         with self.summary:
             for label, value in (("Accesses", s.events), ("Users", s.users), ("Patients", s.patients),
@@ -158,10 +160,8 @@ class AccessReport:
                 with ui.row().classes("w-full justify-between"):
                     ui.label(label)
                     ui.label(f"{value:,}").classes("font-medium")
-        hours = report.by_hour(self.shown)
         self.hour_chart.options.update(self._bar_options("Accesses by hour of day", [f"{h:02d}" for h in range(24)], hours))
         self.hour_chart.update()
-        users = report.by_user(self.shown, 12)
         self.user_chart.options.update(self._bar_options("Accesses by user (top 12)", [u for u, _ in users],
                                                          [n for _, n in users], rotate=True))
         self.user_chart.update()
@@ -174,14 +174,13 @@ class AccessReport:
         descending = bool(pagination.get("descending"))
         if (sort, descending) != (self.sort, self.descending):
             self.sort, self.descending = sort, descending
-            self._sorted = report.sort_rows(self.shown, sort, descending)
+            self._sorted = self.index.ordered(self.shown, sort, descending)
         self.page = max(1, int(pagination.get("page") or 1))
         self._show_page()
 
     def _show_page(self) -> None:
-        start = (self.page - 1) * PAGE_ROWS
         flagged = self.flagged()
-        self.table.rows = [_table_row(r, flagged) for r in self._sorted[start:start + PAGE_ROWS]]
+        self.table.rows = [_table_row(r, flagged) for r in self.index.page(self._sorted, self.page, PAGE_ROWS)]
         self.table.pagination = {"rowsPerPage": PAGE_ROWS, "page": self.page, "sortBy": self.sort,
                                  "descending": self.descending, "rowsNumber": len(self._sorted)}
         self.table.update()
@@ -193,14 +192,33 @@ class AccessReport:
                 "xAxis": {"type": "category", "data": labels, "axisLabel": {"rotate": 35 if rotate else 0, "fontSize": 10}},
                 "yAxis": {"type": "value"}, "series": [{"type": "bar", "data": values, "itemStyle": {"color": "#14532d"}}]}
 
-    def export(self) -> None:
-        ui.download(report.to_csv(self.shown).encode("utf-8"), self.filename, "text/csv")
+    async def export(self) -> None:
+        rows = [self.all_rows[i] for i in self.shown]
+        text = await run.io_bound(report.to_csv, rows)  # thousands of rows: off the event loop
+        ui.download(text.encode("utf-8"), self.filename, "text/csv")
 
 
 # ------------------------------------------------------------------------------------------ the exercise
 def audit_exercise_panel(store: Store, user: SignedInUser, attempt_id: int, workstation: Any) -> None:
-    """The student's audit: the report over the planted log, the policy, the directories, and the flags."""
-    exercise = audit_exercise.audit_exercise(store, user=user, attempt_id=attempt_id)
+    """The student's audit. The log is planted off the event loop (a large one takes seconds the first time),
+    so no one else's page waits for it."""
+    container = ui.column().classes("w-full gap-3")
+    with container, ui.row().classes("items-center gap-3").mark("loading-log"):
+        ui.spinner(size="lg")
+        ui.label("Loading the facility's access log…").classes("hitsim-muted")
+
+    async def load() -> None:
+        exercise = await run.io_bound(audit_exercise.audit_exercise, store, user=user, attempt_id=attempt_id)
+        container.clear()
+        with container:
+            _exercise_view(store, user, attempt_id, workstation, exercise)
+
+    ui.timer(0.01, load, once=True)
+
+
+def _exercise_view(store: Store, user: SignedInUser, attempt_id: int, workstation: Any,
+                   exercise: audit_exercise.AuditExercise) -> None:
+    """The report over the planted log, the policy, the directories, and the flags."""
     history = exercise.history
     state: dict[str, list[SavedResource]] = {"flags": list(exercise.flags)}
     tz = history.accesses[0].start.tzinfo if history.accesses else dt.UTC
@@ -241,7 +259,7 @@ def audit_exercise_panel(store: Store, user: SignedInUser, attempt_id: int, work
 
     with ui.row().classes("w-full items-start gap-4 no-wrap max-xl:flex-wrap"):
         with ui.column().classes("grow min-w-0 gap-3"):
-            AccessReport(exercise.rows, tz, "access-audit.csv", on_flag=None if exercise.read_only else prefill,
+            AccessReport(exercise.index, tz, "access-audit.csv", on_flag=None if exercise.read_only else prefill,
                          flagged=flagged)
         with ui.card().classes("w-96 shrink-0 gap-2").mark("flags"):
             ui.label("Your flags").classes("hitsim-card-title")
@@ -373,4 +391,4 @@ def class_audit_report(store: Store, user: SignedInUser, class_id: int, refused:
                  "audit trail (verify its hash chain with `hitsim audit verify`). Durations are how long a chart "
                  "stayed open in a browser tab. After hours: before 07:00 or after 19:00 server time.").classes(
             "text-sm hitsim-muted")
-        AccessReport(rows, dt.datetime.now().astimezone().tzinfo or dt.UTC, f"class-{class_id}-access-audit.csv")
+        AccessReport(ReportIndex(rows), dt.datetime.now().astimezone().tzinfo or dt.UTC, f"class-{class_id}-access-audit.csv")
