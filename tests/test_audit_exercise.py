@@ -117,3 +117,22 @@ def test_a_student_flags_through_the_service_a_flag_without_a_reason_is_refused_
 def test_the_shipped_audit_scenario_loads():
     scenario = load_scenario("audit-vip-snooping")
     assert scenario.tasks == ("audit",) and scenario.audit.events == 5000
+
+
+def test_the_reports_index_filters_and_sorts_exactly_like_the_plain_functions():
+    from simulator.audit.planted import FACILITY_TZ
+    from simulator.reports import access_audit as report
+
+    rows = report.planted_rows(plant_history(AuditSettings(events=1500), 4))
+    index = report.ReportIndex(rows)
+    for raw in ({}, {"user": "a"}, {"patient": "jo"}, {"department": "Cardiology"}, {"role": "nurse", "after_hours": True},
+                {"from_date": "03/05/2025", "from_time": "07:00", "to_date": "03/10/2025", "to_time": "12:30"},
+                {"min_minutes": "20", "workstation": "ed"}, {"activity": "print"}):
+        f = report.parse_filters(raw, FACILITY_TZ)
+        positions = index.filter(f)
+        assert [rows[i] for i in positions] == report.apply_filters(rows, f)
+        for key in ("user_name", "minutes", "department"):
+            ordered = [rows[i] for i in index.ordered(positions, key, descending=True)]
+            assert ordered == report.sort_rows([rows[i] for i in positions], key, descending=True)[::1] or \
+                [report._sort_key(r, key) for r in ordered] == sorted((report._sort_key(r, key) for r in ordered),
+                                                                       reverse=True)
