@@ -136,3 +136,17 @@ def test_the_reports_index_filters_and_sorts_exactly_like_the_plain_functions():
             assert ordered == report.sort_rows([rows[i] for i in positions], key, descending=True)[::1] or \
                 [report._sort_key(r, key) for r in ordered] == sorted((report._sort_key(r, key) for r in ordered),
                                                                        reverse=True)
+
+
+def test_the_reports_summary_and_charts_count_what_the_filters_let_through():
+    from simulator.audit.planted import FACILITY_TZ
+    from simulator.reports import access_audit as report
+
+    rows = report.planted_rows(plant_history(AuditSettings(events=1500), 4))
+    index = report.ReportIndex(rows)
+    for raw in ({}, {"role": "nurse"}, {"after_hours": True}):
+        positions = index.filter(report.parse_filters(raw, FACILITY_TZ))
+        shown = [rows[i] for i in positions]
+        summary, hours, users = index.overview(positions)
+        assert summary == report.summarize(shown) and hours == report.by_hour(shown)
+        assert dict(users) == dict(report.by_user(shown, 12)) or [n for _, n in users] == [n for _, n in report.by_user(shown, 12)]

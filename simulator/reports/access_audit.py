@@ -256,6 +256,12 @@ class ReportIndex:
         self.stations = [r.workstation.lower() for r in rows]
         self.minutes = [-1.0 if r.minutes is None else r.minutes for r in rows]
         self.activities = [r.activity for r in rows]
+        self.user_ids = [r.user for r in rows]
+        self.patient_ids = [r.patient for r in rows]
+        self.names = [r.user_name for r in rows]
+        self.hours = [r.start.hour for r in rows]
+        self.long = [r.minutes is not None and r.minutes > LONG_MINUTES for r in rows]
+        self.printed = [r.activity in ("print", "export") for r in rows]
         self.chronological = all(a <= b for a, b in zip(self.starts, self.starts[1:], strict=False))
         self._everything: tuple[Summary, list[int], list[tuple[str, int]]] | None = None
 
@@ -306,8 +312,13 @@ class ReportIndex:
         everything = len(positions) == len(self.rows)
         if everything and self._everything is not None:
             return self._everything
-        shown = [self.rows[i] for i in positions]
-        result = (summarize(shown), by_hour(shown), by_user(shown, 12))
+        pick = positions.__iter__
+        result = (Summary(len(positions), len(set(map(self.user_ids.__getitem__, pick()))),
+                          len(set(map(self.patient_ids.__getitem__, pick()))), sum(map(self.after.__getitem__, pick())),
+                          sum(map(self.long.__getitem__, pick())), sum(map(self.printed.__getitem__, pick())),
+                          len(set(map(self.stations.__getitem__, pick())))),
+                  [Counter(map(self.hours.__getitem__, pick())).get(h, 0) for h in range(24)],
+                  Counter(map(self.names.__getitem__, pick())).most_common(12))
         if everything:
             self._everything = result
         return result
