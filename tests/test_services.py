@@ -8,7 +8,7 @@ import pytest
 
 from simulator.generate import load_scenario
 from simulator.services import accounts, assignments
-from simulator.services.demo import DEMO_ASSIGNMENT, DEMO_VERIFY_ASSIGNMENT, seed_demo
+from simulator.services.demo import DEMO_ASSIGNMENT, DEMO_AUDIT_ASSIGNMENT, DEMO_VERIFY_ASSIGNMENT, seed_demo
 from simulator.services.errors import InvalidInput, NotFound, PermissionDenied
 from simulator.store import repo
 from tests.conftest import make_user
@@ -54,7 +54,7 @@ def test_demo_creates_accounts_class_and_assignment_once(store):
     assert again.new_passwords == {} and set(again.existing) == {"instructor", "student", "student2"}
     student = accounts.authenticate(store, username="student", password=first.new_passwords["student"])
     rows = assignments.student_assignments(store, user=student)
-    assert sorted(r.title for r in rows) == sorted([DEMO_ASSIGNMENT, DEMO_VERIFY_ASSIGNMENT])
+    assert sorted(r.title for r in rows) == sorted([DEMO_ASSIGNMENT, DEMO_VERIFY_ASSIGNMENT, DEMO_AUDIT_ASSIGNMENT])
     assert all(r.status == "not started" and r.attempts_left == 2 for r in rows)
 
 

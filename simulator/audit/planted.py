@@ -310,6 +310,7 @@ class _Builder:
 
     def _plant_once(self, kind: str, rng: random.Random) -> bool:
         s = rng.choice(self._clinical(self.used))
+        at: dt.datetime | None
         if kind == "vip":
             found = self._outside_patient(s, vip=True)
             if not found:
@@ -354,8 +355,8 @@ class _Builder:
                 return False
             p = rng.choice(pool)
             stay = p.stays[0]
-            a, _b = SHIFTS[s.shift]
-            hour = (a + 8 + rng.randint(3, 12)) % 24  # well outside the shift
+            first_hour, _ = SHIFTS[s.shift]
+            hour = (first_hour + 8 + rng.randint(3, 12)) % 24  # well outside the shift
             at = stay.admitted.replace(hour=hour, minute=rng.randint(0, 59)) + dt.timedelta(days=1)
             if not stay.admitted < at < stay.discharged:
                 return False

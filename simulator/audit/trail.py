@@ -86,10 +86,14 @@ class ChartSession:
     start: dt.datetime
 
 
+def new_chart_session(attempt_id: int, now: dt.datetime | None = None) -> ChartSession:
+    return ChartSession(str(uuid.uuid4()), attempt_id, now or _now())
+
+
 def open_chart(store: Store, *, user: SignedInUser, attempt_id: int, workstation: Workstation,
-               now: dt.datetime | None = None) -> ChartSession:
+               now: dt.datetime | None = None, session: ChartSession | None = None) -> ChartSession:
     """Record that ``user`` opened the record (period start); ``close_chart`` records how long it stayed open."""
-    session = ChartSession(str(uuid.uuid4()), attempt_id, now or _now())
+    session = session or new_chart_session(attempt_id, now)
     record(store, user=user, activity="open", attempt_id=attempt_id, workstation=workstation, start=session.start,
            session=session.id, now=session.start)
     return session

@@ -69,6 +69,7 @@ class Scenario:
     coding_policy: CodingPolicy = CodingPolicy()  # [coding]: choices the coding rules leave open
     superbill_em: str = "hidden"  # [coding]: does the superbill show the provider's E/M level (hidden | shown)
     copy_forward: float = 0.0  # [messiness]: chance a visit's history is copied from the previous note
+    audit: Any = None  # the [audit] table, checked (simulator.audit.settings.AuditSettings) when tasks include audit
 
     def rubric(self) -> Rubric:
         """The grading rubric for this scenario: coding counts only when coding is one of its tasks."""
@@ -215,6 +216,14 @@ def parse_scenario(text: str, file: str, slug: str, catalog: Catalog | None = No
         rubric_with(rubric_overrides, f"{file}: rubric")
     except RubricError as exc:
         raise ScenarioError(str(exc).replace(f"{file}: rubric: ", f"{file}: rubric.")) from exc
+    audit = None
+    if "audit" in tasks or "audit" in data:
+        from simulator.audit.settings import AuditSettingsError, parse_audit_settings
+
+        try:
+            audit = parse_audit_settings(top.get("audit", dict, "an [audit] table", {}), file)
+        except AuditSettingsError as exc:
+            raise ScenarioError(str(exc)) from exc
     top.finish()
     return Scenario(
         slug=slug, title=title.strip(), description=description.strip(), difficulty=difficulty, setting=setting,
@@ -226,6 +235,7 @@ def parse_scenario(text: str, file: str, slug: str, catalog: Catalog | None = No
         rubric_overrides=rubric_overrides, consistency_count=consistency_count, consistency_kinds=consistency_kinds,
         legitimate_changes=legitimate, coding_policy=CodingPolicy(external_causes=external_causes),  # type: ignore[arg-type]
         superbill_em=superbill_em, copy_forward=float(copy_forward),
+        audit=audit,
     )
 
 

@@ -16,6 +16,8 @@ DEMO_ASSIGNMENT = "Chart entry: chronic care clinic"
 DEMO_SCENARIO = "clinic-chronic-care"
 DEMO_VERIFY_ASSIGNMENT = "Verify a pre-entered record"
 DEMO_VERIFY_SCENARIO = "verify-registration"
+DEMO_AUDIT_ASSIGNMENT = "Access audit: who looked where they shouldn't"
+DEMO_AUDIT_SCENARIO = "audit-vip-snooping"
 DEMO_ACCOUNTS = (
     ("instructor", "Dr. Morgan Reyes", "instructor"),
     ("student", "Sam Student", "student"),
@@ -64,7 +66,8 @@ def seed_demo(store: Store, *, now: dt.datetime | None = None) -> DemoReport:
             repo.enrol(s, class_id=school_class.id, user_id=users[username].id)
         class_id = school_class.id
     due = ((now or dt.datetime.now(dt.UTC)) + dt.timedelta(days=14)).replace(hour=23, minute=59, second=0, microsecond=0)
-    for title, scenario in ((DEMO_ASSIGNMENT, DEMO_SCENARIO), (DEMO_VERIFY_ASSIGNMENT, DEMO_VERIFY_SCENARIO)):
+    for title, scenario in ((DEMO_ASSIGNMENT, DEMO_SCENARIO), (DEMO_VERIFY_ASSIGNMENT, DEMO_VERIFY_SCENARIO),
+                            (DEMO_AUDIT_ASSIGNMENT, DEMO_AUDIT_SCENARIO)):
         with store.session() as s:
             exists = repo.find_assignment(s, class_id=class_id, title=title) is not None
         if not exists:

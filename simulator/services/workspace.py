@@ -293,7 +293,12 @@ def submit_attempt(store: Store, *, user: SignedInUser, attempt_id: int,
         source, slug, seed = a.scenario.source_toml, a.scenario.slug, attempt.seed
     bundle = _bundle(store, user, attempt_id)
     case = cases.case_for(source, slug, seed)
-    report = cases.grade_case(case, bundle).to_dict()
+    graded = cases.grade_case(case, bundle)
+    if "audit" in case.scenario.tasks:
+        from simulator.services.audit_exercise import grade_audit_task
+
+        graded = grade_audit_task(case.scenario, seed, bundle, graded)
+    report = graded.to_dict()
     with store.session() as s:
         _attempt_for(s, user, attempt_id, write=False)  # still ours
         won = repo.claim_submission(s, attempt_id=attempt_id)

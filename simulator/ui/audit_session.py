@@ -3,9 +3,12 @@ when the tab leaves the chart, closes, or goes idle. The workstation is named on
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+from collections.abc import Callable
+from typing import Any
 
-from nicegui import app, ui
+from nicegui import app, background_tasks, run, ui
 
 from simulator.audit import trail
 from simulator.audit.events import Workstation
@@ -47,24 +50,36 @@ def current_workstation() -> Workstation:
 
 
 def track_chart_session(store: Store, user: SignedInUser, attempt_id: int) -> Workstation:
-    """Open a chart session now; close it when this tab disconnects or idles, open a new one when it returns."""
+    """A chart session starts with the page; it is written once the browser is connected (the page is not kept
+    waiting for the database) and closed when the tab disconnects or idles; returning opens a new one."""
     workstation = current_workstation()
-    state: dict[str, trail.ChartSession | None] = {
-        "open": trail.open_chart(store, user=user, attempt_id=attempt_id, workstation=workstation)}
+    state: dict[str, trail.ChartSession | None] = {"open": trail.new_chart_session(attempt_id)}
+    written: set[str] = set()
+    lock = asyncio.Lock()
+
+    async def write(fn: Callable[..., Any], **kwargs: Any) -> None:
+        async with lock:  # in order: a session's close never overtakes its open
+            await run.io_bound(fn, store, user=user, workstation=workstation, **kwargs)
+
+    def reopen() -> None:
+        session = state["open"]
+        if session is None:
+            session = state["open"] = trail.new_chart_session(attempt_id)
+        elif session.id in written:
+            return
+        written.add(session.id)
+        background_tasks.create(write(trail.open_chart, attempt_id=attempt_id, session=session),
+                                name="audit: chart opened")
 
     def close() -> None:
         session = state["open"]
-        if session is not None:
+        if session is not None and session.id in written:
             state["open"] = None
-            trail.close_chart(store, user=user, session=session, workstation=workstation)
-
-    def reopen() -> None:
-        if state["open"] is None:
-            state["open"] = trail.open_chart(store, user=user, attempt_id=attempt_id, workstation=workstation)
+            background_tasks.create(write(trail.close_chart, session=session), name="audit: chart closed")
 
     client = ui.context.client
-    client.on_disconnect(close)
     client.on_connect(reopen)
+    client.on_disconnect(close)
     client.on_delete(close)
     ui.on("hitsim-idle", close)
     ui.on("hitsim-active", reopen)

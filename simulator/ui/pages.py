@@ -111,6 +111,14 @@ def register_pages(store: Store, get_encoder: Callable[[], Encoder] | None = Non
             return
         _workspace(store, user, view, patient, get_encoder)
 
+    @ui.page("/class/{class_id}/audit")
+    def class_audit_page(class_id: int) -> None:
+        from simulator.ui.audit_report import class_audit_report
+
+        user = signed_in_user()
+        assert user is not None
+        class_audit_report(store, user, class_id, _refused)
+
     @ui.page("/attempt/{attempt_id}/report")
     def report_page(attempt_id: int) -> None:
         user = signed_in_user()
@@ -182,7 +190,10 @@ def _instructor_home(store: Store, user: accounts.SignedInUser) -> None:
         for c in classes:
             with ui.card().classes("w-full").mark(f"class-{c.class_id}"):
                 ui.label(f"{c.name} ({c.term})").classes("hitsim-card-title")
-                ui.label(f"{c.students} student{'s' if c.students != 1 else ''} enrolled").classes("hitsim-muted")
+                with ui.row().classes("items-baseline gap-4"):
+                    ui.label(f"{c.students} student{'s' if c.students != 1 else ''} enrolled").classes("hitsim-muted")
+                    ui.link("Access audit of this class's records", f"/class/{c.class_id}/audit").classes(
+                        "text-sm").mark(f"class-audit-{c.class_id}")
                 class_links(c.class_id)
                 if not c.assignments:
                     ui.label("No assignments yet.").classes("hitsim-muted")
@@ -213,7 +224,10 @@ def _progress_table(store: Store, user: accounts.SignedInUser, assignment_id: in
 
 def _workspace(store: Store, user: accounts.SignedInUser, view: assignments.AttemptView, patient: str,
                get_encoder: Callable[[], Encoder] | None) -> None:
-    track_chart_session(store, user, view.attempt_id)
+    workstation = track_chart_session(store, user, view.attempt_id)
+    if "audit" in view.tasks and not set(view.tasks) & {"enter", "verify", "code"}:
+        _audit_workspace(store, user, view, workstation)
+        return
     with frame(view.assignment_title, wide=True):
         with ui.row().classes("w-full items-center gap-3 hitsim-muted"):
             ui.label(f"{view.class_name} · {view.scenario_title}")
@@ -229,6 +243,27 @@ def _workspace(store: Store, user: accounts.SignedInUser, view: assignments.Atte
             with split.after:
                 with ui.column().classes("w-full h-full overflow-auto pl-3 gap-2"):
                     ehr_panel(store, user, view, patient, get_encoder if view.codes else None)
+
+
+def _audit_workspace(store: Store, user: accounts.SignedInUser, view: assignments.AttemptView, workstation) -> None:  # type: ignore[no-untyped-def]
+    """A scenario whose task is the access audit: the report over the facility's log, and the student's flags."""
+    from simulator.ui.audit_report import audit_exercise_panel
+
+    with frame(view.assignment_title, wide=True):
+        with ui.row().classes("w-full items-center gap-3 hitsim-muted"):
+            ui.label(f"{view.class_name} · {view.scenario_title}")
+            ui.label(f"Attempt {view.number} of {view.attempts_allowed}")
+            ui.badge(view.status).mark("attempt-status")
+            ui.label(f"Due {_format_due(view.due_at)}")
+            if view.status == "graded":
+                ui.link("See your grade report", f"/attempt/{view.attempt_id}/report").mark("report-link")
+        ui.label("Run the access-audit report on the facility's log and flag every access that breaks the access "
+                 "policy, with the policy category and a note. Flags are saved as you make them.").classes("text-sm")
+        audit_exercise_panel(store, user, view.attempt_id, workstation)
+        if view.status == "in progress" and user.role == "student":
+            from simulator.ui.workspace import submit_bar
+
+            submit_bar(store, user, view)
 
 
 def _paper_chart(view: assignments.AttemptView) -> None:
