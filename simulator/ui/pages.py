@@ -13,9 +13,10 @@ from nicegui import app, ui
 from starlette.middleware.base import BaseHTTPMiddleware
 
 from simulator.coding.encoder import Encoder
-from simulator.services import accounts, assignments, workspace
+from simulator.services import accounts, assignments, consistency, workspace
 from simulator.services.errors import NotFound, PermissionDenied
 from simulator.store import Store
+from simulator.ui.consistency_report import consistency_page
 from simulator.ui.frame import frame, signed_in_user
 from simulator.ui.workspace import ehr_panel
 
@@ -105,6 +106,9 @@ def register_pages(store: Store, get_encoder: Callable[[], Encoder] | None = Non
             view = assignments.attempt_view(store, user=user, attempt_id=attempt_id)
         except (NotFound, PermissionDenied) as exc:
             _refused("Attempt", exc)
+            return
+        if consistency.is_consistency_task(store, user=user, attempt_id=attempt_id):
+            consistency_page(store, user, view, patient)
             return
         _workspace(store, user, view, patient, get_encoder)
 
