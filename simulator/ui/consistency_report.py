@@ -22,12 +22,13 @@ from simulator.ui.frame import frame
 from simulator.ui.workspace import Autosave, SaveIndicator, submit_bar
 
 CSS = """
-.cr-wrap { overflow: auto; max-height: calc(100vh - 250px); border: 1px solid #d8dbd4; background: #fff; }
+.cr-wrap { overflow: auto; max-height: calc(100vh - 270px); border: 1px solid #d8dbd4; background: #fff; }
 table.cr { border-collapse: separate; border-spacing: 0; font-size: 13px; }
 table.cr th, table.cr td { border-bottom: 1px solid #e6e8e3; border-right: 1px solid #eef0ec; padding: 4px 8px;
   vertical-align: top; min-width: 150px; max-width: 230px; }
 table.cr thead th { position: sticky; top: 0; background: #eef3ec; z-index: 2; text-align: left; }
-table.cr th.cr-label { position: sticky; left: 0; background: #f8f9f6; z-index: 1; min-width: 190px; font-weight: 500; }
+table.cr th.cr-label { position: sticky; left: 0; background: #f8f9f6; z-index: 1; min-width: 190px; font-weight: 500;
+  text-align: left; }
 table.cr thead th.cr-label { z-index: 3; background: #eef3ec; }
 table.cr tr.cr-section th { background: #14532d; color: #fff; text-align: left; position: sticky; left: 0; }
 td.cr-changed { background: #fff1c2; box-shadow: inset 3px 0 #d99a00; }
@@ -194,12 +195,14 @@ def _report_body(store: Store, user: SignedInUser, view: ReportView, patient: st
     with ui.row().classes("w-full items-center gap-4"):
         chart_select = ui.select(charts, value=page.chart.mrn, label="Patient (chart)", with_input=True).props(
             "outlined dense options-dense").classes("w-96").mark("patient-filter")
-        section_select = ui.select(dict(SECTIONS), value=list(SECTIONS), multiple=True, label="Sections").props(
-            "outlined dense use-chips options-dense").classes("grow max-w-xl").mark("section-filter")
         changes = ui.switch("Only rows that change").mark("only-changes")
-        ui.html("<div class='cr-legend'><span class='cr-changed' style='background:#fff1c2'>changed</span>"
+        ui.html("<div class='cr-legend'>Since the visit before: <span style='background:#fff1c2'>changed</span>"
                 "<span style='background:#e3f4e1'>added</span><span style='background:#fbe3e1'>removed</span>"
-                "</div>").classes("text-xs")
+                "</div>").classes("text-xs hitsim-muted")
+    with ui.row().classes("w-full items-center gap-0").mark("section-filter"):
+        ui.label("Sections:").classes("text-sm mr-2")
+        section_boxes = {key: ui.checkbox(title, value=True).props("dense").classes("mr-3").mark(f"section-{key}")
+                         for key, title in SECTIONS.items()}
     with ui.row().classes("w-full no-wrap items-start gap-4"):
         with ui.element("div").classes("cr-wrap grow").style("min-width: 0").mark("visit-table"):
             table = ui.html(table_html(page.chart, page.sections)).mark("visit-table-html")
@@ -239,7 +242,7 @@ def _report_body(store: Store, user: SignedInUser, view: ReportView, patient: st
             editors.append(RecordEditor(page, None, page.chart, remove))
 
     def render() -> None:
-        page.sections = list(section_select.value or [])
+        page.sections = [key for key, box in section_boxes.items() if box.value]
         page.only_changes = bool(changes.value)
         table.set_content(table_html(page.chart, page.sections, page.only_changes))
 
@@ -250,7 +253,8 @@ def _report_body(store: Store, user: SignedInUser, view: ReportView, patient: st
 
     add.on_click(add_record)
     chart_select.on_value_change(switch_chart)
-    section_select.on_value_change(render)
+    for box in section_boxes.values():
+        box.on_value_change(render)
     changes.on_value_change(render)
     show_records()
     return page
