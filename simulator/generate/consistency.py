@@ -22,6 +22,7 @@ from typing import Any
 from simulator.clinical import load_catalog
 from simulator.fhir import HITSIM, ICD10CM, RXNORM, SNOMED
 from simulator.generate.faults import _change_digit, _is_date, _misspell
+from simulator.generate.key import GeneratedCase
 from simulator.reports import consistency_rules as rules
 from simulator.reports.consistency_record import HEIGHT, TO_KG, WEIGHT, Chart, note_text, read_record
 
@@ -702,6 +703,13 @@ def _in_rule_words(planted: list[PlantedChange], charts: tuple[Chart, ...]) -> l
         visits = tuple(dict.fromkeys(p.visits + (match.visits if match else ())))
         out.append(PlantedChange(p.kind, False, visits, f"{label[p.visits[-1]]}: {words}"))
     return out
+
+
+def consistency_for(case: GeneratedCase) -> ConsistencyCase:
+    """The consistency task's record for a generated case (same case and seed, same record)."""
+    sc = case.scenario
+    return plant_consistency(case.key, sc.consistency_count, random.Random(f"consistency:{case.seed}"),
+                             sc.consistency_kinds, sc.legitimate_changes)
 
 
 # ------------------------------------------------------------------------------------- as FHIR
