@@ -195,3 +195,12 @@ def test_hitsim_generate_writes_the_consistency_record_and_its_key():
     issues = [e["resource"] for e in key["entry"]]
     assert sum(1 for i in issues if "extension" not in i) == sc.consistency_count
     assert files == case_files(generate_case(sc, 3)).files  # same scenario and seed, same bytes
+
+
+def test_naming_every_visit_for_every_category_does_not_score():
+    case = _plant(3, KINDS, count=8)
+    every_visit = tuple(v.encounter_id for c in read_record(case.record) for v in c.visits)
+    records = [_student_issue(kind, every_visit, i) for i, kind in enumerate(KINDS)]
+    report = _grade(case, records)
+    assert report.score == pytest.approx(0.0)
+    assert any("name only the visits involved" in f.message for f in report.findings)
