@@ -5,6 +5,7 @@ one per legitimate change (marked with the ``consistency-legitimate-change`` ext
 record holds the discrepancies they recorded. A record matches a planted discrepancy of the same
 category that shares at least one visit; matching is one-to-one and as large as possible. The section
 is worth its points × F1 (precision and recall), and every miss and false alarm is explained in words.
+A record naming more than one visit beyond those the discrepancy involves does not match (no wide nets).
 """
 
 from __future__ import annotations
@@ -69,10 +70,16 @@ def planted_count(key: Any) -> int:
     return sum(1 for i in _issues(key) if not i.legitimate)
 
 
+def _fits(record: Issue, issue: Issue) -> bool:
+    """Same category, a shared visit, and not a net cast wide: at most one visit more than the discrepancy
+    involves (naming every visit of the record for every category must not score)."""
+    return (issue.category == record.category and bool(issue.visits & record.visits)
+            and len(record.visits) <= len(issue.visits) + 1)
+
+
 def _match(planted: list[Issue], records: list[Issue]) -> dict[int, int]:
-    """record index -> planted index: a maximum one-to-one matching (same category, a shared visit)."""
-    fits = [[p for p, issue in enumerate(planted) if issue.category == r.category and issue.visits & r.visits]
-            for r in records]
+    """record index -> planted index: a maximum one-to-one matching of records that fit a planted discrepancy."""
+    fits = [[p for p, issue in enumerate(planted) if _fits(r, issue)] for r in records]
     owner: dict[int, int] = {}  # planted -> record
 
     def claim(r: int, seen: set[int]) -> bool:
@@ -96,8 +103,12 @@ def _why_false_alarm(record: Issue, planted: list[Issue], legit: list[Issue], ma
     if not record.visits:
         return f"{record.label}: the record names no visits, so it cannot be checked"
     for p, issue in enumerate(planted):
-        if issue.category == record.category and issue.visits & record.visits and p in matched:
-            return f"{record.label} at {where}: already recorded — this discrepancy counts once"
+        if issue.category == record.category and issue.visits & record.visits:
+            if not _fits(record, issue):
+                return (f"{record.label}: the record names {len(record.visits)} visits; name only the visits "
+                        f"involved ({len(issue.visits)} here)")
+            if p in matched:
+                return f"{record.label} at {where}: already recorded — this discrepancy counts once"
     near = [i for i in legit if i.visits & record.visits]
     if near:
         related = RELATED.get(record.category, ())

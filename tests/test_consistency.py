@@ -183,3 +183,24 @@ def test_rule_helpers_know_nicknames_and_transposed_dates():
     assert rules.dates_one_slip_apart("1962-03-14", "1962-03-15")
     assert not rules.dates_one_slip_apart("1962-03-14", "1963-04-14")
     assert rules.weight_change_allowed(0) < rules.weight_change_allowed(90)
+
+
+def test_hitsim_generate_writes_the_consistency_record_and_its_key():
+    from simulator.generate.case_files import case_files
+
+    sc = load_scenario("consistency-duplicate-chart")
+    files = case_files(generate_case(sc, 3)).files
+    record, key = json.loads(files["consistency-record.json"]), json.loads(files["consistency-key.json"])
+    assert validate_document(record) == [] and validate_document(key) == []
+    issues = [e["resource"] for e in key["entry"]]
+    assert sum(1 for i in issues if "extension" not in i) == sc.consistency_count
+    assert files == case_files(generate_case(sc, 3)).files  # same scenario and seed, same bytes
+
+
+def test_naming_every_visit_for_every_category_does_not_score():
+    case = _plant(3, KINDS, count=8)
+    every_visit = tuple(v.encounter_id for c in read_record(case.record) for v in c.visits)
+    records = [_student_issue(kind, every_visit, i) for i, kind in enumerate(KINDS)]
+    report = _grade(case, records)
+    assert report.score == pytest.approx(0.0)
+    assert any("name only the visits involved" in f.message for f in report.findings)

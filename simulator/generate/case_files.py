@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from simulator.chart import render_chart_html
+from simulator.generate.consistency import consistency_for, detected_issues
 from simulator.generate.faults import PlantedFault, plant_faults
 from simulator.generate.key import GeneratedCase, key_json
 
@@ -31,4 +32,11 @@ def case_files(case: GeneratedCase) -> CaseFiles:
         record, faults = preentered_record(case)
         files["preentered.json"] = json.dumps(record, indent=2, ensure_ascii=False) + "\n"
         files["planted-faults.json"] = json.dumps([f.as_dict() for f in faults], indent=2, ensure_ascii=False) + "\n"
+    if "consistency" in case.scenario.tasks:
+        consistency = consistency_for(case)
+        files["consistency-record.json"] = json.dumps(consistency.record, indent=2, ensure_ascii=False) + "\n"
+        files["consistency-key.json"] = json.dumps(
+            {"resourceType": "Bundle", "type": "collection",
+             "entry": [{"fullUrl": f"urn:uuid:{i['id']}", "resource": i} for i in detected_issues(consistency)]},
+            indent=2, ensure_ascii=False) + "\n"
     return CaseFiles(files)

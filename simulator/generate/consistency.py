@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import copy
 import datetime as dt
+import json
 import random
 import uuid
 from collections.abc import Callable
@@ -21,8 +22,9 @@ from typing import Any
 from simulator.clinical import load_catalog
 from simulator.fhir import HITSIM, ICD10CM, RXNORM, SNOMED
 from simulator.generate.faults import _change_digit, _is_date, _misspell
+from simulator.generate.key import GeneratedCase
 from simulator.reports import consistency_rules as rules
-from simulator.reports.consistency_record import HEIGHT, TO_KG, WEIGHT, note_text, read_record
+from simulator.reports.consistency_record import HEIGHT, TO_KG, WEIGHT, Chart, note_text, read_record
 
 TERMINOLOGY = "http://terminology.hl7.org/CodeSystem"
 LEGITIMATE_URL = f"{HITSIM}/StructureDefinition/consistency-legitimate-change"
@@ -52,6 +54,7 @@ class PlantedChange:
 class ConsistencyCase:
     record: dict[str, Any]  # the visit-snapshot Bundle the student reads
     planted: tuple[PlantedChange, ...]
+    charts: tuple[Chart, ...] = ()  # the record as the report reads it (``read_record(record)``)
 
     @property
     def discrepancies(self) -> list[PlantedChange]:
@@ -116,14 +119,24 @@ def _label(i: int, snap: _Snap) -> str:
 
 
 # ------------------------------------------------------------------------------------- snapshots
+def _clone(value: Any) -> Any:
+    """A deep copy of JSON data (several times faster than copy.deepcopy for FHIR dicts)."""
+    return json.loads(json.dumps(value))
+
+
 def _snapshots(key: dict[str, Any]) -> list[_Chart]:
     """Each key patient's visits as snapshots: what the record listed on each visit day."""
-    resources = [e["resource"] for e in key["entry"]]
+    resources = [e["resource"] for e in _clone(key)["entry"]]  # one copy: the key is never changed
     by_id = {r["id"]: r for r in resources}
+    per_patient: dict[str, list[dict[str, Any]]] = {}
+    per_visit: dict[str, list[dict[str, Any]]] = {}
+    for r in resources:
+        per_patient.setdefault(_ref(r.get("subject") or r.get("patient")), []).append(r)
+        visit = _ref(r.get("encounter")) or (_ref(r["context"]["encounter"][0]) if "context" in r else "")
+        per_visit.setdefault(visit, []).append(r)
     charts = []
     for patient in (r for r in resources if r["resourceType"] == "Patient"):
-        pid = patient["id"]
-        mine = [r for r in resources if _ref(r.get("subject") or r.get("patient")) == pid]
+        mine = per_patient.get(patient["id"], [])
         encounters = sorted((r for r in mine if r["resourceType"] == "Encounter"), key=lambda e: e["period"]["start"])
         if not encounters:
             continue
@@ -138,33 +151,28 @@ def _snapshots(key: dict[str, Any]) -> list[_Chart]:
             dx = [by_id[_ref(d["condition"])] for d in sorted(enc.get("diagnosis", []), key=lambda d: d["rank"])]
             acute += [(i, c) for c in dx if c["category"][0]["coding"][0]["code"] == "encounter-diagnosis"
                       and not c["code"]["coding"][0]["code"].startswith("Z")]
-            snap = _Snap(day, {k: v for k, v in enc.items() if k != "diagnosis"}, copy.deepcopy(patient))
-            for c in chronic:
-                snap.problems.append(_problem(c, "active"))
+            problems = [_problem(c, "active") for c in chronic]
             for j, c in acute:
                 if j == i:
-                    snap.problems.append(_problem(c, "active"))
+                    problems.append(_problem(c, "active"))
                 else:
-                    resolved = min(dates[j] + dt.timedelta(days=14), day)
-                    snap.problems.append(_problem(c, "resolved", resolved))
-            for m in meds:
-                statement = _statement(m, enc["id"], day, dates[i - 1] if i else None)
-                if statement is not None:
-                    snap.meds.append(statement)
-            snap.allergies = [copy.deepcopy(a) for a in allergies]
-            snap.observations = [copy.deepcopy(r) for r in mine if r["resourceType"] == "Observation"
-                                 and _ref(r.get("encounter")) == enc["id"]]
-            snap.diagnoses = [_diagnosis(c) for c in dx]
-            snap.note = next((copy.deepcopy(r) for r in mine if r["resourceType"] == "DocumentReference"
-                              and _ref(r["context"]["encounter"][0]) == enc["id"]), None)
-            snaps.append(snap)
-        mrn = patient["identifier"][0]["value"]
-        charts.append(_Chart(mrn, snaps))
+                    problems.append(_problem(c, "resolved", min(dates[j] + dt.timedelta(days=14), day)))
+            statements = [_statement(m, enc["id"], day, dates[i - 1] if i else None) for m in meds]
+            linked = per_visit.get(enc["id"], [])
+            snaps.append(_Snap(
+                day, {k: v for k, v in enc.items() if k != "diagnosis"}, _clone(patient),
+                problems=_clone(problems), meds=_clone([m for m in statements if m is not None]),
+                allergies=_clone(allergies),
+                observations=[r for r in linked if r["resourceType"] == "Observation"],
+                diagnoses=_clone([_diagnosis(c) for c in dx]),
+                note=next((r for r in linked if r["resourceType"] == "DocumentReference"), None)))
+        charts.append(_Chart(patient["identifier"][0]["value"], snaps))
     return charts
 
 
 def _problem(cond: dict[str, Any], status: str, resolved: dt.date | None = None) -> dict[str, Any]:
-    out = {k: copy.deepcopy(v) for k, v in cond.items() if k not in ("encounter", "id")}
+    """A problem-list line (shares its parts with ``cond``: the caller clones)."""
+    out = {k: v for k, v in cond.items() if k not in ("encounter", "id")}
     out["category"] = [_cc(f"{TERMINOLOGY}/condition-category", "problem-list-item", "Problem List Item")]
     out["clinicalStatus"] = _status("condition-clinical", status)
     if resolved is not None:
@@ -173,7 +181,7 @@ def _problem(cond: dict[str, Any], status: str, resolved: dt.date | None = None)
 
 
 def _diagnosis(cond: dict[str, Any]) -> dict[str, Any]:
-    out = {k: copy.deepcopy(v) for k, v in cond.items() if k not in ("encounter", "id", "clinicalStatus")}
+    out = {k: v for k, v in cond.items() if k not in ("encounter", "id", "clinicalStatus")}
     out["category"] = [_cc(f"{TERMINOLOGY}/condition-category", "encounter-diagnosis", "Encounter Diagnosis")]
     out["clinicalStatus"] = _status("condition-clinical", "active")
     return out
@@ -195,7 +203,7 @@ def _statement(order: dict[str, Any], encounter_id: str, day: dt.date, previous:
     dosage = (order.get("dosageInstruction") or order.get("dosage") or [{}])[0]
     out: dict[str, Any] = {
         "resourceType": "MedicationStatement", "status": status,
-        "medicationCodeableConcept": copy.deepcopy(order["medicationCodeableConcept"]),
+        "medicationCodeableConcept": order["medicationCodeableConcept"],
         "effectivePeriod": {"start": start, **({"end": end} if end else {})},
         "dateAsserted": day.isoformat(), "dosage": [{"text": dosage.get("text", "")}],
     }
@@ -661,7 +669,8 @@ def plant_consistency(key: dict[str, Any], count: int, rng: random.Random,
     if "resolved-acute-problem" in legitimate:
         planted += _resolved_acute(charts)
     record = _bundle(charts, key, rng)
-    return ConsistencyCase(record, tuple(_in_rule_words(planted, record)))
+    read = tuple(read_record(record))
+    return ConsistencyCase(record, tuple(_in_rule_words(planted, read)), read)
 
 
 def _resolved_acute(charts: list[_Chart]) -> list[PlantedChange]:
@@ -680,9 +689,8 @@ def _resolved_acute(charts: list[_Chart]) -> list[PlantedChange]:
     return out
 
 
-def _in_rule_words(planted: list[PlantedChange], record: dict[str, Any]) -> list[PlantedChange]:
+def _in_rule_words(planted: list[PlantedChange], charts: tuple[Chart, ...]) -> list[PlantedChange]:
     """Planted discrepancies described as the rules describe them (the words the student's feedback uses)."""
-    charts = read_record(record)
     label = {v.encounter_id: f"{c.label}" for c in charts for v in c.visits}
     found = rules.run_all(charts)
     out = []
@@ -697,11 +705,17 @@ def _in_rule_words(planted: list[PlantedChange], record: dict[str, Any]) -> list
     return out
 
 
+def consistency_for(case: GeneratedCase) -> ConsistencyCase:
+    """The consistency task's record for a generated case (same case and seed, same record)."""
+    sc = case.scenario
+    return plant_consistency(case.key, sc.consistency_count, random.Random(f"consistency:{case.seed}"),
+                             sc.consistency_kinds, sc.legitimate_changes)
+
+
 # ------------------------------------------------------------------------------------- as FHIR
 def detected_issues(case: ConsistencyCase) -> list[dict[str, Any]]:
     """The planted discrepancies and legitimate changes as DetectedIssue resources (the answer key's part)."""
-    charts = read_record(case.record)
-    visit = {v.encounter_id: (c, v) for c in charts for v in c.visits}
+    visit = {v.encounter_id: (c, v) for c in case.charts or read_record(case.record) for v in c.visits}
     out = []
     for i, p in enumerate(case.planted, start=1):
         names = rules.DISCREPANCY_KINDS | rules.LEGITIMATE_CHANGES

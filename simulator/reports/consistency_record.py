@@ -194,8 +194,8 @@ def read_record(bundle: dict[str, Any]) -> list[Chart]:
         patient = by_id.get(_ref(enc.get("subject")))
         if patient is None:
             continue
-        visit = _snapshot(enc, patient, per_visit.get(enc["id"], []), by_id)
-        charts.setdefault(visit.mrn, []).append(visit)
+        snapshot = _snapshot(enc, patient, per_visit.get(enc["id"], []), by_id)
+        charts.setdefault(snapshot.mrn, []).append(snapshot)
     out = []
     for mrn, visits in charts.items():
         numbered = tuple(_renumber(v, i) for i, v in enumerate(visits, start=1))
@@ -215,7 +215,12 @@ def _snapshot(enc: dict[str, Any], patient: dict[str, Any], linked: Iterable[dic
     address = (patient.get("address") or [{}])[0]
     mrn = next((i.get("value", "") for i in patient.get("identifier", []) if str(i.get("system", "")).endswith("/mrn")),
                patient.get("id", ""))
-    problems, meds, allergies, vitals, labs, note = [], [], [], [], [], ""
+    problems: list[Problem] = []
+    meds: list[Medication] = []
+    allergies: list[Allergy] = []
+    vitals: list[Measurement] = []
+    labs: list[Measurement] = []
+    note = ""
     bp: tuple[int, int] | None = None
     for res in linked:
         rtype = res["resourceType"]

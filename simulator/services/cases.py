@@ -8,7 +8,6 @@ callers get chart pages (what the student may read), not the Bundle.
 from __future__ import annotations
 
 import hmac
-import random
 import secrets
 from functools import lru_cache
 from typing import Any
@@ -17,7 +16,8 @@ from grading import GradeReport, Rubric, grade
 from simulator.chart import ChartPage, chart_pages
 from simulator.generate import GeneratedCase, generate_case
 from simulator.generate.case_files import preentered_record
-from simulator.generate.consistency import ConsistencyCase, detected_issues, plant_consistency
+from simulator.generate.consistency import ConsistencyCase, detected_issues
+from simulator.generate.consistency import consistency_for as consistency_of
 from simulator.generate.scenario import parse_scenario
 
 
@@ -36,10 +36,7 @@ def pages_for(source_toml: str, slug: str, seed: int) -> tuple[ChartPage, ...]:
 @lru_cache(maxsize=64)
 def consistency_for(source_toml: str, slug: str, seed: int) -> ConsistencyCase:
     """The consistency task's record (what the student reads) and what was planted in it (the key)."""
-    case = case_for(source_toml, slug, seed)
-    sc = case.scenario
-    return plant_consistency(case.key, sc.consistency_count, random.Random(f"consistency:{seed}"),
-                             sc.consistency_kinds, sc.legitimate_changes)
+    return consistency_of(case_for(source_toml, slug, seed))
 
 
 def grading_key(case: GeneratedCase) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from functools import lru_cache
 from typing import Any
 
 from simulator.generate.scenario import parse_scenario
-from simulator.reports.consistency_record import Chart, read_record
+from simulator.reports.consistency_record import Chart
 from simulator.reports.consistency_rules import DISCREPANCY_KINDS, SYSTEM
 from simulator.services import cases, workspace
 from simulator.services.accounts import SignedInUser
@@ -73,7 +73,7 @@ class _Record:
 
 @lru_cache(maxsize=64)
 def _record(source: str, slug: str, seed: int) -> _Record:
-    charts = tuple(read_record(cases.consistency_for(source, slug, seed).record))
+    charts = cases.consistency_for(source, slug, seed).charts
     return _Record(charts, frozenset(v.encounter_id for c in charts for v in c.visits))
 
 

@@ -13,11 +13,12 @@ from nicegui import app, ui
 from starlette.middleware.base import BaseHTTPMiddleware
 
 from simulator.coding.encoder import Encoder
-from simulator.services import accounts, assignments, workspace
+from simulator.services import accounts, assignments, consistency, workspace
 from simulator.services.errors import NotFound, PermissionDenied
 from simulator.store import Store
 from simulator.ui.audit_session import track_chart_session
 from simulator.ui.classes import class_links
+from simulator.ui.consistency_report import consistency_page
 from simulator.ui.frame import frame, signed_in_user
 from simulator.ui.instructor_common import score_change_notice
 from simulator.ui.workspace import ehr_panel
@@ -108,6 +109,9 @@ def register_pages(store: Store, get_encoder: Callable[[], Encoder] | None = Non
             view = assignments.attempt_view(store, user=user, attempt_id=attempt_id)
         except (NotFound, PermissionDenied) as exc:
             _refused("Attempt", exc)
+            return
+        if consistency.is_consistency_task(store, user=user, attempt_id=attempt_id):
+            consistency_page(store, user, view, patient)
             return
         _workspace(store, user, view, patient, get_encoder)
 

@@ -1,0 +1,90 @@
+"""The consistency task's service on a real database (SQLite and PostgreSQL): who may read and write,
+what is refused, and that grading uses the planted discrepancies while the student never sees them."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from simulator.services import assignments, cases, consistency, workspace
+from simulator.services.consistency import DiscrepancyInput
+from simulator.services.errors import InvalidInput, PermissionDenied
+from tests.test_workspace import setup_class
+
+
+@pytest.fixture
+def task(store):
+    teacher, ann, ben, aid = setup_class(store, scenario="consistency-duplicate-chart", attempts_allowed=2)
+    attempt = assignments.open_assignment(store, user=ann, assignment_id=aid)
+    return teacher, ann, ben, attempt
+
+
+def test_a_record_is_saved_versioned_and_shown_again(store, task):
+    _, ann, _, attempt = task
+    view = consistency.load_report(store, user=ann, attempt_id=attempt)
+    visit = view.charts[0].visits[1]
+    first = consistency.save_discrepancy(store, user=ann, attempt_id=attempt, expected_version=0, data=DiscrepancyInput(
+        "height-loss", (visit.encounter_id,), note="height drops"))
+    second = consistency.save_discrepancy(store, user=ann, attempt_id=attempt, expected_version=first.version,
+                                          data=DiscrepancyInput("height-loss", (visit.encounter_id,), note="height drops",
+                                                                correction="re-measure", id=first.resource["id"]))
+    assert second.version == first.version + 1
+    (saved,) = consistency.load_report(store, user=ann, attempt_id=attempt).records
+    assert consistency.read_input(saved.resource).correction == "re-measure"
+    assert saved.resource["implicated"][0]["display"].endswith(visit.label)
+
+
+@pytest.mark.parametrize(("data", "field", "words"), [
+    (DiscrepancyInput("", ("x",)), "category", "Category: choose"),
+    (DiscrepancyInput("made-up", ("x",)), "category", "Category: choose"),
+    (DiscrepancyInput("dob-mismatch", ()), "visits", "Visits: choose at least one visit"),
+    (DiscrepancyInput("dob-mismatch", ("not-a-visit",)), "visits", "Visits: only visits of this record"),
+])
+def test_a_record_without_category_or_visits_is_refused_naming_the_field(store, task, data, field, words):
+    _, ann, _, attempt = task
+    if data.visits == ("x",):
+        data = DiscrepancyInput(data.category, (consistency.load_report(store, user=ann, attempt_id=attempt)
+                                                .charts[0].visits[0].encounter_id,))
+    with pytest.raises(InvalidInput, match=words) as info:
+        consistency.save_discrepancy(store, user=ann, attempt_id=attempt, data=data, expected_version=0)
+    assert info.value.field == field
+    assert consistency.load_report(store, user=ann, attempt_id=attempt).records == []
+
+
+def test_only_the_student_writes_and_only_the_teacher_and_student_read(store, task):
+    teacher, ann, ben, attempt = task
+    view = consistency.load_report(store, user=ann, attempt_id=attempt)
+    data = DiscrepancyInput("lab-unit", (view.charts[0].visits[0].encounter_id,))
+    with pytest.raises(PermissionDenied):
+        consistency.load_report(store, user=ben, attempt_id=attempt)
+    with pytest.raises(PermissionDenied):
+        consistency.save_discrepancy(store, user=ben, attempt_id=attempt, data=data, expected_version=0)
+    with pytest.raises(PermissionDenied):
+        consistency.save_discrepancy(store, user=teacher, attempt_id=attempt, data=data, expected_version=0)
+    assert consistency.load_report(store, user=teacher, attempt_id=attempt).read_only
+
+
+def test_the_student_sees_the_record_never_the_planted_list(store, task):
+    _, ann, _, attempt = task
+    view = consistency.load_report(store, user=ann, attempt_id=attempt)
+    shown = json.dumps([c.label for c in view.charts]) + repr(view)
+    assert "planted" not in shown and "legitimate" not in shown.lower()
+
+
+def test_submitting_grades_only_the_consistency_section_against_the_planted_list(store, task):
+    _, ann, _, attempt = task
+    with store.session() as s:
+        from simulator.store import repo
+
+        a = repo.get_attempt(s, attempt_id=attempt)
+        source, slug, seed = a.assignment.scenario.source_toml, a.assignment.scenario.slug, a.seed
+    planted = cases.consistency_for(source, slug, seed).discrepancies
+    for p in planted[:5]:
+        consistency.save_discrepancy(store, user=ann, attempt_id=attempt, expected_version=0,
+                                     data=DiscrepancyInput(p.kind, p.visits[:1]))
+    report = workspace.submit_attempt(store, user=ann, attempt_id=attempt)
+    assert [s["section"] for s in report["sections"]] == ["consistency"]
+    recall = 5 / len(planted)
+    assert report["score"] == pytest.approx(100 * 2 * recall / (1 + recall), abs=0.06)
+    assert sum(f["kind"] == "missing" for f in report["findings"]) == len(planted) - 5
