@@ -31,3 +31,17 @@ def variant_seed(base_seed: int, student_id: int, attempt_number: int) -> int:
     """A per-student seed derived from the assignment's seed: stable, and different for each student."""
     digest = hashlib.sha256(f"{base_seed}:{student_id}:{attempt_number}".encode()).digest()
     return int.from_bytes(digest[:6], "big")
+
+
+@lru_cache(maxsize=256)
+def graded_sections(source_toml: str, slug: str, seed: int) -> tuple[tuple[str, float], ...]:
+    """(section title, points out of 100) of what this case grades, for the student's instructions.
+
+    Read off the report of an empty record: the sections and their points, never the key's contents.
+    """
+    from grading import grade
+
+    case = case_for(source_toml, slug, seed)
+    empty = {"resourceType": "Bundle", "type": "collection", "entry": []}
+    report = grade(case.key, empty, case.scenario.rubric())
+    return tuple((s.title, round(s.points_possible, 1)) for s in report.sections if s.points_possible > 0)
