@@ -254,14 +254,44 @@ WORKSPACE_CSS = """
 .hitsim-workspace .q-splitter__separator { width: 6px; background: #d8dcd4; }
 """
 
-# Runs in the browser: the clear (x) buttons of pick-lists leave the tab order (Tab goes field to field),
-# and when the connection to the server drops the save indicator says so at once (it cannot be green
-# for changes the server never received).
+# Runs in the browser: the clear (x) buttons of pick-lists leave the tab order (Tab goes field to field);
+# type-ahead in a closed pick-list ("F" picks Female, "FF" the next F...) as in a desktop EHR; and when the
+# connection to the server drops, the save indicator says so at once (it cannot stay green for changes
+# the server never received).
 WORKSPACE_JS = """
 <script>
 (() => {
   const untab = (root) => root.querySelectorAll('.q-field__focusable-action').forEach(el => el.setAttribute('tabindex', '-1'));
   new MutationObserver(() => untab(document)).observe(document.documentElement, {childList: true, subtree: true});
+  const typed = {text: '', until: 0};
+  document.addEventListener('keydown', (e) => {
+    const target = e.target;
+    if (!target.classList || !target.classList.contains('q-select__focus-target')) return;
+    if (e.key.length !== 1 || e.key === ' ' || e.altKey || e.ctrlKey || e.metaKey) return;
+    if (target.getAttribute('aria-expanded') === 'true') return;  // an open list: Quasar's own type-ahead
+    let select = null;  // the QSelect behind this field: the nearest NiceGUI element that holds one
+    for (let el = target; el && !select; el = el.parentElement) {
+      const vm = el.id && el.id.startsWith('c') ? getElement(el) : null;
+      select = vm && vm.$refs && vm.$refs.qRef && vm.$refs.qRef.toggleOption ? vm.$refs.qRef : null;
+    }
+    if (!select || !select.options || select.options.length === 0) return;
+    const now = Date.now();
+    typed.text = (now < typed.until ? typed.text : '') + e.key.toLowerCase();
+    typed.until = now + 1000;
+    const repeat = typed.text.split('').every(c => c === typed.text[0]);
+    const prefix = repeat ? typed.text[0] : typed.text;
+    const options = select.options;
+    const current = options.findIndex(o => select.isOptionSelected(o));
+    const matches = (o) => String(select.getOptionLabel(o)).toLowerCase().startsWith(prefix);
+    let pick = -1;
+    for (let step = repeat ? 1 : 0; step <= options.length; step++) {
+      const i = ((current < 0 ? 0 : current) + step) % options.length;
+      if (matches(options[i])) { pick = i; break; }
+    }
+    e.preventDefault();
+    e.stopPropagation();
+    if (pick >= 0 && !select.isOptionSelected(options[pick])) select.toggleOption(options[pick]);
+  }, true);
   const watch = setInterval(() => {
     if (!window.socket) return;
     clearInterval(watch);
