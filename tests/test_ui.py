@@ -39,6 +39,7 @@ async def test_student_signs_in_sees_the_assignment_and_reads_the_chart(demo, ap
     await user.should_see("not started")
     await user.should_see("Attempts left: 2 of 2")
     user.find(marker="open-1").click()
+    user.find(marker="confirm-start").click()  # starting an attempt asks first
     await user.should_see(marker="chart-tabs")
     await user.should_see("Face sheet")
     await user.should_see("Patient registration")
@@ -55,6 +56,7 @@ async def test_a_student_cannot_open_another_students_attempt_by_url(demo, app_s
     await sign_in(ann, "student", demo.new_passwords["student"])
     await ann.should_see(DEMO_ASSIGNMENT)
     ann.find(marker="open-1").click()
+    ann.find(marker="confirm-start").click()
     await ann.should_see(marker="chart-tabs")
     await sign_in(ben, "student2", demo.new_passwords["student2"])
     await ben.should_see(DEMO_ASSIGNMENT)

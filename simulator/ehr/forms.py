@@ -39,6 +39,9 @@ class FieldSpec:
     options: Callable[[EntryContext], dict[str, str]] | None = None  # value -> what the list shows
     hint: str = ""
     width: str = "w-40"
+    fills: Callable[[str], dict[str, str]] | None = None  # picking this fills other fields (e.g. a test its unit)
+    searchable: bool = False  # a long pick-list: typing filters it
+    shown_only: bool = False  # shown to help (e.g. the reference range), not typed and not saved from the form
 
 
 @dataclass
@@ -68,6 +71,7 @@ class SectionSpec:
     build: Callable[[dict[str, str], EntryContext, dict[str, Any] | None], dict[str, Any]]
     belongs: Callable[[dict[str, Any]], bool] = lambda _r: True
     add_label: str = "Add"
+    carry: tuple[str, ...] = ()  # fields a new row takes from the row above (e.g. the visit of 20 lab results)
 
 
 # ------------------------------------------------------------------------------------------ helpers
@@ -426,11 +430,38 @@ ALLERGIES = SectionSpec(
 
 
 # ------------------------------------------------------------------------------------------ labs
+@cache
+def lab_units() -> dict[str, str]:
+    """UCUM code -> what the lab report prints (eGFR: mL/min/{1.73_m2} -> mL/min/1.73m²), for every catalog test."""
+    from simulator.generate.key import UNIT_NAMES
+
+    codes = dict.fromkeys(lab.unit for lab in lab_options().values() if not lab.qualitative)
+    return {code: UNIT_NAMES.get(code, code) for code in codes}
+
+
+def lab_range(name: str) -> str:
+    """The reference range of a catalog test as the lab report prints it."""
+    lab = lab_options().get(name)
+    if lab is None:
+        return ""
+    if lab.qualitative:
+        return "Negative"
+    return f"{lab.normal[0]:.{lab.decimals}f}-{lab.normal[1]:.{lab.decimals}f} {lab_units().get(lab.unit, lab.unit)}"
+
+
+def _lab_fills(name: str) -> dict[str, str]:
+    lab = lab_options().get(name)
+    if lab is None:
+        return {"unit": "", "range": ""}
+    return {"unit": "" if lab.qualitative else lab.unit, "range": lab_range(name)}
+
+
 def _read_lab(r: dict[str, Any]) -> dict[str, str]:
     q = r.get("valueQuantity", {})
     name = next((n for n, lab in lab_options().items() if lab.loinc == _code(r.get("code"))), _text(r.get("code")))
+    unit = str(q.get("code") or q.get("unit") or "")
     return {"visit": ref_id(r.get("encounter")), "test": name,
-            "value": str(q.get("value", r.get("valueString", ""))), "unit": str(q.get("unit", ""))}
+            "value": str(q.get("value", r.get("valueString", ""))), "unit": unit, "range": lab_range(name)}
 
 
 def _build_lab(values: dict[str, str], ctx: EntryContext, existing: dict[str, Any] | None) -> dict[str, Any]:
@@ -447,27 +478,35 @@ def _build_lab(values: dict[str, str], ctx: EntryContext, existing: dict[str, An
     raw = (values.get("value") or "").strip()
     res.pop("valueQuantity", None)
     res.pop("valueString", None)
+    res.pop("referenceRange", None)
     if lab.qualitative:
         value = _parse("value", lambda: v.text("Result", raw, True, 40))
         if not re.fullmatch(r"(?i)negative|positive|[1-4]\+", value or ""):
             raise FieldError("value", "Result: type Negative, Positive, or a grade such as 2+")
         res["valueString"] = value.capitalize() if value and value[0].isalpha() else value
+        res["referenceRange"] = [{"text": "Negative"}]
     else:
         number = _parse("value", lambda: v.number("Result", raw, True, low=0, high=MAX_LAB_RESULT))
-        unit = _parse("unit", lambda: v.text("Unit", values.get("unit"), limit=40)) or lab.unit
-        res["valueQuantity"] = {"value": v.fhir_number(number), "unit": unit, "system": UCUM, "code": unit}
+        units = lab_units()
+        unit = _parse("unit", lambda: v.choice("Unit", values.get("unit"), units)) or lab.unit
+        res["valueQuantity"] = {"value": v.fhir_number(number), "unit": units[unit], "system": UCUM, "code": unit}
+        res["referenceRange"] = [{"low": {"value": lab.normal[0], "unit": units[lab.unit], "system": UCUM, "code": lab.unit},
+                                  "high": {"value": lab.normal[1], "unit": units[lab.unit], "system": UCUM,
+                                           "code": lab.unit}}]
     return res
 
 
 LABS = SectionSpec(
     "labs", "Lab results", "Observation",
-    (FieldSpec("visit", "Visit", "select", lambda c: c.visit_options(), width="w-52"),
-     FieldSpec("test", "Test", "select", lambda _c: {k: k for k in lab_options()}, width="w-72"),
-     FieldSpec("value", "Result", width="w-28"),
-     FieldSpec("unit", "Unit", width="w-32")),
+    (FieldSpec("visit", "Visit", "select", lambda c: c.visit_options(), width="w-44"),
+     FieldSpec("test", "Test", "select", lambda _c: {k: k for k in lab_options()}, width="w-72", fills=_lab_fills,
+               searchable=True),
+     FieldSpec("value", "Result", width="w-24"),
+     FieldSpec("unit", "Unit", "select", lambda _c: lab_units(), width="w-36"),
+     FieldSpec("range", "Reference range", width="w-40", shown_only=True)),
     _read_lab, _build_lab,
     belongs=lambda r: "laboratory" in {c.get("code") for cat in r.get("category", []) for c in cat.get("coding", [])},
-    add_label="Add result",
+    add_label="Add result", carry=("visit",),
 )
 
 
@@ -498,7 +537,7 @@ PROCEDURES = SectionSpec(
     (FieldSpec("procedure", "Procedure", "combo", lambda _c: {k: k for k in procedure_options()}, width="w-80"),
      FieldSpec("date", "Date performed", "date", hint="MM/DD/YYYY", width="w-36"),
      FieldSpec("visit", "Visit", "select", lambda c: c.visit_options(), width="w-52")),
-    _read_procedure, _build_procedure, add_label="Add procedure",
+    _read_procedure, _build_procedure, add_label="Add procedure", carry=("visit",),
 )
 
 
@@ -534,7 +573,7 @@ NOTES = SectionSpec(
     (FieldSpec("visit", "Visit", "select", lambda c: c.visit_options(), width="w-52"),
      FieldSpec("type", "Note type", "select", lambda _c: NOTE_TYPES, width="w-56"),
      FieldSpec("text", "Note text", "textarea", width="w-full")),
-    _read_note, _build_note, add_label="Add note",
+    _read_note, _build_note, add_label="Add note", carry=("visit",),
 )
 
 LIST_SECTIONS = (ENCOUNTERS, PROBLEMS, MEDICATIONS, ALLERGIES, LABS, PROCEDURES, NOTES)

@@ -41,28 +41,61 @@ def shown(raw: str, limit: int = 24) -> str:
     return raw if len(raw) <= limit else raw[:limit] + "…"
 
 
-_US = re.compile(r"^([0-9]{1,2})/([0-9]{1,2})/([0-9]{4}|[0-9]{2})$")
+_US = re.compile(r"^([0-9]{1,2})[/-]([0-9]{1,2})[/-]([0-9]{4}|[0-9]{2})$")
 _ISO = re.compile(r"^([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})$")
+# The chart's long forms: "13 May 1991", "1 Oct 2022", "13-May-1991", and the US "May 13, 1991".
+_DAY_MONTH = re.compile(r"^([0-9]{1,2})[\s-]+([A-Za-z]{3,9})\.?,?[\s-]+([0-9]{4})$")
+_MONTH_DAY = re.compile(r"^([A-Za-z]{3,9})\.?\s+([0-9]{1,2}),?\s+([0-9]{4})$")
+_MONTHS = {name: i for i, name in enumerate(
+    ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), start=1)}
 
 
-def date(label: str, raw: str | None, required: bool = False, today: dt.date | None = None,
-         not_before: dt.date | None = None, not_before_label: str = "") -> dt.date | None:
-    """A date typed as 03/14/1962, 3/14/62 or 1962-03-14."""
-    value = (raw or "").strip()
-    if not value:
-        if required:
-            raise EntryError(f"{label}: required (MM/DD/YYYY)")
-        return None
+def _month(word: str) -> int | None:
+    """January, Jan, jan., Sept -> 1, 1, 1, 9."""
+    w = word.lower()
+    full = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+            "november", "december")
+    if w in full:
+        return full.index(w) + 1
+    if w == "sept":
+        return 9
+    return _MONTHS.get(w)
+
+
+def _parts(value: str, today: dt.date | None) -> tuple[int, int, int] | None:
+    """(year, month, day) of a date in any form the paper chart prints; None when it is none of them."""
     match = _US.match(value)
     if match:
         month, day, year = (int(g) for g in match.groups())
         if len(match.group(3)) == 2:
             year += 2000 if year <= (today or dt.date.today()).year % 100 else 1900
-    else:
-        match = _ISO.match(value)
-        if not match:
-            raise EntryError(f"{label}: {shown(value)} is not a date; type it as MM/DD/YYYY (e.g. 03/14/1962)")
+        return year, month, day
+    match = _ISO.match(value)
+    if match:
         year, month, day = (int(g) for g in match.groups())
+        return year, month, day
+    match = _DAY_MONTH.match(value)
+    if match and _month(match.group(2)):
+        return int(match.group(3)), _month(match.group(2)) or 0, int(match.group(1))
+    match = _MONTH_DAY.match(value)
+    if match and _month(match.group(1)):
+        return int(match.group(3)), _month(match.group(1)) or 0, int(match.group(2))
+    return None
+
+
+def date(label: str, raw: str | None, required: bool = False, today: dt.date | None = None,
+         not_before: dt.date | None = None, not_before_label: str = "") -> dt.date | None:
+    """A date typed as the paper chart prints it: 03/14/1962, 3/14/62, 1962-03-14, 14 Mar 1962 or Mar 14, 1962."""
+    value = (raw or "").strip()
+    if not value:
+        if required:
+            raise EntryError(f"{label}: required (MM/DD/YYYY)")
+        return None
+    parts = _parts(value, today) if len(value) <= 40 else None
+    if parts is None:
+        raise EntryError(f"{label}: {shown(value)} is not a date; type it as MM/DD/YYYY (e.g. 03/14/1962) "
+                         "or as the chart prints it (14 Mar 1962)")
+    year, month, day = parts
     try:
         parsed = dt.date(year, month, day)
     except ValueError:

@@ -57,7 +57,9 @@ class AttemptView:
     due_at: dt.datetime | None
     pages: tuple[ChartPage, ...]
     codes: bool  # whether coding is one of the scenario's tasks
-    tasks: tuple[str, ...] = ()  # the scenario's tasks (enter, verify, code, audit, consistency)
+    tasks: tuple[str, ...] = ()  # the scenario's tasks: enter, verify, code, audit, consistency
+    graded_sections: tuple[tuple[str, float], ...] = ()  # (section title, points out of 100)
+    release_policy: str = "after-due-date"  # when the answer key's codes are shown to the student
 
 
 def _require_role(user: SignedInUser, *roles: str) -> None:
@@ -184,7 +186,8 @@ def attempt_view(store: Store, *, user: SignedInUser, attempt_id: int) -> Attemp
             attempt_id=attempt.id, assignment_id=a.id, assignment_title=a.title, scenario_title=a.scenario.title,
             class_name=a.school_class.name, number=attempt.number, attempts_allowed=a.attempts_allowed,
             status=STATUS_LABELS[attempt.status], due_at=a.due_at, pages=pages, codes="code" in scenario.tasks,
-            tasks=scenario.tasks,
+            tasks=tuple(scenario.tasks), release_policy=a.release_policy,
+            graded_sections=cases.graded_sections(a.scenario.source_toml, a.scenario.slug, attempt.seed),
         )
 
 

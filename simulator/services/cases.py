@@ -75,3 +75,15 @@ def grade_case(case: GeneratedCase, submission: Any, rubric: Rubric | None = Non
     record. The CLI uses this too."""
     planted = [f.as_dict() for f in preentered_record(case)[1]] if "verify" in case.scenario.tasks else None
     return grade(grading_key(case), submission, rubric or case.scenario.rubric(), planted=planted)
+
+
+@lru_cache(maxsize=256)
+def graded_sections(source_toml: str, slug: str, seed: int) -> tuple[tuple[str, float], ...]:
+    """(section title, points out of 100) of what this case grades, for the student's instructions.
+
+    Read off the report of an empty record: the sections and their points, never the key's contents.
+    """
+    case = case_for(source_toml, slug, seed)
+    empty = {"resourceType": "Bundle", "type": "collection", "entry": []}
+    report = grade_case(case, empty)
+    return tuple((s.title, round(s.points_possible, 1)) for s in report.sections if s.points_possible > 0)

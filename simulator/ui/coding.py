@@ -11,7 +11,7 @@ from simulator.coding.codes import CodeError, check_diagnosis, check_modifier, c
 from simulator.coding.encoder import ICD10CM_RELEASE, Encoder
 from simulator.ehr import claims
 from simulator.services import workspace
-from simulator.services.errors import PermissionDenied
+from simulator.services.errors import InvalidInput, PermissionDenied
 from simulator.services.workspace import SavedResource, VersionConflict, is_sent_to_coding
 
 CPT_NOTICE = ("CPT® is a registered trademark of the American Medical Association. hitsim shows CPT code numbers "
@@ -90,7 +90,8 @@ class ClaimEditor:
                         "dense flat no-caps").mark("reopen-entry")
             elif not self.ws.read_only:
                 ui.label("Entry in progress").classes("text-sm hitsim-muted")
-                ui.button("Send to coding", icon="send", on_click=self.send).props("dense no-caps").mark("send-to-coding")
+                ui.button("Send to coding", icon="send", on_click=self.ask_send).props("dense no-caps").mark(
+                    "send-to-coding")
         self.body.clear()
         with self.body:
             if not self.sent:
@@ -127,16 +128,16 @@ class ClaimEditor:
                 mods = ui.input("Modifiers", value=", ".join(line.modifiers), placeholder="25").props(
                     "outlined dense").classes("w-28").mark("service-modifiers")
                 mods.props["error"] = False
-                pointers = ui.select(pointer_options, multiple=True, label="Diagnosis pointers",
-                                     value=[p for p in line.pointers if p in pointer_options]).props(
-                    "outlined dense use-chips").classes("w-56").mark("service-pointers")
+                pointers = ui.select(pointer_options, multiple=True, label=f"Diagnosis pointers (up to {claims.MAX_POINTERS})",
+                                     value=[p for p in line.pointers if p in pointer_options][:claims.MAX_POINTERS]).props(
+                    f"outlined dense use-chips max-values={claims.MAX_POINTERS}").classes("w-56").mark("service-pointers")
                 if self.ws.read_only:
                     for el in (units, mods, pointers):
                         el.disable()
                 else:
                     units.on_value_change(lambda e, line=line: self.set_units(line, e.value))
                     mods.on("blur", lambda _e, line=line, el=mods: self.set_modifiers(line, el))
-                    pointers.on_value_change(lambda e, line=line: self.set_pointers(line, e.value))
+                    pointers.on_value_change(lambda e, line=line, el=pointers: self.set_pointers(line, e.value, el))
                     ui.button(icon="close", on_click=lambda i=i: self.remove_line(i)).props("flat dense round").tooltip(
                         "Remove")
         if not self.ws.read_only:
@@ -156,6 +157,19 @@ class ClaimEditor:
         self.sent = is_sent_to_coding(saved.resource)
         self.render()
         return True
+
+    def ask_send(self) -> None:
+        """Sending locks the visit's entry until the instructor reopens it: the student confirms first."""
+        with self.card, ui.dialog() as dialog, ui.card().classes("max-w-lg"):
+            ui.label("Send this visit to coding?").classes("text-h6")
+            ui.label("The visit's entry (encounter, vital signs, labs, procedures, notes and visit diagnoses) becomes "
+                     "read-only, on the server too, and its claim opens for coding. Only your instructor can reopen it "
+                     "for entry. Check the visit against the paper chart first.")
+            with ui.row().classes("justify-end w-full"):
+                ui.button("Not yet", on_click=dialog.close).props("flat autofocus").mark("cancel-send-to-coding")
+                ui.button("Send to coding", icon="send",
+                          on_click=lambda: (dialog.close(), self.send())).mark("confirm-send-to-coding")
+        dialog.open()
 
     def send(self) -> None:
         if self._move_visit(workspace.send_to_coding):
@@ -179,6 +193,9 @@ class ClaimEditor:
             self.draft.lines.append(claims.ClaimLine(hit.code, hit.title, 1, [], first_listed))
         elif any(code == hit.code for code, _t in self.draft.diagnoses):
             return f"{hit.code} is already on this claim"
+        elif len(self.draft.diagnoses) >= claims.MAX_DIAGNOSES:
+            return (f"A claim takes at most {claims.MAX_DIAGNOSES} diagnoses (CMS-1500 item 21, A-L); "
+                    "remove one first")
         else:
             self.draft.diagnoses.append((hit.code, hit.title))
         self.save()
@@ -228,8 +245,16 @@ class ClaimEditor:
         line.modifiers = mods
         self.save(rerender=False)
 
-    def set_pointers(self, line: claims.ClaimLine, value: Any) -> None:
-        line.pointers = list(value or [])
+    def set_pointers(self, line: claims.ClaimLine, value: Any, el: ui.select | None = None) -> None:
+        chosen = list(value or [])
+        if len(chosen) > claims.MAX_POINTERS:
+            if el is not None:
+                el.error = f"At most {claims.MAX_POINTERS} diagnosis pointers per line (CMS-1500 item 24E)"
+                el.set_value(chosen[:claims.MAX_POINTERS])
+            return
+        if el is not None:
+            el.error = None
+        line.pointers = chosen
         self.save(rerender=False)
 
     def save(self, rerender: bool = True) -> None:
@@ -237,7 +262,9 @@ class ClaimEditor:
         resource = claims.build_claim(self.draft, patient_id=self.ws.ensure_patient_id(), encounter=self.encounter,
                                       coverage=coverage, existing=self.saved.resource if self.saved else None)
         try:
-            self.saved = self.ws.save(resource, self.saved.version if self.saved else 0)
+            self.saved = self.ws.save(resource, self.saved.version if self.saved else 0, f"claim-{self.encounter['id']}")
+        except InvalidInput as exc:
+            ui.notify(str(exc), type="warning")
         except VersionConflict:
             self.ws.reload()
             self.saved = self.ws.saved.get(resource["id"])

@@ -19,7 +19,7 @@ from simulator.services.errors import InvalidInput, PermissionDenied
 from simulator.services.workspace import SavedResource, VersionConflict
 from simulator.store import Store
 from simulator.ui.frame import frame
-from simulator.ui.workspace import Autosave, SaveIndicator, submit_bar
+from simulator.ui.workspace import Autosave, SaveIndicator, submit_button
 
 CSS = """
 .cr-wrap { overflow: auto; max-height: calc(100vh - 270px); border: 1px solid #d8dbd4; background: #fff; }
@@ -182,7 +182,8 @@ def consistency_page(store: Store, user: SignedInUser, attempt: AttemptView, pat
                 ui.link("See your grade report", f"/attempt/{attempt.attempt_id}/report").mark("report-link")
         _report_body(store, user, view, patient)
         if not view.read_only:
-            submit_bar(store, user, attempt)
+            with ui.row().classes("w-full justify-end mt-4"):
+                submit_button(store, user, attempt)
 
 
 def _report_body(store: Store, user: SignedInUser, view: ReportView, patient: str) -> ReportPage:

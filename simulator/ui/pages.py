@@ -139,6 +139,11 @@ def register_pages(store: Store, get_encoder: Callable[[], Encoder] | None = Non
                 ui.link("Back to the attempt", f"/attempt/{attempt_id}")
                 return
             score_change_notice(store, user, attempt_id)
+            if report.get("key_withheld"):
+                ui.label("Your score and what was wrong are below. The expected codes are not shown yet: your "
+                         "instructor releases them " + ("after the due date." if view.release_policy == "after-due-date"
+                                                        else "later.")).classes(
+                    "text-sm bg-amber-1 p-2 rounded").mark("key-withheld")
             grade_report_view(report)
             with ui.row().classes("gap-4"):
                 ui.link("See your submitted record next to the chart", f"/attempt/{attempt_id}")
@@ -167,14 +172,55 @@ def _student_home(store: Store, user: accounts.SignedInUser) -> None:
                         ui.label(f"{row.class_name} · {row.scenario_title} · {row.difficulty}").classes("hitsim-muted")
                         ui.label(f"Due {_format_due(row.due_at)}").classes("text-sm")
                     with ui.column().classes("items-end gap-1"):
-                        ui.badge(row.status, color="grey-7" if row.status == "not started" else "primary").mark(
-                            "status")
+                        with ui.row().classes("items-center gap-3"):
+                            if row.score is not None:
+                                ui.label(f"{row.score:.1f} / 100").classes("text-h6 text-primary").mark("list-score")
+                            ui.badge(row.status, color="grey-7" if row.status == "not started" else "primary").mark(
+                                "status")
                         ui.label(f"Attempts left: {row.attempts_left} of {row.attempts_allowed}").classes("text-sm")
-                        label = "Continue" if row.status == "in progress" else (
-                            "Open" if row.status == "not started" else "Review")
-                        ui.button(label, icon="folder_open",
-                                  on_click=lambda r=row: ui.navigate.to(f"/assignment/{r.assignment_id}")).mark(
-                            f"open-{row.assignment_id}")
+                        _assignment_actions(store, user, row)
+
+
+def _assignment_actions(store: Store, user: accounts.SignedInUser, row: assignments.AssignmentSummary) -> None:
+    """Continue, review and start are separate actions; starting an attempt asks first and says what is left."""
+    with ui.row().classes("gap-2"):
+        if row.in_progress_attempt_id is not None:
+            ui.button("Continue", icon="edit_note",
+                      on_click=lambda: ui.navigate.to(f"/attempt/{row.in_progress_attempt_id}")).mark(
+                f"open-{row.assignment_id}")
+        elif row.latest_attempt_id is not None:
+            target = (f"/attempt/{row.graded_attempt_id}/report" if row.graded_attempt_id is not None
+                      else f"/attempt/{row.latest_attempt_id}")
+            ui.button("Review", icon="fact_check", on_click=lambda: ui.navigate.to(target)).mark(
+                f"review-{row.assignment_id}")
+        if row.may_start:
+            number = row.attempts_used + 1
+            label = "Start" if number == 1 else f"Start attempt {number}"
+            with ui.dialog() as dialog, ui.card().classes("max-w-lg").mark("start-dialog"):
+                ui.label(f"Start attempt {number} of {row.attempts_allowed}?").classes("text-h6")
+                left = row.attempts_left - 1
+                ui.label(f"This uses one attempt; {left} will be left after it." if left else
+                         "This is your last attempt.").mark("attempts-after-start")
+                if number > 1:
+                    ui.label("Your earlier attempts and their reports stay as they are. " + (
+                        "The new attempt has the same chart; you start with an empty record." if row.same_chart else
+                        "The new attempt has a new patient chart; you start with an empty record."))
+
+                def start() -> None:
+                    dialog.close()
+                    try:
+                        attempt_id = assignments.start_attempt(store, user=user, assignment_id=row.assignment_id)
+                    except (NotFound, PermissionDenied) as exc:
+                        ui.notify(str(exc), type="negative")
+                        return
+                    ui.navigate.to(f"/attempt/{attempt_id}")
+
+                with ui.row().classes("justify-end w-full"):
+                    ui.button("Cancel", on_click=dialog.close).props("flat")
+                    ui.button(f"Start attempt {number}", icon="play_arrow", on_click=start).mark("confirm-start")
+            ui.button(label, icon="play_arrow", on_click=dialog.open).props(
+                "outline" if row.latest_attempt_id is not None else "").mark(
+                f"start-{row.assignment_id}" if row.latest_attempt_id is not None else f"open-{row.assignment_id}")
 
 
 def _instructor_home(store: Store, user: accounts.SignedInUser) -> None:
@@ -226,26 +272,90 @@ def _progress_table(store: Store, user: accounts.SignedInUser, assignment_id: in
                     ui.link("grade report", f"/attempt/{row.attempt_id}/report").classes("text-sm").mark("report-link")
 
 
+WORKSPACE_CSS = """
+.hitsim-wrap-tabs .q-tabs__content { flex-wrap: wrap !important; }
+.hitsim-wrap-tabs .q-tabs__arrow { display: none !important; }
+.hitsim-wrap-tabs .q-tab { min-height: 34px; padding: 0 10px; }
+.hitsim-workspace .q-splitter__separator { width: 6px; background: #d8dcd4; }
+"""
+
+# Runs in the browser: the clear (x) buttons of pick-lists leave the tab order (Tab goes field to field);
+# type-ahead in a closed pick-list ("F" picks Female, "FF" the next F...) as in a desktop EHR; and when the
+# connection to the server drops, the save indicator says so at once (it cannot stay green for changes
+# the server never received).
+WORKSPACE_JS = """
+<script>
+(() => {
+  const untab = (root) => root.querySelectorAll('.q-field__focusable-action').forEach(el => el.setAttribute('tabindex', '-1'));
+  new MutationObserver(() => untab(document)).observe(document.documentElement, {childList: true, subtree: true});
+  const typed = {text: '', until: 0};
+  document.addEventListener('keydown', (e) => {
+    const target = e.target;
+    if (!target.classList || !target.classList.contains('q-select__focus-target')) return;
+    if (e.key.length !== 1 || e.key === ' ' || e.altKey || e.ctrlKey || e.metaKey) return;
+    if (target.getAttribute('aria-expanded') === 'true') return;  // an open list: Quasar's own type-ahead
+    let select = null;  // the QSelect behind this field: the nearest NiceGUI element that holds one
+    for (let el = target; el && !select; el = el.parentElement) {
+      const vm = el.id && el.id.startsWith('c') ? getElement(el) : null;
+      select = vm && vm.$refs && vm.$refs.qRef && vm.$refs.qRef.toggleOption ? vm.$refs.qRef : null;
+    }
+    if (!select || !select.options || select.options.length === 0) return;
+    const now = Date.now();
+    typed.text = (now < typed.until ? typed.text : '') + e.key.toLowerCase();
+    typed.until = now + 1000;
+    const repeat = typed.text.split('').every(c => c === typed.text[0]);
+    const prefix = repeat ? typed.text[0] : typed.text;
+    const options = select.options;
+    const current = options.findIndex(o => select.isOptionSelected(o));
+    const matches = (o) => String(select.getOptionLabel(o)).toLowerCase().startsWith(prefix);
+    let pick = -1;
+    for (let step = repeat ? 1 : 0; step <= options.length; step++) {
+      const i = ((current < 0 ? 0 : current) + step) % options.length;
+      if (matches(options[i])) { pick = i; break; }
+    }
+    e.preventDefault();
+    e.stopPropagation();
+    if (pick >= 0 && !select.isOptionSelected(options[pick])) select.toggleOption(options[pick]);
+  }, true);
+  const watch = setInterval(() => {
+    if (!window.socket) return;
+    clearInterval(watch);
+    window.socket.on('disconnect', () => document.querySelectorAll('.hitsim-save-status').forEach(el => {
+      el.textContent = 'Not saved: the connection to the server is lost. Changes you make now are not saved; '
+        + 'wait for it to come back, then reload the page.';
+      el.classList.remove('text-positive', 'text-grey-8');
+      el.classList.add('text-negative');
+    }));
+  }, 200);
+})();
+</script>
+"""
+
+
 def _workspace(store: Store, user: accounts.SignedInUser, view: assignments.AttemptView, patient: str,
                get_encoder: Callable[[], Encoder] | None) -> None:
     workstation = track_chart_session(store, user, view.attempt_id)
     if "audit" in view.tasks and not set(view.tasks) & {"enter", "verify", "code"}:
         _audit_workspace(store, user, view, workstation)
         return
+    ui.add_css(WORKSPACE_CSS)
+    ui.add_head_html(WORKSPACE_JS)
     with frame(view.assignment_title, wide=True):
-        with ui.row().classes("w-full items-center gap-3 hitsim-muted"):
+        with ui.row().classes("w-full items-center gap-3 hitsim-muted -mt-3"):
             ui.label(f"{view.class_name} · {view.scenario_title}")
             ui.label(f"Attempt {view.number} of {view.attempts_allowed}")
             ui.badge(view.status).mark("attempt-status")
             ui.label(f"Due {_format_due(view.due_at)}")
             if view.status == "graded":
                 ui.link("See your grade report", f"/attempt/{view.attempt_id}/report").mark("report-link")
-        with ui.splitter(value=46, limits=(25, 75)).classes("w-full").style("height: calc(100vh - 190px)") as split:
+        # The split is resizable (drag the bar); both sides scroll on their own within the window.
+        with ui.splitter(value=45, limits=(20, 80)).classes("w-full hitsim-workspace").style(
+                "height: calc(100vh - 150px); min-height: 420px") as split:
             with split.before:
                 with ui.column().classes("w-full h-full overflow-auto pr-3"):
                     _paper_chart(view)
             with split.after:
-                with ui.column().classes("w-full h-full overflow-auto pl-3 gap-2"):
+                with ui.column().classes("w-full h-full overflow-auto pl-3 gap-2 pb-16"):
                     ehr_panel(store, user, view, patient, get_encoder if view.codes else None)
 
 
@@ -265,15 +375,16 @@ def _audit_workspace(store: Store, user: accounts.SignedInUser, view: assignment
                  "policy, with the policy category and a note. Flags are saved as you make them.").classes("text-sm")
         audit_exercise_panel(store, user, view.attempt_id, workstation)
         if view.status == "in progress" and user.role == "student":
-            from simulator.ui.workspace import submit_bar
+            from simulator.ui.workspace import submit_button
 
-            submit_bar(store, user, view)
+            with ui.row().classes("w-full justify-end mt-4"):
+                submit_button(store, user, view)
 
 
 def _paper_chart(view: assignments.AttemptView) -> None:
     ui.label("Paper chart").classes("text-h6")
     patients = list(dict.fromkeys(p.patient for p in view.pages))
-    with ui.tabs().classes("w-full text-primary").props("align=left dense no-caps outside-arrows mobile-arrows").mark(
+    with ui.tabs().classes("w-full text-primary hitsim-wrap-tabs").props("align=left dense no-caps").mark(
             "chart-tabs") as tabs:
         tab_list = []
         for p in view.pages:
