@@ -12,6 +12,7 @@ from simulator.audit import trail
 from simulator.services import accounts, audit_exercise
 from simulator.services.demo import DEMO_AUDIT_ASSIGNMENT, seed_demo
 from tests.test_workspace_ui import pick, sign_in
+from tests.ui_steps import open_or_start
 
 
 @pytest.fixture
@@ -22,7 +23,7 @@ def demo(app_store):
 async def open_audit(user: User, demo) -> None:
     await sign_in(user, demo, "student")
     await user.should_see(DEMO_AUDIT_ASSIGNMENT, retries=50)
-    user.find(marker="open-3").click()
+    await open_or_start(user, "open-3")
     await user.should_see(marker="audit-table", retries=300)
 
 

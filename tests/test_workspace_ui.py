@@ -8,6 +8,7 @@ from nicegui.testing.user_interaction import UserInteraction
 
 from simulator.services import accounts, workspace
 from simulator.services.demo import DEMO_ASSIGNMENT, seed_demo
+from tests.ui_steps import open_or_start
 
 
 @pytest.fixture
@@ -30,11 +31,7 @@ async def open_workspace(user: User, demo, username: str = "student") -> None:
 
 
 async def open_assignment(user: User, marker: str) -> None:
-    button = list(user.find(marker=marker).elements)[0]
-    user.find(marker=marker).click()
-    if button.text.startswith("Start"):
-        await user.should_see(marker="confirm-start")
-        user.find(marker="confirm-start").click()
+    await open_or_start(user, marker)
     await user.should_see(marker="ehr-tabs")
     if list(user.find(marker="close-instructions").elements):
         user.find(marker="close-instructions").click()
