@@ -204,3 +204,10 @@ def test_naming_every_visit_for_every_category_does_not_score():
     report = _grade(case, records)
     assert report.score == pytest.approx(0.0)
     assert any("name only the visits involved" in f.message for f in report.findings)
+
+
+def test_a_dose_change_the_days_note_orders_is_documented():
+    note = "P:\n1. HTN not at goal: increase lisinopril from 10 mg to 20 mg.\nRx: Lisinopril 20 mg 1 tab PO QD"
+    assert rules.note_orders(note, "Lisinopril", "20 mg")
+    assert not rules.note_orders(note, "Lisinopril", "40 mg")
+    assert not rules.note_orders("Continue apixaban 2.5 mg BID.", "Apixaban", "5 mg")  # 2.5 mg is not 5 mg

@@ -258,6 +258,23 @@ def strength_of(text: str) -> str:
     return match.group(0) if match else text
 
 
+def note_orders(note: str, drug: str, strength: str) -> bool:
+    """Whether the visit's note orders this drug at this strength (a change the note documents: "Rx: Lisinopril
+    20 mg ...", "increase lisinopril from 10 mg to 20 mg")."""
+    plain = " ".join(note.lower().split())
+    name, dose = drug.lower(), " ".join(strength.lower().split())
+    exact = re.compile(r"(?<![\d.])" + re.escape(dose) + r"\b")
+    return any(exact.search(plain[at:at + len(name) + 60]) for at in _find_all(plain, name))
+
+
+def _find_all(text: str, word: str) -> list[int]:
+    found, at = [], text.find(word)
+    while at >= 0:
+        found.append(at)
+        at = text.find(word, at + 1)
+    return found
+
+
 def undocumented_dose_change(charts: Sequence[Chart], _k: Knowledge) -> list[Discrepancy]:
     found = []
     for c in charts:
@@ -265,7 +282,8 @@ def undocumented_dose_change(charts: Sequence[Chart], _k: Knowledge) -> list[Dis
             before = {m.name: m for m in prev.medications if m.status == "active"}
             for m in cur.medications:
                 old = before.get(m.name)
-                if old is None or m.status != "active" or strength_of(old.text) == strength_of(m.text) or m.note.strip():
+                if (old is None or m.status != "active" or strength_of(old.text) == strength_of(m.text) or m.note.strip()
+                        or note_orders(cur.note, m.name, strength_of(m.text))):
                     continue
                 found.append(Discrepancy("undocumented-dose-change", (prev.encounter_id, cur.encounter_id),
                                          f"{m.name}: {strength_of(old.text)} at {prev.label}, {strength_of(m.text)} "
