@@ -393,11 +393,13 @@ class CourseBuilder:
         overrides: dict[str, tuple[float, float]] = {}
         for ac in course.chronic:
             overrides.update(ac.condition.labs)
+        for ac in visit.focus:
+            overrides.update(ac.condition.labs)
+        for ac in course.chronic:  # a condition not at goal shows it in its labs
             if not visit.at_goal.get(ac.condition.key, True):
                 overrides.update({k: v for k, v in ac.condition.uncontrolled.items() if k in cat.labs})
         for ac in visit.focus:
             c = ac.condition
-            overrides.update(c.labs)
             # Chronic conditions get their labs and procedures at the first and the last visit.
             if c.kind != "chronic" or i in (0, n - 1):
                 panels += [p for p in c.panels if p not in panels]
