@@ -35,6 +35,7 @@ def _refs(text: str) -> list[tuple[str, str]]:
     return out
 
 
+@cache
 def names(note: str, code: str) -> bool:
     """True when ``note`` names ``code`` (directly, by its category with "-", or inside a range)."""
     plain = code.replace(".", "")

@@ -337,7 +337,9 @@ class CourseBuilder:
                 ranges.setdefault(k, v)
             shows_in_vitals = any(k in VITAL_RANGE_KEYS for k in c.uncontrolled)
             labs_today = visit.kind in ("new", "follow-up") and i in (0, n - 1) and bool(c.panels)
-            if c.uncontrolled and (shows_in_vitals or labs_today):
+            if c.goal_rate == 0:  # never at goal by definition (diabetes with hyperglycemia)
+                visit.at_goal[c.key] = False
+            elif c.uncontrolled and (shows_in_vitals or labs_today):
                 visit.at_goal[c.key] = rng.random() < c.goal_rate
             else:
                 visit.at_goal[c.key] = True
