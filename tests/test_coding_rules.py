@@ -476,19 +476,19 @@ def _norm(text: str) -> str:
 
 
 @pytest.mark.slow
-def test_fewer_than_5_percent_of_assessment_lines_are_icd10cm_titles():
+@slow_scenarios
+def test_fewer_than_5_percent_of_assessment_lines_are_icd10cm_titles(slug):
     titles = _titles()
     lines = 0
     hits = []
-    for sc in SCENARIOS:
-        for v in corpus(sc.slug):
-            assessment = v["note"].split("\nA:\n")[1].split("\nP:")[0]
-            for ln in assessment.splitlines():
-                name = re.sub(r"^\d+\. ", "", ln).split(" — ")[0]
-                lines += 1
-                if _norm(name) in titles:
-                    hits.append(name)
-    assert lines > 2000
+    for v in corpus(slug):
+        assessment = v["note"].split("\nA:\n")[1].split("\nP:")[0]
+        for ln in assessment.splitlines():
+            name = re.sub(r"^\d+\. ", "", ln).split(" — ")[0]
+            lines += 1
+            if _norm(name) in titles:
+                hits.append(name)
+    assert lines > 400
     assert len(hits) / lines < 0.05, sorted(set(hits))
 
 

@@ -204,6 +204,7 @@ class Condition:
     injury_events: tuple[InjuryEvent, ...] = ()
     hospitalization_decision: bool = False
     independent_interpretation: bool = False  # ED: the physician reads the images/tracing themselves
+    not_at_goal: tuple[str, ...] = ()  # how the note says it is not at goal, where the usual words would change the code
     goal_rate: float = 0.6  # chronic: chance it is at goal at a visit (when `uncontrolled` says how it shows)
     findings: dict[str, str] = field(default_factory=dict)  # test findings the note writer fills in (cxr, rhythm)
 

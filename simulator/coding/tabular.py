@@ -35,6 +35,7 @@ def _refs(text: str) -> list[tuple[str, str]]:
     return out
 
 
+@cache
 def names(note: str, code: str) -> bool:
     """True when ``note`` names ``code`` (directly, by its category with "-", or inside a range)."""
     plain = code.replace(".", "")
@@ -72,15 +73,17 @@ def needs_external_cause(code: str) -> bool:
 
 
 def build_notes(codes: Iterable[str]) -> dict[str, dict[str, str]]:
-    """Each code's code-first and use-additional notes, its own and its ancestors', from simple-icd-10-cm."""
+    """Each code's code-first and use-additional notes, its own and all its ancestors' (a note on E11 applies
+    to E11.22 as well), from simple-icd-10-cm."""
     import simple_icd_10_cm as icd  # slow import: only when the notes file is rebuilt or checked
 
     out: dict[str, dict[str, str]] = {}
     for code in sorted(set(codes)):
-        chapter = icd.get_ancestors(code)[-1]
+        lineage = [code, *icd.get_ancestors(code)]  # the code, its subcategories, category, block, chapter
+        chapter = lineage[-1]
         entry = {
-            "code_first": icd.get_code_first(code, search_in_ancestors=True),
-            "use_additional": icd.get_use_additional_code(code, search_in_ancestors=True),
+            "code_first": "\n".join(n for c in lineage if (n := icd.get_code_first(c))),
+            "use_additional": "\n".join(n for c in lineage if (n := icd.get_use_additional_code(c))),
             "chapter": icd.get_notes(chapter) if "Chapter 20" in icd.get_notes(chapter) else "",
         }
         out[code] = {k: v for k, v in entry.items() if v}

@@ -337,7 +337,9 @@ class CourseBuilder:
                 ranges.setdefault(k, v)
             shows_in_vitals = any(k in VITAL_RANGE_KEYS for k in c.uncontrolled)
             labs_today = visit.kind in ("new", "follow-up") and i in (0, n - 1) and bool(c.panels)
-            if c.uncontrolled and (shows_in_vitals or labs_today):
+            if c.goal_rate == 0:  # never at goal by definition (diabetes with hyperglycemia)
+                visit.at_goal[c.key] = False
+            elif c.uncontrolled and (shows_in_vitals or labs_today):
                 visit.at_goal[c.key] = rng.random() < c.goal_rate
             else:
                 visit.at_goal[c.key] = True
@@ -393,11 +395,13 @@ class CourseBuilder:
         overrides: dict[str, tuple[float, float]] = {}
         for ac in course.chronic:
             overrides.update(ac.condition.labs)
+        for ac in visit.focus:
+            overrides.update(ac.condition.labs)
+        for ac in course.chronic:  # a condition not at goal shows it in its labs
             if not visit.at_goal.get(ac.condition.key, True):
                 overrides.update({k: v for k, v in ac.condition.uncontrolled.items() if k in cat.labs})
         for ac in visit.focus:
             c = ac.condition
-            overrides.update(c.labs)
             # Chronic conditions get their labs and procedures at the first and the last visit.
             if c.kind != "chronic" or i in (0, n - 1):
                 panels += [p for p in c.panels if p not in panels]

@@ -284,7 +284,7 @@ class NoteWriter:
         if v.at_goal.get(c.key, True):
             status = self.rng.choice(STABLE if c.uncontrolled else STEADY)
         else:
-            status = self.rng.choice(NOT_AT_GOAL)
+            status = self.rng.choice(c.not_at_goal or NOT_AT_GOAL)
         return f"{status} ({evidence})" if evidence else status
 
     def _plan(self, course: Course, visit: Visit, ac: ActiveCondition) -> str:
@@ -304,6 +304,8 @@ class NoteWriter:
                 verb = self.rng.choice(("Continue", "Cont", "Stay on")) if v.at_goal.get(c.key, True) \
                     else "Adherence reviewed; continue"
                 parts.append(f"{verb} " + ", ".join(_med_words(m) for m in meds) + ".")
+        elif c.kind == "chronic" and not v.at_goal.get(c.key, True):
+            parts.append("Above goal today; recheck and manage at the follow-up visit.")
         elif c.kind == "chronic":
             parts.append("Managed at separate visits; no changes today.")
         started = [m for m in v.meds_started if m.condition == c.key and c.kind != "chronic"]
