@@ -618,13 +618,16 @@ class Encoder:
         required = sorted(required, key=lambda c: -c.weight)[:5]  # the rarest words find; all words rank
         if required:
             run(" AND ".join(c.fts for c in required), 100)
-            if len(found) < 15 and len(required) >= 2:
+            relaxed = len(found) < 15
+            if relaxed and len(required) >= 2:
                 for i in range(len(required)):
                     run(" AND ".join(c.fts for j, c in enumerate(required) if j != i), 40)
                 if len(found) < 10 and len(required) >= 3:
                     run(" OR ".join(c.fts for c in required), 100)
-                for c in required:  # no code has every word: the likeliest codes of each, for two-code answers
-                    run(c.fts, 12)
+            strong = [c for c in positive if not c.weak]
+            if (relaxed and len(required) >= 2) or len(strong) >= 4:
+                for c in strong[:8]:  # no code has every word: the likeliest codes of each, for two-code answers
+                    run(c.fts, 10)
         if bmi:
             row = self.db.execute("SELECT rowid FROM codes WHERE code = ?", (bmi,)).fetchone()
             if row:
@@ -751,15 +754,20 @@ class Encoder:
             for partner in pool:
                 gain = sum(max(0.0, v - head.contributions.get(n, 0.0)) for n, v in partner.contributions.items()
                            if n in strong)
-                if gain <= 0 and not (_in_ranges(_nodot(partner.code), own) and len(partner.matched & strong) >= 2):
+                # A second code that adds nothing the query said is offered only when the code's own note asks for
+                # it and it is the unspecified default of that range (diabetic foot ulcer -> L97.50-, site and
+                # severity not stated); never a guessed detail (dm2 ckd -> no stage).
+                if gain <= 0 and not (_in_ranges(_nodot(partner.code), own) and len(partner.matched & strong) >= 2
+                                      and "unspecified" in partner.title.lower()):
                     continue
-                value = head.score + 10.0 * gain / total + 0.3 + 0.05 * partner.score
+                # Two codes cost a coder more than one that says it all: a pair wins only by what it adds.
+                value = head.score + 10.0 * gain / total - 0.4 + 0.05 * partner.score
                 if best is None or value > best[0]:
                     best = (value, head, partner)
         if best is not None:
             value, head, partner = best
             head.also = (partner.code,)
-            head.score = max(head.score + 0.5, value)
+            head.score = max(head.score, value)
 
     # ---------------------------------------------------------------------------------- pages and the Index
     def lookup(self, code: str) -> Hit | None:

@@ -35,7 +35,7 @@ ABBREVIATIONS = {
     "er": "emergency department", "ekg": "electrocardiogram ekg", "ecg": "electrocardiogram ecg",
 "pna": "pneumonia", "sz": "seizure", "etoh": "alcohol", "osa": "obstructive sleep apnea",
     "bp": "blood pressure", "hgb": "hemoglobin", "ltu": "long term use", "lt-use": "long term use",
-    "s/p": "status post", "sx": "symptoms", "dx": "diagnosis", "hyperchol": "hypercholesterolemia",
+    "s/p": "presence", "sx": "symptoms", "dx": "diagnosis", "hyperchol": "hypercholesterolemia",
     "ocd": "obsessive compulsive", "uc": "ulcerative colitis", "ms": "multiple sclerosis",
     "aki": "acute kidney failure", "arf": "acute kidney failure", "ards": "acute respiratory distress",
     "yo": "year old", "yr": "year", "yrs": "years", "f/u": "follow-up", "w/": "with", "w/o": "without",
@@ -56,12 +56,13 @@ ABBREVIATIONS = {
     "lll": "left lower lobe", "od": "poisoning", "overdose": "poisoning", "nstemi": "non-st elevation myocardial infarction",
     "stemi": "st elevation myocardial infarction", "pud": "peptic ulcer", "hypothyroid": "hypothyroidism",
     "hyperthyroid": "hyperthyroidism", "uncontrolled": "hyperglycemia", "dnr": "do not resuscitate",
-    "tx": "treatment", "hs": "history", "rx": "prescription", "sp": "status post",
+    "tx": "treatment", "rx": "prescription", "im": "injection intramuscular", "sq": "injection subcutaneous",
 }
 # One word -> other words that mean the same in titles (each one counts as the same concept).
 ALTERNATIVES = {
     "kidney": ("renal", "nephr"), "renal": ("kidney",), "sacrum": ("sacral",), "sacral": ("sacrum",),
     "liver": ("hepat",), "brain": ("cerebr",), "eye": ("ocular",), "bite": ("bitten",), "bitten": ("bite",),
+    "home": ("hous",), "hit": ("collis", "struck"), "struck": ("hit",),
     "right": ("unilater",), "left": ("unilater",), "colon": ("larg",), "roll": ("wheel",), "toddler": ("child",),
     "infant": ("child", "newborn"), "newborn": ("neonat",), "neonat": ("newborn",), "tumor": ("neoplasm",),
     "cyst": ("cyst",), "od": ("poison",), "heart": ("cardiac",), "cardiac": ("heart",),
