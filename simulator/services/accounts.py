@@ -174,26 +174,43 @@ def _check_password(store: Store, username: str, password: str) -> SignedInUser 
         return _signed_in(user)
 
 
-def reset_password(store: Store, *, username: str, password: str) -> None:
-    """A new password; every session of the account ends (whoever had it signed in must sign in again)."""
+def _may_manage(s: Any, by: SignedInUser | None, account: Any) -> None:
+    """``by`` (None: the command line) may reset or deactivate ``account``: an administrator any account, an
+    instructor the students of their own classes."""
+    if by is None:
+        return
+    require_live_session(s, by)
+    if by.role == "admin":
+        return
+    if by.role == "instructor" and account.role == "student" and any(
+            repo.is_enrolled(s, class_id=c.id, user_id=account.id) for c in repo.classes_taught_by(s, instructor_id=by.id)):
+        return
+    raise PermissionDenied("You can manage only the accounts of students in your classes.")
+
+
+def reset_password(store: Store, *, username: str, password: str, by: SignedInUser | None = None) -> None:
+    """A new password; every session of the account ends (whoever had it signed in must sign in again).
+    ``by``: who asks, from the web app (checked); None for the command line."""
     if len(password) < MIN_PASSWORD:
         raise InvalidInput("password", f"Password: at least {MIN_PASSWORD} characters")
     with store.session() as s:
         user = repo.get_user_by_username(s, username=username)
         if user is None:
             raise InvalidInput("username", f"Username: no account {username!r}")
+        _may_manage(s, by, user)
         repo.set_password_hash(s, user_id=user.id, password_hash=hash_password(password))
         repo.end_sessions(s, user_id=user.id)
     throttle.succeeded(("account", username.strip().lower()))
     log.info("password reset for %r; its sessions were ended", username)
 
 
-def set_account_active(store: Store, *, username: str, active: bool) -> None:
+def set_account_active(store: Store, *, username: str, active: bool, by: SignedInUser | None = None) -> None:
     """Deactivate (or reactivate) an account; deactivating ends every session of it at once."""
     with store.session() as s:
         user = repo.get_user_by_username(s, username=username)
         if user is None:
             raise InvalidInput("username", f"Username: no account {username!r}")
+        _may_manage(s, by, user)
         repo.set_active(s, user_id=user.id, active=active)
         if not active:
             repo.end_sessions(s, user_id=user.id)
