@@ -106,6 +106,8 @@ def parse_rubric(text: str, source: str = "rubric") -> Rubric:
         override = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise RubricError(f"{source}: not valid TOML: {exc}") from exc
+    except RecursionError:
+        raise RubricError(f"{source}: not valid TOML: nested too deeply") from None
     return rubric_with(override, source)
 
 
@@ -122,6 +124,10 @@ def rubric_with(override: dict[str, Any], source: str = "rubric") -> Rubric:
 def load_rubric(path: str | Path) -> Rubric:
     path = Path(path)
     try:
+        if not path.is_file():
+            raise RubricError(f"{path}: no such file (expected a rubric TOML file)")
+        if path.stat().st_size > 1024 * 1024:
+            raise RubricError(f"{path}: larger than 1 MB; a rubric file is a few lines")
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise RubricError(f"{path}: cannot be read: {exc}") from exc

@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
+MAX_SEED = 2**63 - 1  # seeds are stored as signed 64-bit integers
+MAX_LIMIT = 1000
 
 
 def _fail(message: str, code: int = EXIT_USAGE) -> int:
@@ -45,6 +47,10 @@ def cmd_generate(args: argparse.Namespace) -> int:
     except ScenarioError as exc:
         return _fail(str(exc))
     seed = scenario.default_seed if args.seed is None else args.seed
+    if not 0 <= seed <= MAX_SEED:
+        return _fail(f"--seed {seed}: expected a whole number from 0 to {MAX_SEED}")
+    if not args.out.strip():
+        return _fail("--out: expected a directory name, got an empty one")
     files = case_files(generate_case(scenario, seed)).files
     out = Path(args.out)
     if out.exists() and not out.is_dir():
@@ -112,6 +118,8 @@ def cmd_grade(args: argparse.Namespace) -> int:
         documents[role] = doc
     if documents["key"].get("resourceType") != "Bundle":
         return _fail(f"key: {args.key}: expected an answer-key Bundle, got a {documents['key']['resourceType']}")
+    if not any(isinstance(e, dict) and isinstance(e.get("resource"), dict) for e in documents["key"].get("entry") or []):
+        return _fail(f"key: {args.key}: the answer key has no resources to grade against")
     try:
         rubric = load_rubric(args.rubric) if args.rubric else None
     except RubricError as exc:
@@ -225,6 +233,8 @@ def cmd_attempt_export(args: argparse.Namespace) -> int:
     from simulator.services.accounts import SignedInUser
     from simulator.services.errors import ServiceError
 
+    if args.out is not None and not args.out.strip():
+        return _fail("--out: expected a file name, got an empty one")
     _settings, store = _settings_and_store()
     # The command line runs with the database's own authority: an administrator who may read any attempt.
     operator = SignedInUser(id=0, username="hitsim-cli", display_name="command line", role="admin")
@@ -234,7 +244,10 @@ def cmd_attempt_export(args: argparse.Namespace) -> int:
         return _fail(f"attempt {args.attempt_id}: {exc}")
     text = json.dumps(bundle, indent=2, ensure_ascii=False) + "\n"
     if args.out:
-        Path(args.out).write_text(text, encoding="utf-8")
+        try:
+            Path(args.out).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            return _fail(f"--out {args.out}: cannot write: {exc.strerror}")
         print(f"{args.out}: {len(bundle['entry'])} resources")
     else:
         sys.stdout.write(text)
@@ -287,6 +300,8 @@ def _encoder():  # type: ignore[no-untyped-def]
 
 
 def cmd_codes_search(args: argparse.Namespace) -> int:
+    if not 1 <= args.limit <= MAX_LIMIT:
+        return _fail(f"--limit {args.limit}: expected a number from 1 to {MAX_LIMIT}")
     encoder = _encoder()
     if args.index:
         for path, code, see in encoder.alphabetic_index(args.query, args.limit):

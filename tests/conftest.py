@@ -47,6 +47,28 @@ def sqlite_store(tmp_path: Path) -> Iterator[Store]:
     s.dispose()
 
 
+@pytest.fixture(autouse=True)
+def _fresh_sign_in_throttle() -> None:
+    """Wrong passwords of one test do not slow down the next one's sign-ins."""
+    accounts.throttle = accounts.SignInThrottle()
+
+
+async def until_signed_in_or_refused(user) -> None:  # type: ignore[no-untyped-def]
+    """After a click on Sign in: wait until the password check (off the event loop) led to another page or a message."""
+    import asyncio
+
+    login_client = user.client
+    for _ in range(600):
+        if user.client is not login_client:
+            return
+        try:
+            if user.find(marker="login-error").elements:  # found only once visible
+                return
+        except AssertionError:
+            pass
+        await asyncio.sleep(0.05)
+
+
 def make_user(store: Store, username: str, role: str = "student") -> accounts.SignedInUser:
     return accounts.create_account(store, username=username, display_name=username.title(), role=role,
                                    password=f"{username}-password-1")

@@ -204,4 +204,4 @@ def test_attempt_export_writes_the_workspace_as_a_bundle(tmp_path, monkeypatch):
     assert bundle["resourceType"] == "Bundle" and bundle["entry"][0]["resource"]["gender"] == "female"
     missing = subprocess.run([sys.executable, "-m", "simulator.cli", "attempt", "export", "999"],
                              capture_output=True, text=True, env={**os.environ, **env})
-    assert missing.returncode == 2 and "attempt 999: No such attempt." in missing.stderr
+    assert missing.returncode == 2 and "attempt 999: No such attempt" in missing.stderr

@@ -67,7 +67,7 @@ def test_patient_and_coverage_round_trip():
     ("birth_date", "01/01/2030", "Date of birth: 01/01/2030 is in the future"),
     ("zip", "8501", "ZIP code: 8501 is not a ZIP code"),
     ("phone", "555-12", "Phone: 555-12 is not a phone number"),
-    ("state", "Arizona", "State: the 2-letter code"),
+    ("state", "Arizona", "State: Arizona is not a US state"),
     ("family", "x" * 101, "Last name: at most 100 characters"),
 ])
 def test_bad_demographics_name_the_field_and_what_is_expected(field, typed, message):

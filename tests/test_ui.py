@@ -7,6 +7,7 @@ from nicegui.testing import User
 
 from simulator.services import accounts, assignments
 from simulator.services.demo import DEMO_ASSIGNMENT, seed_demo
+from tests.conftest import until_signed_in_or_refused
 
 
 @pytest.fixture
@@ -19,6 +20,7 @@ async def sign_in(user: User, username: str, password: str) -> None:
     user.find(marker="username").type(username)
     user.find(marker="password").type(password)
     user.find(marker="sign-in").click()
+    await until_signed_in_or_refused(user)
 
 
 async def test_pages_need_a_signed_in_user(demo, user: User):
@@ -61,7 +63,7 @@ async def test_a_student_cannot_open_another_students_attempt_by_url(demo, app_s
     await sign_in(ben, "student2", demo.new_passwords["student2"])
     await ben.should_see(DEMO_ASSIGNMENT)
     await ben.open("/attempt/1")
-    await ben.should_see("This attempt belongs to another student.")
+    await ben.should_see("No such attempt among the ones you may open.")
     await ben.should_not_see(marker="chart-tabs")
 
 

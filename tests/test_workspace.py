@@ -10,7 +10,7 @@ from simulator.ehr import forms
 from simulator.fhir.validation import validate_document
 from simulator.generate import load_scenario
 from simulator.services import assignments, cases, workspace
-from simulator.services.errors import PermissionDenied
+from simulator.services.errors import NotFound, PermissionDenied
 from simulator.services.workspace import VersionConflict
 from simulator.store import repo
 from tests.conftest import make_user
@@ -110,9 +110,9 @@ def test_export_is_a_valid_fhir_bundle_of_the_workspace(store):
 def test_only_the_owner_writes_and_the_instructor_reads(store):
     teacher, ann, ben, aid = setup_class(store)
     attempt = assignments.open_assignment(store, user=ann, assignment_id=aid)
-    with pytest.raises(PermissionDenied, match="another student"):
+    with pytest.raises(NotFound, match="No such attempt"):  # the same answer as for an attempt that does not exist
         workspace.save_entry(store, user=ben, attempt_id=attempt, resource=patient(), expected_version=0)
-    with pytest.raises(PermissionDenied, match="another student"):
+    with pytest.raises(NotFound, match="No such attempt"):
         workspace.export_bundle(store, user=ben, attempt_id=attempt)
     with pytest.raises(PermissionDenied):
         workspace.save_entry(store, user=teacher, attempt_id=attempt, resource=patient(), expected_version=0)

@@ -8,6 +8,7 @@ from nicegui.testing.user_interaction import UserInteraction
 
 from simulator.services import accounts, workspace
 from simulator.services.demo import DEMO_ASSIGNMENT, seed_demo
+from tests.conftest import until_signed_in_or_refused
 from tests.ui_steps import open_or_start
 
 
@@ -21,6 +22,7 @@ async def sign_in(user: User, demo, username: str) -> None:
     user.find(marker="username").type(username)
     user.find(marker="password").type(demo.new_passwords[username])
     user.find(marker="sign-in").click()
+    await until_signed_in_or_refused(user)
 
 
 async def open_workspace(user: User, demo, username: str = "student") -> None:
@@ -158,9 +160,9 @@ async def test_another_student_cannot_open_the_report_or_the_workspace(demo, cre
     await open_workspace(ann, demo)
     await open_workspace(ben, demo, "student2")
     await ben.open("/attempt/1/report")
-    await ben.should_see("This attempt belongs to another student.")
+    await ben.should_see("No such attempt among the ones you may open.")
     await ben.open("/attempt/1")
-    await ben.should_see("This attempt belongs to another student.")
+    await ben.should_see("No such attempt among the ones you may open.")
     await ben.should_not_see(marker="ehr-tabs")
 
 

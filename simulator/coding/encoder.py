@@ -891,22 +891,35 @@ class CptFileError(Exception):
 def load_cpt(index_path: Path, csv_path: Path) -> int:
     """Load an institution's licensed CPT descriptors (columns: code, descriptor). All rows or none."""
     try:
+        if not csv_path.is_file():
+            raise CptFileError([f"{csv_path}: no such file (expected a CSV file with columns code,descriptor)"])
+        if csv_path.stat().st_size > 50 * 1024 * 1024:
+            raise CptFileError([f"{csv_path}: larger than 50 MB; the CPT code set is about 10,000 rows"])
         text = csv_path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise CptFileError([f"{csv_path}: cannot be read: {exc}"]) from exc
-    reader = csv.DictReader(io.StringIO(text))
-    columns = {c.strip().lower() for c in reader.fieldnames or []}
-    if not {"code", "descriptor"} <= columns:
-        raise CptFileError([f"{csv_path}: expected columns code and descriptor, found {', '.join(sorted(columns)) or 'none'}"])
+    reader = csv.DictReader(io.StringIO(text), strict=True)
     rows, problems = [], []
-    for n, raw in enumerate(reader, start=2):
-        r = {k.strip().lower(): (v or "").strip() for k, v in raw.items() if k}
-        if not re.fullmatch(r"\d{4}[0-9FTU]", r["code"]):
-            problems.append(f"line {n}: code {r['code']!r} is not a CPT code (5 characters, e.g. 99213)")
-        elif not r["descriptor"]:
-            problems.append(f"line {n}: code {r['code']} has no descriptor")
-        else:
-            rows.append((r["code"], r["descriptor"]))
+    first_line: dict[str, int] = {}
+    try:
+        columns = {c.strip().lower() for c in reader.fieldnames or []}
+        if not {"code", "descriptor"} <= columns:
+            raise CptFileError([f"{csv_path}: expected columns code and descriptor, found {', '.join(sorted(columns)) or 'none'}"])
+        for raw in reader:
+            n = reader.line_num
+            r = {k.strip().lower(): (v or "").strip() for k, v in raw.items() if isinstance(k, str) and isinstance(v, str)}
+            code, descriptor = r.get("code", ""), r.get("descriptor", "")
+            if not re.fullmatch(r"[0-9]{4}[0-9FTU]", code):
+                problems.append(f"line {n}: code {code[:20]!r} is not a CPT code (5 characters, e.g. 99213)")
+            elif not descriptor:
+                problems.append(f"line {n}: code {code} has no descriptor")
+            elif code in first_line:
+                problems.append(f"line {n}: code {code} appears again (first on line {first_line[code]})")
+            else:
+                first_line[code] = n
+                rows.append((code, descriptor))
+    except csv.Error as exc:  # e.g. a quote that is never closed
+        problems.append(f"line {reader.line_num}: not valid CSV: {exc}")
     if not rows and not problems:
         problems.append(f"{csv_path}: no rows")
     if problems:

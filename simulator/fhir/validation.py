@@ -138,13 +138,48 @@ def check_structure(resource: dict[str, Any], label: str) -> list[Problem]:
     except KeyError:
         return [Problem(label, "resourceType", "structure", f"{rtype!r} is not a FHIR R4 resource type")]
     try:
-        cls.model_validate(resource)
+        model = cls.model_validate(resource)
     except pydantic.ValidationError as exc:
         return [
             Problem(label, _loc_to_path(rtype, tuple(err["loc"])), "structure", err["msg"])
             for err in exc.errors(include_url=False)
         ]
-    return []
+    return [Problem(label, path, "binding", f"{value!r} is not one of the codes FHIR R4 requires here: "
+                                            f"{', '.join(sorted(allowed))}")
+            for path, value, allowed in _unbound_codes(model, rtype)]
+
+
+# Required bindings whose code list the models abbreviate with "+" (the R4 value sets in full):
+# http://hl7.org/fhir/R4/valueset-observation-status.html, http://hl7.org/fhir/R4/valueset-encounter-status.html
+_FULL_CODE_LISTS = {
+    "Observation.status": frozenset({"registered", "preliminary", "final", "amended", "corrected", "cancelled",
+                                     "entered-in-error", "unknown"}),
+    "Encounter.status": frozenset({"planned", "arrived", "triaged", "in-progress", "onleave", "finished", "cancelled",
+                                   "entered-in-error", "unknown"}),
+}
+
+
+def _unbound_codes(model: pydantic.BaseModel, path: str) -> Iterator[tuple[str, str, frozenset[str]]]:
+    """Codes outside their element's required value set (Patient.gender "yes", Observation.status "bogus").
+
+    The R4B models carry each required binding's codes (``enum_values``) but do not enforce them."""
+    for name, field in type(model).model_fields.items():
+        value = getattr(model, name, None)
+        if value is None:
+            continue
+        extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+        codes = extra.get("enum_values")
+        element = f"{path}.{name}"
+        allowed: frozenset[str] | None = None
+        if isinstance(codes, list) and codes:
+            allowed = _FULL_CODE_LISTS.get(element, frozenset()) if "+" in codes else frozenset(map(str, codes))
+        items = value if isinstance(value, list) else [value]
+        for i, item in enumerate(items):
+            where = f"{element}[{i}]" if isinstance(value, list) else element
+            if allowed and isinstance(item, str) and item not in allowed:
+                yield where, item, allowed
+            elif isinstance(item, pydantic.BaseModel) and not (name == "resource" or name == "contained"):
+                yield from _unbound_codes(item, where)
 
 
 def check_invariants(resource: dict[str, Any], label: str) -> list[Problem]:
@@ -182,10 +217,12 @@ def validate_document(document: Any) -> list[Problem]:
     for i, (resource, label) in enumerate(_resources(document)):
         if i == 0 and resource.get("resourceType") == "Bundle":
             # Entries are checked one by one below, with their own labels.
-            shell = {**resource, "entry": [{k: v for k, v in e.items() if k != "resource"}
-                                           for e in resource.get("entry", []) if isinstance(e, dict)]}
-            if not shell["entry"]:
-                del shell["entry"]
+            shell = dict(resource)
+            if isinstance(resource.get("entry"), list):  # anything else is left for the structure check to name
+                shell["entry"] = [{k: v for k, v in e.items() if k != "resource"}
+                                  for e in resource["entry"] if isinstance(e, dict)]
+                if not shell["entry"]:
+                    del shell["entry"]
             problems += check_structure(shell, label)
             continue
         structure = check_structure(resource, label)
@@ -199,21 +236,56 @@ class NotFhirJson(Exception):
     """A file that cannot be read as JSON; the message is one line for the user."""
 
 
+MAX_JSON_BYTES = 200 * 1024 * 1024  # far above any class's export; a file linked to /dev/zero stops here
+MAX_JSON_DEPTH = 100  # FHIR resources nest a few levels deep; 100,000 levels is an attack on the parser
+
+
 def load_json_file(path: Path) -> Any:
+    """Parsed JSON, or NotFhirJson with one line for the user: never a traceback, never unbounded work."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError as exc:
-        raise NotFhirJson(f"{path}: no such file") from exc
-    except IsADirectoryError as exc:
-        raise NotFhirJson(f"{path}: is a directory, expected a FHIR JSON file") from exc
-    except UnicodeDecodeError as exc:
-        raise NotFhirJson(f"{path}: not a text file (expected UTF-8 FHIR JSON)") from exc
+        if not path.is_file():
+            if path.is_dir():
+                raise NotFhirJson(f"{path}: is a directory, expected a FHIR JSON file")
+            if path.exists():
+                raise NotFhirJson(f"{path}: not a regular file (a device or a pipe), expected a FHIR JSON file")
+            raise NotFhirJson(f"{path}: no such file")
+        with path.open("rb") as fh:
+            data = fh.read(MAX_JSON_BYTES + 1)
     except OSError as exc:
         raise NotFhirJson(f"{path}: cannot be read: {exc.strerror}") from exc
+    if len(data) > MAX_JSON_BYTES:
+        raise NotFhirJson(f"{path}: larger than {MAX_JSON_BYTES // (1024 * 1024)} MB; expected one FHIR JSON document")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise NotFhirJson(f"{path}: not a text file (expected UTF-8 FHIR JSON)") from exc
+    depth = _nesting_depth(text)
+    if depth > MAX_JSON_DEPTH:
+        raise NotFhirJson(f"{path}: JSON nested more than {MAX_JSON_DEPTH} levels deep; not a FHIR document")
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise NotFhirJson(f"{path}: not JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})") from exc
+    except ValueError as exc:  # an integer of more than 4,300 digits
+        raise NotFhirJson(f"{path}: holds a number thousands of digits long; not a FHIR document") from exc
+    except RecursionError as exc:
+        raise NotFhirJson(f"{path}: JSON nested too deeply; not a FHIR document") from exc
+
+
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_BRACKETS = re.compile(r"[\[\]{}]")
+
+
+def _nesting_depth(text: str) -> int:
+    """The deepest nesting of [ and { outside strings, counted without recursion."""
+    depth = deepest = 0
+    for match in _BRACKETS.finditer(_JSON_STRING.sub("", text)):
+        depth += 1 if match.group() in "[{" else -1
+        if depth > deepest:
+            deepest = depth
+            if deepest > MAX_JSON_DEPTH:
+                break
+    return deepest
 
 
 def validate_file(path: Path) -> list[str]:

@@ -150,6 +150,8 @@ def parse_scenario(text: str, file: str, slug: str, catalog: Catalog | None = No
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(f"{file}: not valid TOML: {exc}") from exc
+    except RecursionError:
+        raise ScenarioError(f"{file}: not valid TOML: nested too deeply") from None
     top = _Reader(file, "", data)
     title = top.get("title", str, "a non-empty title", check=lambda v: bool(v.strip()))
     description = top.get("description", str, "a description", "")
@@ -268,6 +270,9 @@ def scenarios_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "scenarios"
 
 
+MAX_SCENARIO_BYTES = 1024 * 1024
+
+
 def load_scenario(name_or_path: str | Path) -> Scenario:
     """A scenario by file path, or by name from the shipped library (``clinic-chronic-care``)."""
     path = Path(name_or_path)
@@ -279,6 +284,8 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
         known = ", ".join(p.stem for p in list_scenario_files())
         raise ScenarioError(f"{name_or_path}: no such scenario file; shipped scenarios: {known}")
     try:
+        if path.stat().st_size > MAX_SCENARIO_BYTES:
+            raise ScenarioError(f"{path}: larger than {MAX_SCENARIO_BYTES // 1024} KB; a scenario file is a few KB")
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ScenarioError(f"{path}: cannot be read: {exc}") from exc

@@ -13,8 +13,8 @@ from sqlalchemy.exc import IntegrityError
 from simulator.chart import ChartPage
 from simulator.generate.scenario import Scenario
 from simulator.services import cases
-from simulator.services.accounts import SignedInUser
-from simulator.services.errors import InvalidInput, NotFound, PermissionDenied
+from simulator.services.accounts import SignedInUser, require_live_session
+from simulator.services.errors import NO_SUCH_ATTEMPT, InvalidInput, NotFound, PermissionDenied
 from simulator.store import Store, repo
 from simulator.store.models import RELEASE_POLICIES, Assignment, Attempt
 
@@ -71,6 +71,7 @@ def student_assignments(store: Store, *, user: SignedInUser) -> list[AssignmentS
     _require_role(user, "student")
     out = []
     with store.session() as s:
+        require_live_session(s, user)
         for a in repo.assignments_for_student(s, student_id=user.id):
             attempts = repo.attempts_of(s, assignment_id=a.id, student_id=user.id)
             latest = attempts[-1] if attempts else None
@@ -143,6 +144,7 @@ def start_attempt(store: Store, *, user: SignedInUser, assignment_id: int) -> in
 
 
 def _enrolled_assignment(s, user: SignedInUser, assignment_id: int) -> Assignment:  # type: ignore[no-untyped-def]
+    require_live_session(s, user)
     a = repo.get_assignment(s, assignment_id=assignment_id)
     if a is None or not repo.is_enrolled(s, class_id=a.class_id, user_id=user.id):
         raise NotFound("No such assignment in your classes.")
@@ -165,13 +167,12 @@ def _aware(moment: dt.datetime) -> dt.datetime:
 
 
 def _owned_attempt(s, user: SignedInUser, attempt_id: int) -> Attempt:  # type: ignore[no-untyped-def]
+    require_live_session(s, user)
     attempt = repo.get_attempt(s, attempt_id=attempt_id)
-    if attempt is None:
-        raise NotFound("No such attempt.")
-    if user.role == "student" and attempt.student_id != user.id:
-        raise PermissionDenied("This attempt belongs to another student.")
-    if user.role == "instructor" and attempt.assignment.school_class.instructor_id != user.id:
-        raise PermissionDenied("This attempt belongs to a class you do not teach.")
+    # One answer whether it does not exist or is someone else's: ids cannot be probed.
+    if (attempt is None or (user.role == "student" and attempt.student_id != user.id)
+            or (user.role == "instructor" and attempt.assignment.school_class.instructor_id != user.id)):
+        raise NotFound(NO_SUCH_ATTEMPT)
     return attempt
 
 
@@ -204,6 +205,7 @@ class ClassOverview:
 def instructor_overview(store: Store, *, user: SignedInUser) -> list[ClassOverview]:
     _require_role(user, "instructor", "admin")
     with store.session() as s:
+        require_live_session(s, user)
         return [
             ClassOverview(c.id, c.name, c.term, repo.class_size(s, class_id=c.id),
                           [(a.id, a.title, a.scenario.title, a.due_at) for a in repo.assignments_for_class(s, class_id=c.id)])
@@ -225,9 +227,10 @@ def assignment_progress(store: Store, *, user: SignedInUser, assignment_id: int)
     """Each enrolled student's progress on one assignment, for the instructor who teaches the class."""
     _require_role(user, "instructor", "admin")
     with store.session() as s:
+        require_live_session(s, user)
         a = repo.get_assignment(s, assignment_id=assignment_id)
         if a is None or (user.role == "instructor" and a.school_class.instructor_id != user.id):
-            raise PermissionDenied("This assignment belongs to a class you do not teach.")
+            raise NotFound("No such assignment in the classes you teach.")
         rows = []
         for student in repo.students_of(s, class_id=a.class_id):
             attempts = repo.attempts_of(s, assignment_id=a.id, student_id=student.id)
@@ -263,6 +266,7 @@ def create_assignment(store: Store, *, user: SignedInUser, class_id: int, scenar
 
         scenario = with_changes(scenario, tasks=tuple(t for t in scenario.tasks if t in tasks))
     with store.session() as s:
+        require_live_session(s, user)
         school_class = repo.get_class(s, class_id=class_id)
         if school_class is None or (user.role != "admin" and school_class.instructor_id != user.id):
             raise PermissionDenied("You can only assign work to classes you teach.")

@@ -10,7 +10,10 @@ class PermissionDenied(ServiceError):
 
 
 class NotFound(ServiceError):
-    pass
+    """Nothing by that id that this user may see: the same answer whether it does not exist or is someone else's."""
+
+
+NO_SUCH_ATTEMPT = "No such attempt among the ones you may open."
 
 
 class InvalidInput(ServiceError):

@@ -22,8 +22,8 @@ from simulator.ehr.forms import ref_id
 from simulator.fhir import model_class
 from simulator.generate.case_files import preentered_record
 from simulator.services import cases
-from simulator.services.accounts import SignedInUser
-from simulator.services.errors import InvalidInput, NotFound, PermissionDenied
+from simulator.services.accounts import SignedInUser, require_live_session
+from simulator.services.errors import NO_SUCH_ATTEMPT, InvalidInput, NotFound, PermissionDenied
 from simulator.store import Store, repo
 from simulator.store.models import Attempt
 from simulator.store.repo import VersionConflict
@@ -54,16 +54,13 @@ class WorkspaceView:
 
 
 def _attempt_for(s, user: SignedInUser, attempt_id: int, write: bool) -> Attempt:  # type: ignore[no-untyped-def]
+    require_live_session(s, user)
     attempt = repo.get_attempt(s, attempt_id=attempt_id)
-    if attempt is None:
-        raise NotFound("No such attempt.")
-    if user.role == "student":
-        if attempt.student_id != user.id:
-            raise PermissionDenied("This attempt belongs to another student.")
-    elif user.role == "instructor":
-        if attempt.assignment.school_class.instructor_id != user.id or write:
-            raise PermissionDenied("Only the student can change this attempt.")
-    elif write:
+    # One answer whether it does not exist or is someone else's: ids cannot be probed.
+    if (attempt is None or (user.role == "student" and attempt.student_id != user.id)
+            or (user.role == "instructor" and attempt.assignment.school_class.instructor_id != user.id)):
+        raise NotFound(NO_SUCH_ATTEMPT)
+    if user.role != "student" and write:
         raise PermissionDenied("Only the student can change this attempt.")
     if write:
         if attempt.status != "in-progress":

@@ -45,6 +45,8 @@ class User(Base):
     email: Mapped[str] = mapped_column(String(254), default="", server_default="")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Every session remembers the epoch it began in; raising it (sign-out, deactivation, password reset) ends them all.
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class SchoolClass(Base):

@@ -46,14 +46,34 @@ def get_user_by_username(session: Session, *, username: str) -> User | None:
     return session.scalar(select(User).where(User.username == username.lower()))
 
 
+MAX_ID = 2**31 - 1  # ids are 32-bit integer columns; a larger number is no row (PostgreSQL would raise)
+
+
+def _valid_id(value: int) -> bool:
+    return isinstance(value, int) and 0 < value <= MAX_ID
+
+
 def get_user(session: Session, *, user_id: int) -> User | None:
-    return session.get(User, user_id)
+    return session.get(User, user_id) if _valid_id(user_id) else None
 
 
 def set_password_hash(session: Session, *, user_id: int, password_hash: str) -> None:
     user = session.get(User, user_id)
     if user is not None:
         user.password_hash = password_hash
+
+
+def end_sessions(session: Session, *, user_id: int) -> None:
+    """Raise the account's session epoch: every session that began before is over."""
+    user = session.get(User, user_id)
+    if user is not None:
+        user.session_epoch += 1
+
+
+def set_active(session: Session, *, user_id: int, active: bool) -> None:
+    user = session.get(User, user_id)
+    if user is not None:
+        user.active = active
 
 
 # ------------------------------------------------------------------------------------------ classes
@@ -122,7 +142,7 @@ def create_assignment(session: Session, *, class_id: int, scenario_id: int, titl
 
 
 def get_assignment(session: Session, *, assignment_id: int) -> Assignment | None:
-    return session.get(Assignment, assignment_id)
+    return session.get(Assignment, assignment_id) if _valid_id(assignment_id) else None
 
 
 def assignments_for_student(session: Session, *, student_id: int) -> list[Assignment]:
@@ -153,7 +173,7 @@ def create_attempt(session: Session, *, assignment_id: int, student_id: int, num
 
 
 def get_attempt(session: Session, *, attempt_id: int) -> Attempt | None:
-    return session.get(Attempt, attempt_id)
+    return session.get(Attempt, attempt_id) if _valid_id(attempt_id) else None
 
 
 def mark_submitted(session: Session, *, attempt_id: int) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from nicegui import app, ui
@@ -24,8 +24,25 @@ body { background: #f4f5f2; }
 
 
 def signed_in_user() -> SignedInUser | None:
-    data = app.storage.user.get("account")
-    return SignedInUser.from_dict(data) if data else None
+    """The account of this browser's session (its signed cookie); the middleware and the services check it is live."""
+    from simulator.ui.pages import session_user
+
+    return session_user(app.storage.browser)
+
+
+_sign_out_handler: list[Callable[[SignedInUser], None]] = []
+
+
+def on_sign_out(handler: Callable[[SignedInUser], None]) -> None:
+    """What signing out does (ends every session of the account); set once by the pages."""
+    _sign_out_handler[:] = [handler]
+
+
+def sign_out(user: SignedInUser) -> None:
+    """End the account's sessions (from a click, never from a GET), then go to the sign-in page."""
+    for handler in _sign_out_handler:
+        handler(user)
+    ui.navigate.to("/login")
 
 
 @contextmanager
@@ -48,7 +65,7 @@ def frame(title: str, wide: bool = False) -> Iterator[None]:
                 if user.role == "admin":
                     ui.link("Administration", "/admin").classes("text-white no-underline").mark("nav-admin")
                 ui.label(f"{user.display_name} · {user.role}").classes("text-sm").mark("signed-in-as")
-                ui.button("Sign out", icon="logout", on_click=lambda: ui.navigate.to("/logout")).props(
+                ui.button("Sign out", icon="logout", on_click=lambda: sign_out(user)).props(
                     "flat color=white dense no-caps").mark("logout")
     with ui.column().classes("hitsim-page p-6 gap-4" + (" wide" if wide else "")):
         ui.label(title).classes("text-2xl font-semibold").mark("page-title")

@@ -1,21 +1,34 @@
-"""The pages. Each one builds widgets and asks a service; access rules live in the services."""
+"""The pages. Each one builds widgets and asks a service; access rules live in the services.
+
+Sessions: the signed browser cookie holds the account and the session epoch it began in; the one
+AuthMiddleware checks it against the database on every page request, and every service call checks it
+again (``accounts.require_live_session``), so a session ended elsewhere ends in open tabs too.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import re
+import secrets
 import time
+import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from html import escape
+from typing import Any
+from urllib.parse import quote
 
 from fastapi import Request
 from fastapi.responses import RedirectResponse
-from nicegui import app, ui
+from nicegui import app, run, ui
 from starlette.middleware.base import BaseHTTPMiddleware
+from starlette.types import ASGIApp
 
 from simulator.coding.encoder import Encoder
 from simulator.services import accounts, assignments, consistency, workspace
-from simulator.services.errors import NotFound, PermissionDenied
+from simulator.services.errors import NO_SUCH_ATTEMPT, NotFound, PermissionDenied, ServiceError
 from simulator.store import Store
+from simulator.ui import frame as frame_module
 from simulator.ui.audit_session import track_chart_session
 from simulator.ui.classes import class_links
 from simulator.ui.consistency_report import consistency_page
@@ -25,19 +38,87 @@ from simulator.ui.workspace import ehr_panel
 
 SESSION_HOURS = 12
 OPEN_PATHS = ("/login", "/_nicegui", "/favicon")
+SECURITY_HEADERS = {
+    "X-Frame-Options": "DENY",  # no framing: clickjacking
+    "Content-Security-Policy": "frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+# Where a sign-in may lead: a path of this app (letters, digits, - _ . ~ in segments) and a plain query.
+# No scheme, no host, no "//", no backslash, no encoded or control characters: never another site.
+_APP_PATH = re.compile(r"/(?:[A-Za-z0-9_.~-]+(?:/[A-Za-z0-9_.~-]+)*/?)?(?:\?[A-Za-z0-9_.~=&%-]*)?", re.ASCII)
+_ID = re.compile(r"[0-9]{1,9}", re.ASCII)
+
+
+def safe_target(raw: str | None) -> str:
+    """``raw`` when it is a same-origin path of this app, else the start page."""
+    target = raw or "/"
+    if len(target) > 300 or not _APP_PATH.fullmatch(target) or target.startswith(("/login", "/logout")):
+        return "/"
+    return target
+
+
+def parse_id(raw: str) -> int | None:
+    """A database id from a URL, or None for anything else (letters, a 40-digit number, -1): 'not found'."""
+    return int(raw) if _ID.fullmatch(raw or "") and int(raw) > 0 else None
+
+
+def session_user(session: dict[str, Any]) -> accounts.SignedInUser | None:
+    """The account in a browser session that has not expired (not yet checked against the database)."""
+    data = session.get("account")
+    signed_in_at = session.get("signed_in_at")
+    if not isinstance(data, dict) or not isinstance(signed_in_at, int | float):
+        return None
+    if not 0 <= time.time() - signed_in_at <= SESSION_HOURS * 3600:
+        return None
+    try:
+        return accounts.SignedInUser.from_dict(data)
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 class AuthMiddleware(BaseHTTPMiddleware):
-    """Every page but the sign-in page needs a live session; an expired one signs the user out."""
+    """Every page but the sign-in page needs a live session: not expired, not ended (sign-out, deactivation,
+    password reset). Every response carries the headers that forbid framing."""
+
+    def __init__(self, app: ASGIApp, store: Store):
+        super().__init__(app)
+        self.store = store
 
     async def dispatch(self, request: Request, call_next):  # type: ignore[no-untyped-def]
-        if not request.url.path.startswith(OPEN_PATHS):
-            signed_in_at = app.storage.user.get("signed_in_at", 0)
-            if not app.storage.user.get("account") or time.time() - signed_in_at > SESSION_HOURS * 3600:
-                app.storage.user.clear()
-                target = request.url.path if request.url.path != "/" else ""
-                return RedirectResponse(f"/login?redirect_to={target}" if target else "/login")
-        return await call_next(request)
+        path = request.url.path
+        if not path.startswith(OPEN_PATHS):
+            user = session_user(request.session)
+            if user is None or not await run.io_bound(accounts.session_is_live, self.store, user=user):
+                request.session.clear()
+                target = safe_target(path + (f"?{request.url.query}" if request.url.query else ""))
+                response = RedirectResponse(f"/login?redirect_to={quote(target, safe='/')}" if target != "/" else "/login")
+                response.headers.update(SECURITY_HEADERS)
+                return response
+        response = await call_next(request)
+        response.headers.update(SECURITY_HEADERS)
+        return response
+
+
+@dataclass(frozen=True)
+class _PendingSignIn:
+    account: dict[str, Any]
+    session_id: str
+    target: str
+    expires: float
+
+
+_pending_sign_ins: dict[str, _PendingSignIn] = {}
+
+
+def _hand_over(account: accounts.SignedInUser, session_id: str, target: str) -> str:
+    """A one-time token (60 s, this browser only) with which /login/finish starts the session under a new id."""
+    now = time.time()
+    for token in [t for t, p in _pending_sign_ins.items() if p.expires < now]:
+        _pending_sign_ins.pop(token, None)
+    token = secrets.token_urlsafe(32)
+    _pending_sign_ins[token] = _PendingSignIn(account.as_dict(), session_id, target, now + 60)
+    return token
 
 
 def _format_due(due: dt.datetime | None) -> str:
@@ -49,37 +130,76 @@ def _format_due(due: dt.datetime | None) -> str:
 
 
 def register_pages(store: Store, get_encoder: Callable[[], Encoder] | None = None) -> None:
+    def live_user() -> accounts.SignedInUser | None:
+        user = signed_in_user()
+        return user if user is not None and accounts.session_is_live(store, user=user) else None
+
+    frame_module.on_sign_out(lambda user: accounts.sign_out(store, user=user))
+
+    @app.on_page_exception
+    def page_error() -> None:
+        """A bug, not the user's doing: a plain apology, never the exception or SQL (it is in the server log)."""
+        with frame("Something went wrong"):
+            ui.label("This page could not be shown because of an error on our side; it was logged. "
+                     "Try again, or go back to the start page.").mark("error")
+            ui.link("Back to the start page", "/")
+
     @ui.page("/login")
     def login_page(redirect_to: str = "/") -> RedirectResponse | None:
-        if signed_in_user() is not None:
+        if live_user() is not None:
             return RedirectResponse("/")
+        target = safe_target(redirect_to)
 
-        def try_login() -> None:
-            user = accounts.authenticate(store, username=username.value or "", password=password.value or "")
+        async def try_login() -> None:
+            request = ui.context.client.request
+            address = request.client.host if request.client else ""
+            try:
+                user = await run.io_bound(accounts.authenticate, store, username=username.value or "",
+                                          password=password.value or "", address=address)
+            except accounts.SignInThrottled as exc:
+                user, problem = None, str(exc)
+            else:
+                problem = "Username or password is not right. Check both and try again."
             if user is None:
-                message.set_text("Username or password is not right. Check both and try again.")
+                message.set_text(problem)
                 message.set_visibility(True)
                 password.set_value("")
                 return
-            app.storage.user.update({"account": user.as_dict(), "signed_in_at": time.time()})
-            ui.navigate.to(redirect_to if redirect_to.startswith("/") and not redirect_to.startswith("//") else "/")
+            ui.navigate.to(f"/login/finish?token={_hand_over(user, str(app.storage.browser.get('id', '')), target)}")
 
         with frame("Sign in"):
             with ui.card().classes("w-96 self-center p-6 gap-3"):
                 ui.label("Sign in with the account your instructor gave you.").classes("hitsim-muted")
-                username = ui.input("Username").props("autofocus outlined").classes("w-full").mark("username")
+                username = ui.input("Username").props("autofocus outlined maxlength=64").classes("w-full").mark("username")
                 password = ui.input("Password", password=True, password_toggle_button=True).props(
-                    "outlined").classes("w-full").mark("password")
+                    "outlined maxlength=256").classes("w-full").mark("password")
                 password.on("keydown.enter", try_login)
                 message = ui.label().classes("text-negative").mark("login-error")
                 message.set_visibility(False)
                 ui.button("Sign in", on_click=try_login).classes("w-full").mark("sign-in")
         return None
 
+    @ui.page("/login/finish")
+    def finish_sign_in(request: Request, token: str = "") -> RedirectResponse:
+        """Start the signed-in session under a new session id: the anonymous one is never reused (no fixation)."""
+        pending = _pending_sign_ins.pop(token[:100], None)
+        if pending is None or pending.expires < time.time() or pending.session_id != request.session.get("id"):
+            return RedirectResponse("/login", status_code=303)
+        request.session.clear()
+        request.session.update({"id": str(uuid.uuid4()), "account": pending.account, "signed_in_at": time.time()})
+        return RedirectResponse(pending.target, status_code=303)
+
     @ui.page("/logout")
-    def logout_page() -> RedirectResponse:
-        app.storage.user.clear()
-        return RedirectResponse("/login")
+    def logout_page() -> RedirectResponse | None:
+        """Reached by a link: asks first, so that no page elsewhere can sign anyone out with a plain GET."""
+        user = live_user()
+        if user is None:
+            return RedirectResponse("/login")
+        with frame("Sign out"):
+            ui.label(f"Sign out {user.display_name}? Every open tab and computer signed in to this account will "
+                     "need to sign in again.")
+            ui.button("Sign out", icon="logout", on_click=lambda: frame_module.sign_out(user)).mark("confirm-logout")
+        return None
 
     @ui.page("/")
     def home_page() -> None:
@@ -91,29 +211,41 @@ def register_pages(store: Store, get_encoder: Callable[[], Encoder] | None = Non
             _instructor_home(store, user)
 
     @ui.page("/assignment/{assignment_id}")
-    def open_assignment_page(assignment_id: int) -> RedirectResponse | None:
+    def assignment_page(assignment_id: str) -> RedirectResponse | None:
+        """A link to an assignment: continues the attempt there is; starting a new one takes a click (no GET does)."""
         user = signed_in_user()
         assert user is not None
+        wanted = parse_id(assignment_id)
         try:
-            attempt_id = assignments.open_assignment(store, user=user, assignment_id=assignment_id)
+            rows = assignments.student_assignments(store, user=user)
+            row = next((r for r in rows if r.assignment_id == wanted), None)
+            if row is None:
+                raise NotFound("No such assignment in your classes.")
         except (NotFound, PermissionDenied) as exc:
             _refused("Assignment", exc)
             return None
-        return RedirectResponse(f"/attempt/{attempt_id}")
+        if row.latest_attempt_id is not None and (row.status == "in progress" or row.attempts_left == 0):
+            return RedirectResponse(f"/attempt/{row.latest_attempt_id}")
+        with frame(row.title):
+            ui.label(f"{row.class_name} · {row.scenario_title} · due {_format_due(row.due_at)}").classes("hitsim-muted")
+            ui.label(f"Attempts left: {row.attempts_left} of {row.attempts_allowed}")
+            ui.button("Start", icon="play_arrow", on_click=lambda: start_attempt(store, user, row.assignment_id)).mark(
+                "start")
+        return None
 
     @ui.page("/attempt/{attempt_id}")
-    def attempt_page(attempt_id: int, patient: str = "") -> None:
+    def attempt_page(attempt_id: str, patient: str = "") -> None:
         user = signed_in_user()
         assert user is not None
         try:
-            view = assignments.attempt_view(store, user=user, attempt_id=attempt_id)
+            view = assignments.attempt_view(store, user=user, attempt_id=_known_id(attempt_id))
         except (NotFound, PermissionDenied) as exc:
             _refused("Attempt", exc)
             return
         if consistency.is_consistency_task(store, user=user, attempt_id=attempt_id):
             consistency_page(store, user, view, patient)
             return
-        _workspace(store, user, view, patient, get_encoder)
+        _workspace(store, user, view, patient[:100], get_encoder)
 
     @ui.page("/class/{class_id}/audit")
     def class_audit_page(class_id: int) -> None:
@@ -124,12 +256,12 @@ def register_pages(store: Store, get_encoder: Callable[[], Encoder] | None = Non
         class_audit_report(store, user, class_id, _refused)
 
     @ui.page("/attempt/{attempt_id}/report")
-    def report_page(attempt_id: int) -> None:
+    def report_page(attempt_id: str) -> None:
         user = signed_in_user()
         assert user is not None
         try:
-            view = assignments.attempt_view(store, user=user, attempt_id=attempt_id)
-            report = workspace.grade_report(store, user=user, attempt_id=attempt_id)
+            view = assignments.attempt_view(store, user=user, attempt_id=_known_id(attempt_id))
+            report = workspace.grade_report(store, user=user, attempt_id=view.attempt_id)
         except (NotFound, PermissionDenied) as exc:
             _refused("Grade report", exc)
             return
@@ -148,6 +280,24 @@ def register_pages(store: Store, get_encoder: Callable[[], Encoder] | None = Non
             with ui.row().classes("gap-4"):
                 ui.link("See your submitted record next to the chart", f"/attempt/{attempt_id}")
                 ui.link("Back to your assignments", "/")
+
+
+def _known_id(raw: str) -> int:
+    """The id in a URL; a malformed or huge one is answered exactly like an id that does not exist."""
+    parsed = parse_id(raw)
+    if parsed is None:
+        raise NotFound(NO_SUCH_ATTEMPT)
+    return parsed
+
+
+def start_attempt(store: Store, user: accounts.SignedInUser, assignment_id: int) -> None:
+    """Start the next attempt of an assignment on a click (no GET starts one), then show its workspace."""
+    try:
+        attempt_id = assignments.start_attempt(store, user=user, assignment_id=assignment_id)
+    except ServiceError as exc:
+        ui.notify(str(exc), type="negative")
+        return
+    ui.navigate.to(f"/attempt/{attempt_id}")
 
 
 def _refused(title: str, exc: Exception) -> None:
