@@ -259,7 +259,7 @@ def _exercise_view(store: Store, user: SignedInUser, attempt_id: int, workstatio
 
     with ui.row().classes("w-full items-start gap-4 no-wrap max-xl:flex-wrap"):
         with ui.column().classes("grow min-w-0 gap-3"):
-            AccessReport(exercise.index, tz, "access-audit.csv", on_flag=None if exercise.read_only else prefill,
+            table_view = AccessReport(exercise.index, tz, "access-audit.csv", on_flag=None if exercise.read_only else prefill,
                          flagged=flagged)
         with ui.card().classes("w-96 shrink-0 gap-2").mark("flags"):
             ui.label("Your flags").classes("hitsim-card-title")
@@ -303,6 +303,8 @@ def _exercise_view(store: Store, user: SignedInUser, attempt_id: int, workstatio
         render_flags()
 
     def render_flags() -> None:
+        if getattr(table_view, "table", None) is not None:
+            table_view._show_page()  # the flag icons of the rows on screen follow the flags
         flag_list.clear()
         with flag_list:
             if not state["flags"]:

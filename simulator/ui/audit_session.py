@@ -4,6 +4,7 @@ when the tab leaves the chart, closes, or goes idle. The workstation is named on
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import hashlib
 from collections.abc import Callable
 from typing import Any
@@ -71,17 +72,19 @@ def track_chart_session(store: Store, user: SignedInUser, attempt_id: int) -> Wo
         background_tasks.create(write(trail.open_chart, attempt_id=attempt_id, session=session),
                                 name="audit: chart opened")
 
-    def close() -> None:
+    def close(idle: bool = False) -> None:
+        """The tab left or closed: the session ends now. Idle: it ended with the last activity, IDLE_MINUTES ago."""
         session = state["open"]
         if session is not None and session.id in written:
             state["open"] = None
-            background_tasks.create(write(trail.close_chart, session=session), name="audit: chart closed")
+            end = dt.datetime.now(dt.UTC) - (dt.timedelta(minutes=IDLE_MINUTES) if idle else dt.timedelta())
+            background_tasks.create(write(trail.close_chart, session=session, now=end), name="audit: chart closed")
 
     client = ui.context.client
     client.on_connect(reopen)
-    client.on_disconnect(close)
-    client.on_delete(close)
-    ui.on("hitsim-idle", close)
+    client.on_disconnect(lambda: close())
+    client.on_delete(lambda: close())
+    ui.on("hitsim-idle", lambda: close(idle=True))
     ui.on("hitsim-active", reopen)
     ui.add_body_html(f"<script>{_IDLE_SCRIPT % IDLE_MINUTES}</script>")
     return workstation
