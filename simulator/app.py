@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from nicegui import app, ui
+from nicegui import app, run, ui
 
 from simulator.config import Settings
 from simulator.services.coding import encoder_at
@@ -19,5 +19,8 @@ def build_app(store: Store, settings: Settings) -> None:
 
 def run_app(settings: Settings, store: Store) -> None:
     build_app(store, settings)
+    # Worker processes (generating a class's charts) start fresh: a forked worker would inherit the
+    # server's open sockets and keep browsers' closed keep-alive connections half-alive (pages hang).
+    run.process_pool_start_method = "spawn"
     ui.run(host=settings.host, port=settings.port, title="hitsim", storage_secret=settings.storage_secret,
            reload=False, show=False, favicon="🩺")
