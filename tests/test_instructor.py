@@ -450,3 +450,13 @@ def test_an_initial_password_is_rehashed_at_full_strength_on_first_sign_in(sqlit
     assert accounts.authenticate(sqlite_store, username="ann", password=new.password) is not None
     with sqlite_store.session() as s:
         assert not PasswordHasher().check_needs_rehash(repo.get_user_by_username(s, username="ann").password_hash)
+
+
+def test_the_models_match_the_migrated_schema(store):
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from simulator.store.models import Base
+
+    with store.engine.connect() as connection:
+        assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
