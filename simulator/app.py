@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from nicegui import app, ui
+from nicegui import app, run, ui
 from nicegui.storage import Storage
 
 from simulator.config import Settings
@@ -26,5 +26,8 @@ def run_app(settings: Settings, store: Store) -> None:
     # The session cookie lives as long as a session (12 hours), is HTTPS-only when served over TLS, and is not sent
     # with cross-site subrequests.
     cookie = {"max_age": SESSION_HOURS * 3600, "https_only": settings.secure_cookies, "same_site": "lax"}
+    # Worker processes (generating a class's charts) start fresh: a forked worker would inherit the
+    # server's open sockets and keep browsers' closed keep-alive connections half-alive (pages hang).
+    run.process_pool_start_method = "spawn"
     ui.run(host=settings.host, port=settings.port, title="hitsim", storage_secret=settings.storage_secret,
            session_middleware_kwargs=cookie, reload=False, show=False, favicon="🩺")

@@ -435,3 +435,28 @@ def test_nothing_is_found_for_an_unknown_id(store):
         classes.students(store, user=teacher, class_id=999)
     with pytest.raises(NotFound):
         gradebook.instructor_report(store, user=teacher, attempt_id=999)
+
+
+def test_an_initial_password_is_rehashed_at_full_strength_on_first_sign_in(sqlite_store):
+    from argon2 import PasswordHasher
+
+    from simulator.services import accounts
+
+    teacher = make_user(sqlite_store, "teacher", "instructor")
+    class_id = classes.create_class(sqlite_store, user=teacher, name="HIT 101")
+    new = classes.add_student(sqlite_store, user=teacher, class_id=class_id, name="Ann Doe", username="ann")
+    with sqlite_store.session() as s:
+        assert PasswordHasher().check_needs_rehash(repo.get_user_by_username(s, username="ann").password_hash)
+    assert accounts.authenticate(sqlite_store, username="ann", password=new.password) is not None
+    with sqlite_store.session() as s:
+        assert not PasswordHasher().check_needs_rehash(repo.get_user_by_username(s, username="ann").password_hash)
+
+
+def test_the_models_match_the_migrated_schema(store):
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from simulator.store.models import Base
+
+    with store.engine.connect() as connection:
+        assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []

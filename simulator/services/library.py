@@ -99,7 +99,8 @@ def load_entry(store: Store, *, user: SignedInUser, key: str) -> tuple[LibraryEn
             row = repo.get_library_scenario(s, scenario_id=int(name))
             if row is not None and (user.role == "admin" or row.owner_id == user.id):
                 scenario = parse_scenario(row.source_toml, f"library scenario {row.slug}", row.slug)
-                return _entry(scenario, key, user.display_name, True), scenario
+                owner = repo.get_user(s, user_id=row.owner_id)
+                return _entry(scenario, key, owner.display_name if owner else "?", True), scenario
     raise InvalidInput("scenario", "Scenario: choose one from the library")
 
 

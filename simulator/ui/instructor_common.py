@@ -84,7 +84,8 @@ class Progress:
     def __init__(self, marker: str):
         self.done, self.total, self.text = 0, 0, ""
         with ui.column().classes("w-full gap-1") as self.box:
-            self.bar = ui.linear_progress(value=0, show_value=False, size="12px").classes("w-full").mark(marker)
+            self.bar = ui.linear_progress(value=0, show_value=False, size="12px").props("instant-feedback").classes(
+                "w-full").mark(marker)
             self.label = ui.label().classes("text-sm hitsim-muted").mark(f"{marker}-text")
         self.box.set_visibility(False)
         self.timer = ui.timer(0.25, self._show, active=False)
@@ -119,26 +120,54 @@ def key_rows(bundle: dict[str, Any]) -> list[dict[str, str]]:
     return rows
 
 
+def _concept(concept: Any) -> str:
+    if not isinstance(concept, dict):
+        return ""
+    coding = (concept.get("coding") or [{}])[0]
+    return concept.get("text") or coding.get("display") or coding.get("code", "")
+
+
+def _code(concept: Any) -> str:
+    return ((concept or {}).get("coding") or [{}])[0].get("code", "") if isinstance(concept, dict) else ""
+
+
+def _value(r: dict[str, Any]) -> str:
+    if "valueQuantity" in r:
+        return f"{r['valueQuantity'].get('value', '')} {r['valueQuantity'].get('unit', '')}".strip()
+    if "valueString" in r:
+        return str(r["valueString"])
+    if "valueCodeableConcept" in r:
+        return _concept(r["valueCodeableConcept"])
+    parts = [_value(c) for c in r.get("component", [])]
+    return " / ".join(p for p in parts if p)
+
+
 def _summary(r: dict[str, Any]) -> str:
     kind = r["resourceType"]
     if kind == "Patient":
         name = (r.get("name") or [{}])[0]
         return f"{' '.join(name.get('given', []))} {name.get('family', '')}, born {r.get('birthDate', '?')}, {r.get('gender', '')}"
+    if kind in ("Organization", "Practitioner"):
+        name = r.get("name")
+        if isinstance(name, list):
+            name = " ".join([*(name[0].get("prefix", []) if name else []), *(name[0].get("given", []) if name else []),
+                             name[0].get("family", "") if name else ""])
+        return str(name or "")
     if kind == "Encounter":
-        types = ", ".join(t.get("text", "") for t in r.get("type", []))
-        return f"{str(r.get('period', {}).get('start', ''))[:16]} {types}".strip()
+        types = ", ".join(_concept(t) for t in r.get("type", []))
+        start = str(r.get("period", {}).get("start", ""))[:16].replace("T", " ")
+        return f"{start} · {types} · {_concept((r.get('reasonCode') or [None])[0])}"
     if kind == "Claim":
-        dx = [c.get("diagnosisCodeableConcept", {}).get("coding", [{}])[0].get("code", "") for c in r.get("diagnosis", [])]
-        items = [i.get("productOrService", {}).get("coding", [{}])[0].get("code", "") for i in r.get("item", [])]
+        dx = [_code(c.get("diagnosisCodeableConcept")) for c in r.get("diagnosis", [])]
+        items = [_code(i.get("productOrService")) for i in r.get("item", [])]
         return f"diagnoses {' '.join(dx)} · services {' '.join(items)}"
     if kind == "Observation":
-        value = r.get("valueQuantity") or {}
-        return f"{r.get('code', {}).get('text', '')}: {value.get('value', r.get('valueString', ''))} {value.get('unit', '')}"
-    for key in ("code", "medicationCodeableConcept", "type"):
-        concept = r.get(key)
-        if isinstance(concept, dict):
-            coding = (concept.get("coding") or [{}])[0]
-            return " ".join(x for x in (coding.get("code", ""), concept.get("text") or coding.get("display", "")) if x)
+        return f"{_concept(r.get('code'))}: {_value(r)}"
+    if kind == "Condition":
+        return f"{_code(r.get('code'))} {_concept(r.get('code'))}".strip()
+    for key in ("medicationCodeableConcept", "code", "type"):
+        if isinstance(r.get(key), dict):
+            return _concept(r[key])
     return ""
 
 

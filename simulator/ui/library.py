@@ -83,7 +83,7 @@ def register_library_pages(store: Store) -> None:
 def _entry_card(entry: library.LibraryEntry) -> None:
     with ui.card().classes("w-full").mark(f"scenario-{entry.slug}"):
         with ui.row().classes("w-full items-start justify-between no-wrap"):
-            with ui.column().classes("gap-1"):
+            with ui.column().classes("gap-1 grow"):
                 with ui.row().classes("items-center gap-2"):
                     ui.label(entry.title).classes("hitsim-card-title")
                     ui.badge(entry.difficulty, color=DIFFICULTY_COLOURS[entry.difficulty])
@@ -93,15 +93,15 @@ def _entry_card(entry: library.LibraryEntry) -> None:
                 ui.label(entry.description).classes("text-sm")
                 ui.label(f"{entry.slug} · {entry.patients} patient{'s' if entry.patients != 1 else ''} · "
                          f"by {entry.owner}").classes("text-xs hitsim-muted")
-            with ui.row().classes("gap-1 no-wrap"):
+            with ui.row().classes("gap-1 no-wrap items-center flex-none"):
                 key = quote(entry.key)
                 ui.button("Preview", icon="visibility", on_click=lambda: ui.navigate.to(f"/library/preview?key={key}")).props(
-                    "flat dense no-caps").mark(f"preview-{entry.slug}")
+                    "flat dense no-caps").classes("whitespace-nowrap").mark(f"preview-{entry.slug}")
                 ui.button("Edit" if entry.editable else "Copy & edit", icon="edit",
-                          on_click=lambda: ui.navigate.to(f"/library/edit?key={key}")).props("flat dense no-caps").mark(
-                    f"edit-{entry.slug}")
+                          on_click=lambda: ui.navigate.to(f"/library/edit?key={key}")).props("flat dense no-caps").classes(
+                    "whitespace-nowrap").mark(f"edit-{entry.slug}")
                 ui.button("Assign", icon="assignment_add", on_click=lambda: ui.navigate.to(f"/assign?scenario={key}")).props(
-                    "dense no-caps").mark(f"assign-{entry.slug}")
+                    "no-caps").classes("whitespace-nowrap").mark(f"assign-{entry.slug}")
 
 
 def _upload_box(store: Store) -> None:
