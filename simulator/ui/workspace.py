@@ -263,6 +263,12 @@ class RowEditor:
     def save(self) -> None:
         for el in self.inputs.values():
             el.error = None
+        typed = [value for fs in self.spec.fields for name, value in self.values().items()
+                 if name == fs.name and value and not fs.shown_only and name not in self.spec.carry]
+        if self.saved is None and not typed:  # a new row left blank: nothing to save, nothing refused
+            if self.ws.indicator:
+                self.ws.indicator.saved(what=self.what)
+            return
         resource, errors = forms.build_keeping_valid(self.spec.build, self.spec.read, self.values(), self.ws.context(),
                                                      self.saved.resource if self.saved else None)
         for field, message in errors.items():
