@@ -3,9 +3,16 @@ make one Patient, a conflict leaves the indicator saying 'not saved', the instru
 
 from __future__ import annotations
 
+import pytest
 from nicegui.testing import User
 
-from tests.test_workspace_ui import demo, open_workspace, saved, value_of  # noqa: F401  (demo is a fixture)
+from simulator.services.demo import seed_demo
+from tests.test_workspace_ui import open_workspace, saved, value_of
+
+
+@pytest.fixture
+def demo(app_store):
+    return seed_demo(app_store)
 
 
 async def test_clearing_both_insurance_fields_removes_the_coverage(demo, app_store, user: User):

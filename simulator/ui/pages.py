@@ -295,12 +295,17 @@ WORKSPACE_JS = """
   const watch = setInterval(() => {
     if (!window.socket) return;
     clearInterval(watch);
+    const shown = new Map();  // what the indicator said before the connection dropped
     window.socket.on('disconnect', () => document.querySelectorAll('.hitsim-save-status').forEach(el => {
-      el.textContent = 'Not saved: the connection to the server is lost. Changes you make now are not saved; '
-        + 'wait for it to come back, then reload the page.';
+      shown.set(el, [el.textContent, el.className]);
+      el.textContent = 'Not saved: the connection to the server is lost. Changes you make now are not saved '
+        + 'until it comes back.';
       el.classList.remove('text-positive', 'text-grey-8');
       el.classList.add('text-negative');
     }));
+    // Back on the same server: what it said stands, and changes typed meanwhile are sent now (a restarted
+    // server makes NiceGUI reload the page instead, which shows what the server has).
+    window.socket.on('connect', () => shown.forEach(([text, cls], el) => { el.textContent = text; el.className = cls; }));
   }, 200);
 })();
 </script>
