@@ -124,9 +124,9 @@ def register_pages(store: Store, get_encoder: Callable[[], Encoder] | None = Non
                 ui.link("Back to the attempt", f"/attempt/{attempt_id}")
                 return
             if report.get("key_withheld"):
-                ui.label("Your score and what was wrong are below. The expected codes are not shown yet: your "
-                         "instructor releases them " + ("after the due date." if view.release_policy == "after-due-date"
-                                                        else "later.")).classes(
+                ui.label("Your score and what was wrong are below. The expected codes are not shown yet" + (
+                    ": they are shown after the due date." if view.release_policy == "after-due-date" else
+                    " (this assignment does not show them to students).")).classes(
                     "text-sm bg-amber-1 p-2 rounded").mark("key-withheld")
             grade_report_view(report)
             with ui.row().classes("gap-4"):
@@ -252,6 +252,7 @@ WORKSPACE_CSS = """
 .hitsim-wrap-tabs .q-tabs__arrow { display: none !important; }
 .hitsim-wrap-tabs .q-tab { min-height: 34px; padding: 0 10px; }
 .hitsim-workspace .q-splitter__separator { width: 6px; background: #d8dcd4; }
+.hitsim-ehr-actions .q-btn__content { flex-wrap: nowrap; white-space: nowrap; }
 """
 
 # Runs in the browser: the clear (x) buttons of pick-lists leave the tab order (Tab goes field to field);

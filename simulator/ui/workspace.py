@@ -689,10 +689,10 @@ def ehr_panel(store: Store, user: SignedInUser, view: assignments.AttemptView, p
     elif patient and any(r.resource["id"] == patient for r in ws_view.resources):
         ws.patient_id = patient
     with ui.row().classes("w-full items-center justify-between gap-2 no-wrap"):
-        with ui.row().classes("items-center gap-3"):
+        with ui.row().classes("items-center gap-x-3 gap-y-0"):
             ui.label("Electronic health record").classes("text-h6")
             ws.indicator = SaveIndicator(ws_view.last_saved_at)
-        with ui.row().classes("items-center gap-2 no-wrap"):
+        with ui.row().classes("items-center gap-2 no-wrap hitsim-ehr-actions"):
             instructions = instructions_dialog(view, ws_view.task)
             ui.button("Instructions", icon="help_outline", on_click=instructions.open).props(
                 "flat dense no-caps").mark("open-instructions")
