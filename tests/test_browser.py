@@ -83,7 +83,9 @@ def test_student_signs_in_and_reads_the_paper_chart_in_chromium(demo_server):
         page.get_by_role("button", name="Sign in").click()
         expect(page.get_by_text("Chart entry: chronic care clinic")).to_be_visible()
         page.screenshot(path=str(ARTIFACTS / "assignments.png"), full_page=True)
-        page.get_by_role("button", name="Open").first.click()  # the chart-entry assignment
+        page.get_by_role("button", name="Start").first.click()  # the chart-entry assignment
+        page.get_by_role("button", name="Start attempt 1").click()  # starting asks first
+        page.get_by_role("button", name="Got it").click()  # the instructions
         expect(page.get_by_text("Patient registration")).to_be_visible()
         page.screenshot(path=str(ARTIFACTS / "chart-face-sheet.png"), full_page=True)
         page.get_by_role("tab", name="Progress notes").click()
@@ -106,7 +108,9 @@ def test_student_enters_a_record_submits_and_sees_the_score_in_chromium(demo_ser
         page.get_by_label("Username").fill("student")
         page.get_by_label("Password").fill(passwords["student"])
         page.get_by_label("Password").press("Enter")
-        page.get_by_role("button", name="Open").first.click()  # the chart-entry assignment
+        page.get_by_role("button", name="Start").first.click()  # the chart-entry assignment
+        page.get_by_role("button", name="Start attempt 1").click()
+        page.get_by_role("button", name="Got it").click()
         expect(page.get_by_text("Electronic health record")).to_be_visible()
         saved = page.locator("[data-testid=save-status], .text-positive").filter(has_text="All changes saved at")
 
@@ -151,7 +155,8 @@ def test_student_enters_a_record_submits_and_sees_the_score_in_chromium(demo_ser
         # Send the visit to coding and assign two codes: one typed, one found with the encoder.
         page.get_by_role("tab", name="Coding").click()
         page.get_by_role("button", name="Send to coding").click()
-        expect(page.get_by_text("sent to coding")).to_be_visible()
+        page.get_by_role("dialog").get_by_role("button", name="Send to coding").click()  # it asks first
+        expect(page.get_by_text("sent to coding", exact=True)).to_be_visible()
         page.get_by_label("Add diagnosis code").fill("i10")
         page.get_by_label("Add diagnosis code").press("Enter")
         expect(page.get_by_text("Essential (primary) hypertension")).to_be_visible()

@@ -28,7 +28,7 @@ async def sign_in(user: User, demo, username: str) -> None:
 async def open_workspace(user: User, demo, username: str = "student") -> None:
     """Open the first assignment: continue the attempt in progress, or start the first one (which asks first)."""
     await sign_in(user, demo, username)
-    await user.should_see(DEMO_ASSIGNMENT)
+    await user.should_see(DEMO_ASSIGNMENT, retries=50)  # signing in hashes a password: slow on a busy machine
     await open_assignment(user, "open-1")
 
 

@@ -272,9 +272,9 @@ def register_pages(store: Store, get_encoder: Callable[[], Encoder] | None = Non
                 return
             score_change_notice(store, user, attempt_id)
             if report.get("key_withheld"):
-                ui.label("Your score and what was wrong are below. The expected codes are not shown yet: your "
-                         "instructor releases them " + ("after the due date." if view.release_policy == "after-due-date"
-                                                        else "later.")).classes(
+                ui.label("Your score and what was wrong are below. The expected codes are not shown yet" + (
+                    ": they are shown after the due date." if view.release_policy == "after-due-date" else
+                    " (this assignment does not show them to students).")).classes(
                     "text-sm bg-amber-1 p-2 rounded").mark("key-withheld")
             grade_report_view(report)
             with ui.row().classes("gap-4"):
@@ -427,6 +427,7 @@ WORKSPACE_CSS = """
 .hitsim-wrap-tabs .q-tabs__arrow { display: none !important; }
 .hitsim-wrap-tabs .q-tab { min-height: 34px; padding: 0 10px; }
 .hitsim-workspace .q-splitter__separator { width: 6px; background: #d8dcd4; }
+.hitsim-ehr-actions .q-btn__content { flex-wrap: nowrap; white-space: nowrap; }
 """
 
 # Runs in the browser: the clear (x) buttons of pick-lists leave the tab order (Tab goes field to field);
@@ -470,12 +471,17 @@ WORKSPACE_JS = """
   const watch = setInterval(() => {
     if (!window.socket) return;
     clearInterval(watch);
+    const shown = new Map();  // what the indicator said before the connection dropped
     window.socket.on('disconnect', () => document.querySelectorAll('.hitsim-save-status').forEach(el => {
-      el.textContent = 'Not saved: the connection to the server is lost. Changes you make now are not saved; '
-        + 'wait for it to come back, then reload the page.';
+      shown.set(el, [el.textContent, el.className]);
+      el.textContent = 'Not saved: the connection to the server is lost. Changes you make now are not saved '
+        + 'until it comes back.';
       el.classList.remove('text-positive', 'text-grey-8');
       el.classList.add('text-negative');
     }));
+    // Back on the same server: what it said stands, and changes typed meanwhile are sent now (a restarted
+    // server makes NiceGUI reload the page instead, which shows what the server has).
+    window.socket.on('connect', () => shown.forEach(([text, cls], el) => { el.textContent = text; el.className = cls; }));
   }, 200);
 })();
 </script>

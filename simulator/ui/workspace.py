@@ -265,6 +265,12 @@ class RowEditor:
     def save(self) -> None:
         for el in self.inputs.values():
             el.error = None
+        typed = [value for fs in self.spec.fields for name, value in self.values().items()
+                 if name == fs.name and value and not fs.shown_only and name not in self.spec.carry]
+        if self.saved is None and not typed:  # a new row left blank: nothing to save, nothing refused
+            if self.ws.indicator:
+                self.ws.indicator.saved(what=self.what)
+            return
         resource, errors = forms.build_keeping_valid(self.spec.build, self.spec.read, self.values(), self.ws.context(),
                                                      self.saved.resource if self.saved else None)
         for field, message in errors.items():
@@ -685,10 +691,10 @@ def ehr_panel(store: Store, user: SignedInUser, view: assignments.AttemptView, p
     elif patient and any(r.resource["id"] == patient for r in ws_view.resources):
         ws.patient_id = patient
     with ui.row().classes("w-full items-center justify-between gap-2 no-wrap"):
-        with ui.row().classes("items-center gap-3"):
+        with ui.row().classes("items-center gap-x-3 gap-y-0"):
             ui.label("Electronic health record").classes("text-h6")
             ws.indicator = SaveIndicator(ws_view.last_saved_at)
-        with ui.row().classes("items-center gap-2 no-wrap"):
+        with ui.row().classes("items-center gap-2 no-wrap hitsim-ehr-actions"):
             instructions = instructions_dialog(view, ws_view.task)
             ui.button("Instructions", icon="help_outline", on_click=instructions.open).props(
                 "flat dense no-caps").mark("open-instructions")
