@@ -1,7 +1,7 @@
 """sessions: a per-account session epoch; raising it ends every session of the account
 
 Revision ID: 0002_sessions
-Revises: 0001
+Revises: 0002_instructor
 Create Date: 2026-11-25 13:55:00
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0002_sessions"
-down_revision = "0001"
+down_revision = "0002_instructor"
 branch_labels = None
 depends_on = None
 
