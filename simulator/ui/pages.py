@@ -25,7 +25,7 @@ from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.types import ASGIApp
 
 from simulator.coding.encoder import Encoder
-from simulator.services import accounts, assignments, consistency, workspace
+from simulator.services import accounts, assignments, workspace
 from simulator.services.errors import NO_SUCH_ATTEMPT, NotFound, PermissionDenied, ServiceError
 from simulator.store import Store
 from simulator.ui import frame as frame_module
@@ -242,7 +242,7 @@ def register_pages(store: Store, get_encoder: Callable[[], Encoder] | None = Non
         except (NotFound, PermissionDenied) as exc:
             _refused("Attempt", exc)
             return
-        if consistency.is_consistency_task(store, user=user, attempt_id=attempt_id):
+        if "consistency" in view.tasks:
             consistency_page(store, user, view, patient)
             return
         _workspace(store, user, view, patient[:100], get_encoder)
