@@ -270,7 +270,7 @@ def register_pages(store: Store, get_encoder: Callable[[], Encoder] | None = Non
                 ui.label("This attempt has not been graded yet.").mark("not-graded")
                 ui.link("Back to the attempt", f"/attempt/{attempt_id}")
                 return
-            score_change_notice(store, user, attempt_id)
+            score_change_notice(store, user, view.attempt_id)
             if report.get("key_withheld"):
                 ui.label("Your score and what was wrong are below. The expected codes are not shown yet" + (
                     ": they are shown after the due date." if view.release_policy == "after-due-date" else
