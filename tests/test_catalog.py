@@ -112,3 +112,18 @@ def test_catalog_with_a_dangling_reference_is_refused_naming_the_entry():
     data["conditions"]["hypertension"]["meds"] = ["no-such-drug"]
     with pytest.raises(CatalogError, match=r"conditions\.hypertension\.meds: unknown medication 'no-such-drug'"):
         parse_catalog(data)
+
+
+def test_catalog_area_files_add_entries_and_a_key_defined_twice_names_both_files():
+    from simulator.clinical import CatalogError, merge_catalog_files
+
+    base = {"services": {"99213": {"system": "CPT", "description": "Office visit"}}}
+    area = {"services": {"99214": {"system": "CPT", "description": "Office visit, moderate"},
+                         "99213": {"system": "CPT", "description": "Office visit"}}}
+    merged = merge_catalog_files({"catalog.toml": base, "catalog-office.toml": area})
+    assert set(merged["services"]) == {"99213", "99214"}
+    clash = {"services": {"99213": {"system": "CPT", "description": "Something else"}}}
+    with pytest.raises(CatalogError, match=r"catalog-b\.toml: services\.99213 is already defined in catalog\.toml"):
+        merge_catalog_files({"catalog.toml": base, "catalog-b.toml": clash})
+    with pytest.raises(CatalogError, match=r"unknown table \[servics\]"):
+        merge_catalog_files({"catalog-c.toml": {"servics": {}}})

@@ -375,7 +375,35 @@ def _check_references(cat: Catalog) -> None:
                 raise CatalogError(f"{where}.uncontrolled: {vital!r} is neither a vital sign nor a lab")
 
 
+TABLES = ("services", "procedures", "labs", "panels", "medications", "reactions", "allergies", "conditions", "icd10cm")
+
+
+def merge_catalog_files(files: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """One catalog from several TOML files (``catalog.toml`` and ``catalog-<area>.toml``), each adding entries.
+
+    A key defined in two files is an error naming both, so one area cannot silently replace another's entry.
+    """
+    merged: dict[str, dict[str, Any]] = {table: {} for table in TABLES}
+    origin: dict[tuple[str, str], str] = {}
+    for name, data in files.items():
+        for table, entries in data.items():
+            if table not in merged:
+                raise CatalogError(f"{name}: unknown table [{table}]; expected one of {', '.join(TABLES)}")
+            for key, value in entries.items():
+                if (table, key) in origin and merged[table][key] != value:
+                    raise CatalogError(f"{name}: {table}.{key} is already defined in {origin[table, key]}")
+                origin.setdefault((table, key), name)
+                merged[table][key] = value
+    return merged
+
+
+def catalog_files() -> dict[str, dict[str, Any]]:
+    """The catalog's TOML files, ``catalog.toml`` first, then the areas in name order."""
+    folder = resources.files("simulator.clinical")
+    names = sorted(p.name for p in folder.iterdir() if p.name.startswith("catalog-") and p.name.endswith(".toml"))
+    return {name: tomllib.loads(folder.joinpath(name).read_text(encoding="utf-8")) for name in ["catalog.toml", *names]}
+
+
 @cache
 def load_catalog() -> Catalog:
-    text = resources.files("simulator.clinical").joinpath("catalog.toml").read_text(encoding="utf-8")
-    return parse_catalog(tomllib.loads(text))
+    return parse_catalog(merge_catalog_files(catalog_files()))
