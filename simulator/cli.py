@@ -170,12 +170,35 @@ def cmd_scenarios(args: argparse.Namespace) -> int:
 
 
 def cmd_conditions(args: argparse.Namespace) -> int:
+    """The catalog by ICD-10-CM chapter (of each condition's first code), with the scenarios that use it."""
+    import simple_icd_10_cm as cm
+
     from simulator.clinical import load_catalog
+    from simulator.generate.scenario import ScenarioError, list_scenario_files, load_scenario
 
     cat = load_catalog()
-    for key, c in sorted(cat.conditions.items()):
-        codes = " / ".join(", ".join(v.codes) for v in c.variants)
-        print(f"{key:<30} {c.kind:<10} {codes:<22} {c.variants[0].name}")
+    used: dict[str, list[str]] = {}
+    for path in list_scenario_files():
+        try:
+            sc = load_scenario(path)
+        except ScenarioError:
+            continue
+        for key in {*sc.chronic, *sc.acute, *sc.preventive}:
+            used.setdefault(key, []).append(sc.slug)
+    chapters: dict[int, list[tuple[str, str]]] = {}
+    for key, c in cat.conditions.items():
+        chapter = cm.get_ancestors(c.variants[0].codes[0])[-1]
+        chapters.setdefault(int(chapter), []).append((key, chapter))
+    for number in sorted(chapters):
+        rows = sorted(chapters[number])
+        print(f"Chapter {number}: {cm.get_description(str(number))} — {len(rows)} conditions")
+        for key, _ in rows:
+            c = cat.conditions[key]
+            codes = " / ".join(", ".join(v.codes) for v in c.variants)
+            scenarios = ", ".join(sorted(used.get(key, []))) or "no scenario yet"
+            print(f"  {key:<32} {c.kind:<10} {codes:<30} {c.variants[0].name}  [{scenarios}]")
+        print()
+    print(f"{len(cat.conditions)} conditions in {len(chapters)} chapters; {len(cat.services)} services")
     return EXIT_OK
 
 
@@ -372,7 +395,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_grade)
     p = sub.add_parser("scenarios", help="list the scenario library")
     p.set_defaults(func=cmd_scenarios)
-    p = sub.add_parser("conditions", help="list the clinical catalog's conditions and their ICD-10-CM codes")
+    p = sub.add_parser("conditions", help="list the clinical catalog's conditions by ICD-10-CM chapter, with their codes and scenarios")
     p.set_defaults(func=cmd_conditions)
     p = sub.add_parser("demo", help="create demo accounts, a class and an assignment, then start the app")
     p.set_defaults(func=cmd_demo)

@@ -140,6 +140,11 @@ def test_scenarios_lists_title_difficulty_and_tasks():
 def test_conditions_lists_the_catalog_with_codes():
     result = run("conditions")
     assert "hypertension" in result.stdout and "I10" in result.stdout
+    # grouped by ICD-10-CM chapter, each condition under the chapter of its first code, with its scenarios
+    chapter9 = result.stdout.split("Chapter 9: ")[1].split("\nChapter ")[0]
+    assert chapter9.startswith("Diseases of the circulatory system") and "hypertension" in chapter9
+    assert "wrist-fracture" not in chapter9 and "ed-fracture" in result.stdout.split("Chapter 19: ")[1]
+    assert "conditions in" in result.stdout.splitlines()[-1]
 
 
 def test_hitsim_console_script_is_installed():
