@@ -2,7 +2,8 @@
 
 Goal (issue #15): the report opens in < 500 ms. Run: python benchmarks/consistency_report.py [--opens N]
 Measured on a real SQLite store with a student's attempt holding 40 discrepancy records:
-- first open: generating the 50-patient key, planting the record and reading it (done once per attempt, cached);
+- the build (generating the 50-patient key, planting the record, reading it): started on a background thread when
+  the attempt starts; printed as the wait of a report opened straight after Start, and as a cold build;
 - every later open: what the page asks on each open (the service's check and load, the records, the
   side-by-side table of the first patient) and switching to another patient.
 NiceGUI's own page build is not included (about 45 ms for a page of this size on this machine,
@@ -19,7 +20,7 @@ from pathlib import Path
 
 from simulator.generate.scenario import parse_scenario
 from simulator.reports.consistency_rules import DISCREPANCY_KINDS
-from simulator.services import accounts, assignments, consistency
+from simulator.services import accounts, assignments, cases, consistency
 from simulator.services.consistency import DiscrepancyInput
 from simulator.store import open_store, repo
 from simulator.ui.consistency_report import table_html
@@ -61,11 +62,20 @@ def main() -> None:
         scenario = parse_scenario(SCENARIO, "benchmark.toml", "benchmark")
         aid = assignments.create_assignment(store, user=teacher, class_id=class_id, scenario=scenario, title="B",
                                             due_at=None)
-        attempt = assignments.open_assignment(store, user=student, assignment_id=aid)
-
-        t0, c0 = time.perf_counter(), time.process_time()
-        view = consistency.load_report(store, user=student, attempt_id=attempt)
-        first, first_cpu = time.perf_counter() - t0, time.process_time() - c0
+        t0 = time.perf_counter()
+        attempt = assignments.open_assignment(store, user=student, assignment_id=aid)  # starts the record's build
+        started = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        view = consistency.load_report(store, user=student, attempt_id=attempt)  # waits for the build if not done
+        straight = time.perf_counter() - t0
+        # What a page pays with no build started (the server restarted since the attempt began): a cold build.
+        consistency._BUILDS.clear()
+        cases.case_for.cache_clear()
+        cases.consistency_for.cache_clear()
+        t0 = time.perf_counter()
+        future = consistency.prepare_record(store, user=student, attempt_id=attempt)
+        future.result()
+        cold = time.perf_counter() - t0
         kinds = list(DISCREPANCY_KINDS)
         for i in range(40):
             chart = view.charts[i % len(view.charts)]
@@ -86,8 +96,10 @@ def main() -> None:
         visits = sum(len(c.visits) for c in view.charts)
         print(f"record: {len(view.charts)} charts, {visits} visits, {len(view.records)} student records, "
               f"table of one patient {len(html) / 1024:.0f} KB of HTML")
-        print(f"first open (generate + plant + read, once per attempt): {first * 1000:.0f} ms "
-              f"({first_cpu * 1000:.0f} ms of CPU)")
+        print(f"start the attempt: {started * 1000:.0f} ms; the record is then built on a background thread")
+        print(f"report opened straight after Start: {straight * 1000:.0f} ms (waiting for the build; the page shows "
+              "'Preparing…' meanwhile and the event loop is never blocked)")
+        print(f"cold build (no build started, e.g. after a restart): {cold * 1000:.0f} ms, off the event loop")
         print(f"later opens: median {statistics.median(opens) * 1000:.1f} ms, "
               f"max {max(opens) * 1000:.1f} ms over {args.opens} opens (goal < 500 ms)")
         print(f"switch patient: median {statistics.median(switches) * 1000:.1f} ms")

@@ -9,7 +9,7 @@ import pytest
 
 from simulator.services import assignments, cases, consistency, workspace
 from simulator.services.consistency import DiscrepancyInput
-from simulator.services.errors import InvalidInput, PermissionDenied
+from simulator.services.errors import InvalidInput, NotFound, PermissionDenied
 from tests.test_workspace import setup_class
 
 
@@ -88,3 +88,13 @@ def test_submitting_grades_only_the_consistency_section_against_the_planted_list
     recall = 5 / len(planted)
     assert report["score"] == pytest.approx(100 * 2 * recall / (1 + recall), abs=0.06)
     assert sum(f["kind"] == "missing" for f in report["findings"]) == len(planted) - 5
+
+
+def test_starting_the_attempt_builds_its_record_in_the_background_once(store, task):
+    _, ann, ben, attempt = task
+    building = consistency.prepare_record(store, user=ann, attempt_id=attempt)  # started by open_assignment already
+    assert consistency.prepare_record(store, user=ann, attempt_id=attempt) is building  # one build per record
+    record = building.result(timeout=120)
+    assert consistency.load_report(store, user=ann, attempt_id=attempt).charts == record.charts
+    with pytest.raises(NotFound):  # another student cannot start (or learn anything from) the build
+        consistency.prepare_record(store, user=ben, attempt_id=attempt)

@@ -16,6 +16,7 @@ from typing import Any
 
 from simulator.clinical import FREQUENCIES, ROUTES, Catalog, load_catalog
 from simulator.fhir import CPT, HCPCS, HITSIM, ICD10CM, LOINC, MRN_SYSTEM, RXNORM, SNOMED, UCUM
+from simulator.generate._gc import collector_paused
 from simulator.generate.clinical_course import Course, CourseBuilder, Visit
 from simulator.generate.notes import qualitative_text, sig_text
 from simulator.generate.people import (
@@ -467,7 +468,8 @@ INTERPRETATIONS = {"H": "High", "L": "Low", "N": "Normal", "A": "Abnormal"}
 
 
 def generate_case(scenario: Scenario, seed: int, catalog: Catalog | None = None) -> GeneratedCase:
-    return KeyBuilder(scenario, seed, catalog).build()
+    with collector_paused():
+        return KeyBuilder(scenario, seed, catalog).build()
 
 
 def key_json(case: GeneratedCase) -> str:

@@ -137,9 +137,11 @@ def start_attempt(store: Store, *, user: SignedInUser, assignment_id: int) -> in
         except IntegrityError:  # another tab started it at the same moment
             attempt_id = repo.attempts_of(s, assignment_id=a.id, student_id=user.id)[-1].id
             return attempt_id
-    from simulator.services import workspace
+    from simulator.services import consistency, workspace
 
     workspace.prefill_verify_task(store, attempt_id=attempt_id)
+    if consistency.is_consistency_task(store, user=user, attempt_id=attempt_id):
+        consistency.prepare_record(store, user=user, attempt_id=attempt_id)  # built in the background from now
     return attempt_id
 
 

@@ -9,9 +9,11 @@ other resource (autosave, optimistic check, history): category in ``code``, the 
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import uuid
+from collections import OrderedDict
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 from simulator.generate.scenario import parse_scenario
@@ -71,10 +73,43 @@ class _Record:
     visit_ids: frozenset[str]
 
 
-@lru_cache(maxsize=64)
-def _record(source: str, slug: str, seed: int) -> _Record:
+# Building a record (a 50-patient, 12-visit scenario: about a second of CPU) runs on one builder thread, never on
+# the event loop: it starts when the attempt starts (``prepare_record``), and the page awaits it if it is not done.
+_BUILDER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="consistency-record")
+_BUILDS: OrderedDict[tuple[str, str, int], Future[_Record]] = OrderedDict()
+_BUILDS_LOCK = threading.Lock()
+RECORDS_KEPT = 64
+
+
+def _build(source: str, slug: str, seed: int) -> _Record:
     charts = cases.consistency_for(source, slug, seed).charts
     return _Record(charts, frozenset(v.encounter_id for c in charts for v in c.visits))
+
+
+def _record_future(source: str, slug: str, seed: int) -> Future[_Record]:
+    """The record being built or built (one build per record; a failed build is tried again)."""
+    key = (source, slug, seed)
+    with _BUILDS_LOCK:
+        future = _BUILDS.get(key)
+        if future is not None and not (future.done() and future.exception() is not None):
+            _BUILDS.move_to_end(key)
+            return future
+        future = _BUILDER.submit(_build, source, slug, seed)
+        _BUILDS[key] = future
+        while len(_BUILDS) > RECORDS_KEPT:
+            _BUILDS.popitem(last=False)
+        return future
+
+
+def _record(source: str, slug: str, seed: int) -> _Record:
+    return _record_future(source, slug, seed).result()
+
+
+def prepare_record(store: Store, *, user: SignedInUser, attempt_id: int) -> Future[_Record]:
+    """Start building the attempt's record in the background (checks the user may see the attempt); the page
+    awaits the returned future so the event loop stays free for everyone else."""
+    source, slug, seed = _source(store, user, attempt_id)
+    return _record_future(source, slug, seed)
 
 
 def load_report(store: Store, *, user: SignedInUser, attempt_id: int) -> ReportView:

@@ -7,6 +7,7 @@ again (``accounts.require_live_session``), so a session ended elsewhere ends in 
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import re
 import secrets
@@ -25,7 +26,7 @@ from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.types import ASGIApp
 
 from simulator.coding.encoder import Encoder
-from simulator.services import accounts, assignments, workspace
+from simulator.services import accounts, assignments, consistency, workspace
 from simulator.services.errors import NO_SUCH_ATTEMPT, NotFound, PermissionDenied, ServiceError
 from simulator.store import Store
 from simulator.ui import frame as frame_module
@@ -234,7 +235,7 @@ def register_pages(store: Store, get_encoder: Callable[[], Encoder] | None = Non
         return None
 
     @ui.page("/attempt/{attempt_id}")
-    def attempt_page(attempt_id: str, patient: str = "") -> None:
+    async def attempt_page(attempt_id: str, patient: str = "") -> None:
         user = signed_in_user()
         assert user is not None
         try:
@@ -243,6 +244,15 @@ def register_pages(store: Store, get_encoder: Callable[[], Encoder] | None = Non
             _refused("Attempt", exc)
             return
         if "consistency" in view.tasks:
+            # The record is built off the event loop (started with the attempt); until it is ready the page says so.
+            record = consistency.prepare_record(store, user=user, attempt_id=view.attempt_id)
+            if not record.done():
+                with ui.column().classes("w-full items-center mt-16 gap-4") as waiting:
+                    ui.spinner(size="xl")
+                    ui.label("Preparing this attempt's record of visits to compare…").mark("record-preparing")
+                await ui.context.client.connected()
+                await asyncio.wrap_future(record)
+                waiting.delete()
             consistency_page(store, user, view, patient)
             return
         _workspace(store, user, view, patient[:100], get_encoder)
