@@ -127,3 +127,31 @@ def test_catalog_area_files_add_entries_and_a_key_defined_twice_names_both_files
         merge_catalog_files({"catalog.toml": base, "catalog-b.toml": clash})
     with pytest.raises(CatalogError, match=r"unknown table \[servics\]"):
         merge_catalog_files({"catalog-c.toml": {"servics": {}}})
+
+
+def test_a_modifier_must_be_a_cpt_or_hcpcs_modifier_in_use():
+    from simulator.coding.codes import CodeError, check_modifier, modifiers
+
+    assert [check_modifier(m) for m in ("25", "rt", " XS", "QW", "26", "TC", "59")] == ["25", "RT", "XS", "QW", "26",
+                                                                                     "TC", "59"]
+    for wrong, words in (("ZZ", "not a CPT or HCPCS modifier in use"), ("00", "not a CPT or HCPCS modifier"),
+                         ("2", "modifiers are 2 characters")):
+        with pytest.raises(CodeError, match=words):
+            check_modifier(wrong)
+    # CPT modifiers are numbers with hitsim's words (no AMA text); HCPCS Level II modifiers are CMS's words
+    assert modifiers()["RT"].startswith("Right side") and "distinct" in modifiers()["59"].lower()
+
+
+def test_every_modifier_an_answer_key_uses_can_be_typed():
+    from simulator.coding.codes import modifiers
+    from simulator.generate import generate_case, load_scenario
+    from simulator.generate.scenario import list_scenario_files
+
+    used = set()
+    for path in list_scenario_files():
+        scenario = load_scenario(path.stem)
+        for seed in range(25):
+            for entry in generate_case(scenario, seed).key["entry"]:
+                for item in entry["resource"].get("item", []) if entry["resource"]["resourceType"] == "Claim" else []:
+                    used |= {m["coding"][0]["code"] for m in item.get("modifier", [])}
+    assert used and used <= set(modifiers())

@@ -31,3 +31,20 @@ def test_the_storage_secret_is_generated_once_and_kept(tmp_path):
 def test_a_bad_port_names_the_variable(port):
     with pytest.raises(ConfigError, match="HITSIM_PORT must be a port number"):
         Settings.from_env({"HITSIM_PORT": port})
+
+
+def test_the_sqlite_file_is_readable_by_its_owner_only(tmp_path):
+    """It holds password hashes and every attempt's seed: 0600, its WAL files too; an existing file is tightened."""
+    from simulator.store import open_store
+
+    store = open_store(f"sqlite:///{tmp_path / 'new.sqlite3'}")
+    with store.session():
+        pass
+    files = [p for p in tmp_path.iterdir() if p.name.startswith("new.sqlite3")]
+    assert files and all(p.stat().st_mode & 0o077 == 0 for p in files)
+    store.dispose()
+    old = tmp_path / "old.sqlite3"
+    old.touch(mode=0o644)
+    old.chmod(0o644)
+    open_store(f"sqlite:///{old}").dispose()
+    assert old.stat().st_mode & 0o777 == 0o600

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import csv
+import gzip
+import io
 import re
+import tomllib
+from functools import cache
+from importlib import resources
 
 from simulator.coding.encoder import ICD10CM_RELEASE, Encoder, Hit
 
@@ -54,8 +60,22 @@ def check_service(encoder: Encoder, raw: str) -> Hit:
 MODIFIER = re.compile(r"^[0-9A-Z]{2}$")
 
 
+@cache
+def modifiers() -> dict[str, str]:
+    """Every modifier a claim line may carry: CPT modifier numbers (hitsim's own words, no AMA text) and the HCPCS
+    Level II modifiers of the CMS October 2025 file that are not terminated (CMS's words)."""
+    text = gzip.decompress(resources.files("simulator.coding").joinpath("data/hcpcs-modifiers-2025-oct.csv.gz")
+                           .read_bytes()).decode("utf-8")
+    out = {row["modifier"]: row["long_description"] for row in csv.DictReader(io.StringIO(text))
+           if not row["termination_date"]}
+    cpt = tomllib.loads(resources.files("simulator.coding").joinpath("data/cpt_modifiers.toml").read_text("utf-8"))
+    return out | cpt
+
+
 def check_modifier(raw: str) -> str:
     code = (raw or "").strip().upper()
     if not MODIFIER.match(code):
         raise CodeError(f"{raw.strip()} is not a modifier; modifiers are 2 characters, e.g. 25 or RT")
+    if code not in modifiers():
+        raise CodeError(f"{code} is not a CPT or HCPCS modifier in use (October 2025); e.g. 25, 59, 26, TC, RT, LT, XS")
     return code

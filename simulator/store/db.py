@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -94,6 +95,19 @@ class Store:
         self.engine.dispose()
 
 
+def _owner_only(path: os.PathLike[str] | str) -> None:
+    """The SQLite file holds password hashes and every attempt's seed: readable by its owner only (0600). A new file
+    is created so before SQLite opens it (its -wal and -shm files take the database file's mode); an existing one is
+    tightened."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        if os.stat(path).st_mode & 0o077:
+            os.chmod(path, 0o600)
+    else:
+        os.close(fd)
+
+
 def open_store(url: str, *, seed_secret: str | None = None) -> Store:
     """Connect, migrate to the newest schema, and return the store. Raises StoreError with advice."""
     if url.startswith("sqlite:///"):
@@ -102,6 +116,8 @@ def open_store(url: str, *, seed_secret: str | None = None) -> Store:
         path = Path(url.removeprefix("sqlite:///"))
         if str(path) not in ("", ":memory:") and not path.parent.exists():
             raise StoreError(f"HITSIM_DATABASE_URL points at {path}, but the folder {path.parent} does not exist")
+        if str(path) not in ("", ":memory:"):
+            _owner_only(path)
     engine = make_engine(url)
     migrate(engine)
     return Store(engine, seed_secret)
