@@ -53,6 +53,35 @@ def test_every_access_to_a_record_is_an_r4b_audit_event_with_agent_workstation_a
     assert trail.verify_trail(store).intact
 
 
+def test_printing_viewing_the_grade_report_and_changing_a_score_are_audited(store):
+    from simulator.services import gradebook
+    from simulator.services.errors import InvalidInput, NotFound
+
+    teacher, ann, ben, aid = setup_class(store)
+    attempt = assignments.open_assignment(store, user=ann, assignment_id=aid)
+    workspace.save_entry(store, user=ann, attempt_id=attempt, resource=patient(), expected_version=0, workstation=DESK)
+    with pytest.raises(InvalidInput, match="Reason for printing: choose one of treatment") as refused:
+        workspace.print_record(store, user=ann, attempt_id=attempt, purpose="", workstation=DESK)
+    assert refused.value.field == "purpose"
+    workspace.print_record(store, user=ann, attempt_id=attempt, purpose="TREAT", workstation=DESK)
+    with pytest.raises(NotFound):  # not hers: refused, and nothing recorded
+        workspace.print_record(store, user=ben, attempt_id=attempt, purpose="TREAT", workstation=DESK)
+    workspace.submit_attempt(store, user=ann, attempt_id=attempt, workstation=DESK)
+    assert workspace.grade_report(store, user=ann, attempt_id=attempt) is not None  # a service reading: not a view
+    workspace.grade_report(store, user=ann, attempt_id=attempt, workstation=DESK)  # the page: a view
+    gradebook.instructor_report(store, user=teacher, attempt_id=attempt, workstation=DESK)
+    gradebook.override_score(store, user=teacher, attempt_id=attempt, score=90, reason="credit for the DOB",
+                             workstation=DESK)
+    accesses = [read_access(e) for e in events(store)]
+    assert [(a.activity, a.action, a.user_id) for a in accesses if a.activity in ("print", "report", "override")] == [
+        ("print", "R", "ann"), ("report", "R", "ann"), ("report", "R", "teacher"), ("override", "U", "teacher")]
+    printed = next(a for a in accesses if a.activity == "print")
+    assert printed.purpose == "TREAT" and printed.patient_ref == "Patient/p1" and printed.workstation == "WS-TEST01"
+    for event in events(store):
+        model_class("AuditEvent").model_validate(event)
+    assert trail.verify_trail(store).intact
+
+
 def test_no_code_path_updates_or_deletes_an_event_the_database_refuses(store):
     _, ann, _, aid = setup_class(store)
     attempt = assignments.open_assignment(store, user=ann, assignment_id=aid)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from nicegui.testing import User
 from nicegui.testing.user_interaction import UserInteraction
@@ -285,3 +287,23 @@ async def test_a_verify_report_says_how_many_planted_errors_were_caught(demo, ap
     await user.should_see(marker="verify-summary", retries=20)
     await user.should_see("planted errors")
     await user.should_see("Missed:")
+
+
+async def test_printing_the_record_asks_why_and_is_recorded_in_the_audit_trail(demo, app_store, user: User):
+    from simulator.audit import trail
+    from simulator.audit.events import read_access
+
+    await open_workspace(user, demo)
+    user.find(marker="open-print").click()
+    await user.should_see("Every print of a patient's record is recorded")
+    user.find(marker="confirm-print").click()
+    await user.should_see("Reason for printing: choose one of treatment")  # at the field, nothing recorded
+    assert not [e for e in trail.trail_events(app_store) if read_access(e).activity == "print"]
+    pick(user, "print-purpose", "Patient request")
+    user.find(marker="confirm-print").click()
+    for _ in range(50):
+        printed = [read_access(e) for e in trail.trail_events(app_store) if read_access(e).activity == "print"]
+        if printed:
+            break
+        await asyncio.sleep(0.1)  # the print is recorded off the event loop
+    assert [(p.user_id, p.purpose) for p in printed] == [("student", "PATRQT")]

@@ -33,6 +33,8 @@ ACTIVITIES: dict[str, tuple[str, str]] = {
     "export": ("R", "exported the chart"),
     "submit": ("E", "submitted the record"),
     "grade": ("E", "graded the record"),
+    "report": ("R", "viewed the grade report"),
+    "override": ("U", "changed the score"),
 }
 # Reasons a print or an export may carry (HL7 v3 ActReason, the purpose of use).
 PURPOSES = {

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from grading import GRADER_VERSION, grade
+from simulator.audit import trail
+from simulator.audit.trail import Workstation
 from simulator.generate.scenario import Scenario
 from simulator.services import cases, workspace
 from simulator.services.accounts import SignedInUser
@@ -114,20 +116,27 @@ class InstructorReport:
     key: dict[str, Any]  # the answer key Bundle the attempt was graded against
 
 
-def instructor_report(store: Store, *, user: SignedInUser, attempt_id: int) -> InstructorReport:
-    """What the student reads, plus the answer key and the history of score changes."""
+def instructor_report(store: Store, *, user: SignedInUser, attempt_id: int,
+                      workstation: Workstation | None = None) -> InstructorReport:
+    """What the student reads, plus the answer key and the history of score changes. With ``workstation`` (the
+    instructor opening the drill-down) the view is recorded in the audit trail."""
     with store.session() as s:
         attempt = _instructors_attempt(s, user, attempt_id)
         a: Assignment = attempt.assignment
         student = repo.get_user(s, user_id=attempt.student_id)
         row = repo.latest_grade_report(s, attempt_id=attempt_id)
         key = cases.case_for(a.scenario.source_toml, a.scenario.slug, attempt.seed).key
-        return InstructorReport(student.display_name if student else "?", a.title, attempt.number,
-                                json.loads(row.report) if row else None, _overrides(s, attempt_id), key)
+        review = InstructorReport(student.display_name if student else "?", a.title, attempt.number,
+                                  json.loads(row.report) if row else None, _overrides(s, attempt_id), key)
+    if workstation is not None:
+        trail.record(store, user=user, activity="report", attempt_id=attempt_id, workstation=workstation)
+    return review
 
 
-def override_score(store: Store, *, user: SignedInUser, attempt_id: int, score: float | None, reason: str) -> None:
-    """Change a graded attempt's score; the reason is kept, shown to the student, and every change stays on record."""
+def override_score(store: Store, *, user: SignedInUser, attempt_id: int, score: float | None, reason: str,
+                   workstation: Workstation | None = None) -> None:
+    """Change a graded attempt's score; the reason is kept, shown to the student, and every change stays on record
+    (a row of its own, and an AuditEvent in the access-audit trail)."""
     if score is None or isinstance(score, bool) or not isinstance(score, int | float) or not 0 <= score <= 100:
         raise InvalidInput("score", "Score: a number from 0 to 100")
     reason = (reason or "").strip()
@@ -144,6 +153,7 @@ def override_score(store: Store, *, user: SignedInUser, attempt_id: int, score: 
         repo.add_score_override(s, attempt_id=attempt.id, score=round(float(score), 1),
                                 previous_score=previous[0].score if previous else report.score, reason=reason,
                                 overridden_by=user.id)
+    trail.record(store, user=user, activity="override", attempt_id=attempt_id, workstation=workstation)
 
 
 def score_overrides_for(store: Store, *, user: SignedInUser, attempt_id: int) -> list[Override]:

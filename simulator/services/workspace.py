@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from grading import GRADER_VERSION
 from simulator.audit import trail
+from simulator.audit.events import PURPOSES
 from simulator.audit.trail import Workstation
 from simulator.ehr.claims import claim_problems
 from simulator.ehr.forms import ref_id
@@ -373,8 +374,12 @@ def _coding_message(f: dict[str, Any]) -> str:
     return f"{entered}: not the right {what}"
 
 
-def grade_report(store: Store, *, user: SignedInUser, attempt_id: int) -> dict[str, Any] | None:
-    """The attempt's latest report; for a student, without the key's codes until the assignment releases them."""
+def grade_report(store: Store, *, user: SignedInUser, attempt_id: int,
+                 workstation: Workstation | None = None) -> dict[str, Any] | None:
+    """The attempt's latest report; for a student, without the key's codes until the assignment releases them.
+
+    With ``workstation`` (a person opening the report page) the view is recorded in the audit trail: the report
+    shows the patient's record field by field."""
     import json
 
     with store.session() as s:
@@ -384,5 +389,17 @@ def grade_report(store: Store, *, user: SignedInUser, attempt_id: int) -> dict[s
             return None
         report = json.loads(row.report)
         if user.role == "student" and not key_released(attempt):
-            return withhold_key(report)
-        return report
+            report = withhold_key(report)
+    if workstation is not None:
+        trail.record(store, user=user, activity="report", attempt_id=attempt_id, workstation=workstation)
+    return report
+
+
+def print_record(store: Store, *, user: SignedInUser, attempt_id: int, purpose: str,
+                 workstation: Workstation | None = None) -> None:
+    """Record that ``user`` printed the record, with the reason: a print needs a documented purpose of use."""
+    if purpose not in PURPOSES:
+        raise InvalidInput("purpose", "Reason for printing: choose one of " + ", ".join(PURPOSES.values()))
+    with store.session() as s:
+        _attempt_for(s, user, attempt_id, write=False)
+    trail.record(store, user=user, activity="print", attempt_id=attempt_id, workstation=workstation, purpose=purpose)

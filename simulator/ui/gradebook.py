@@ -10,6 +10,7 @@ from simulator.services import assignments, gradebook, item_analysis
 from simulator.services.accounts import SignedInUser
 from simulator.services.errors import InvalidInput, NotFound, PermissionDenied
 from simulator.store import Store
+from simulator.ui.audit_session import current_workstation
 from simulator.ui.frame import frame
 from simulator.ui.instructor_common import FieldErrors, Progress, answer_key_view, page_user, refused, when_text
 from simulator.ui.pages import grade_report_view
@@ -48,7 +49,7 @@ def register_gradebook_pages(store: Store) -> None:
     def review_page(attempt_id: int) -> None:
         user = page_user()
         try:
-            review = gradebook.instructor_report(store, user=user, attempt_id=attempt_id)
+            review = gradebook.instructor_report(store, user=user, attempt_id=attempt_id, workstation=current_workstation())
         except (NotFound, PermissionDenied) as exc:
             refused("Student report", exc)
             return
@@ -280,7 +281,7 @@ def _override_card(store: Store, attempt_id: int, overrides: list[gradebook.Over
                 errors.clear()
                 try:
                     gradebook.override_score(store, user=page_user(), attempt_id=attempt_id, score=score.value,
-                                             reason=reason.value or "")
+                                             reason=reason.value or "", workstation=current_workstation())
                 except InvalidInput as exc:
                     errors.show(exc)
                     return

@@ -30,7 +30,7 @@ from simulator.services import accounts, assignments, consistency, workspace
 from simulator.services.errors import NO_SUCH_ATTEMPT, NotFound, PermissionDenied, ServiceError
 from simulator.store import Store
 from simulator.ui import frame as frame_module
-from simulator.ui.audit_session import track_chart_session
+from simulator.ui.audit_session import current_workstation, track_chart_session
 from simulator.ui.classes import class_links
 from simulator.ui.consistency_report import consistency_page
 from simulator.ui.frame import frame, signed_in_user
@@ -271,7 +271,7 @@ def register_pages(store: Store, get_encoder: Callable[[], Encoder] | None = Non
         assert user is not None
         try:
             view = assignments.attempt_view(store, user=user, attempt_id=_known_id(attempt_id))
-            report = workspace.grade_report(store, user=user, attempt_id=view.attempt_id)
+            report = workspace.grade_report(store, user=user, attempt_id=view.attempt_id, workstation=current_workstation())
         except (NotFound, PermissionDenied) as exc:
             _refused("Grade report", exc)
             return
@@ -438,6 +438,13 @@ WORKSPACE_CSS = """
 .hitsim-wrap-tabs .q-tab { min-height: 34px; padding: 0 10px; }
 .hitsim-workspace .q-splitter__separator { width: 6px; background: #d8dcd4; }
 .hitsim-ehr-actions .q-btn__content { flex-wrap: nowrap; white-space: nowrap; }
+@media print {  /* a printed record: the EHR side only, without the app's header, the paper chart or buttons */
+  .q-header, .hitsim-ehr-actions, .hitsim-workspace .q-splitter__before, .hitsim-workspace .q-splitter__separator,
+  .q-btn { display: none !important; }
+  .hitsim-workspace .q-splitter__after { width: 100% !important; }
+  .hitsim-workspace { height: auto !important; }
+  .hitsim-workspace .overflow-auto { overflow: visible !important; height: auto !important; }
+}
 """
 
 # Runs in the browser: the clear (x) buttons of pick-lists leave the tab order (Tab goes field to field);

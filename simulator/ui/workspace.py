@@ -12,6 +12,7 @@ from typing import Any
 
 from nicegui import background_tasks, run, ui
 
+from simulator.audit.events import PURPOSES
 from simulator.ehr import forms
 from simulator.ehr.forms import FieldError, NeedsConfirmation, SectionSpec
 from simulator.services import assignments, workspace
@@ -698,6 +699,8 @@ def ehr_panel(store: Store, user: SignedInUser, view: assignments.AttemptView, p
             instructions = instructions_dialog(view, ws_view.task)
             ui.button("Instructions", icon="help_outline", on_click=instructions.open).props(
                 "flat dense no-caps").mark("open-instructions")
+            printing = print_dialog(store, user, view.attempt_id)
+            ui.button("Print", icon="print", on_click=printing.open).props("flat dense no-caps").mark("open-print")
             if not ws.read_only:
                 submit_button(store, user, view)
     if not ws_view.resources and not ws.read_only:
@@ -723,6 +726,33 @@ def ehr_panel(store: Store, user: SignedInUser, view: assignments.AttemptView, p
         for section in sections:
             with ui.tab_panel(tab_items[section.key]).classes("px-0 pt-2"):
                 section.build(ws)
+
+
+def print_dialog(store: Store, user: SignedInUser, attempt_id: int) -> ui.dialog:
+    """Printing a patient's record needs a reason, recorded with the print in the access-audit trail."""
+    with ui.dialog() as dialog, ui.card().classes("w-96"):
+        ui.label("Print this record").classes("text-h6")
+        ui.label("Every print of a patient's record is recorded in the access-audit trail, with who printed it, "
+                 "when, from which workstation and why.").classes("text-sm")
+        purpose = ui.select({code: words.capitalize() for code, words in PURPOSES.items()},
+                            label="Reason for printing").props("outlined dense autofocus").classes("w-full").mark(
+            "print-purpose")
+
+        async def go() -> None:
+            try:
+                await run.io_bound(workspace.print_record, store, user=user, attempt_id=attempt_id,
+                                   purpose=purpose.value or "", workstation=current_workstation())
+            except InvalidInput as exc:
+                purpose.error = str(exc)
+                return
+            purpose.error = None
+            dialog.close()
+            ui.run_javascript("setTimeout(() => window.print(), 300)")  # once the dialog has closed
+
+        with ui.row().classes("w-full justify-end"):
+            ui.button("Cancel", on_click=dialog.close).props("flat")
+            ui.button("Print", icon="print", on_click=go).mark("confirm-print")
+    return dialog
 
 
 def patient_switcher(ws: Workspace, patients: list[dict[str, Any]]) -> None:
