@@ -460,3 +460,16 @@ def test_the_models_match_the_migrated_schema(store):
 
     with store.engine.connect() as connection:
         assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
+
+
+def test_item_analysis_names_fields_in_the_words_of_the_report_not_fhir_paths():
+    words = item_analysis.item_words
+    assert words("demographics", {"path": "Patient.birthDate", "kind": "wrong",
+                                  "message": "Date of birth: chart says 08/28/1957, you entered 08/24/1957"}) == "Date of birth"
+    assert words("encounter", {"path": "Encounter[2].period.start", "kind": "wrong",
+                               "message": "Time in: chart says 09:10, you entered 19:10"}) == "Time in"
+    assert words("vital signs", {"path": "Observation[e1].value", "kind": "wrong",
+                                 "message": "Weight, visit 3: Value: chart says 177.4 lb, you entered 717.4 lb"}) == "Weight: Value"
+    assert words("problem list", {"path": "Condition[x]", "kind": "missing",
+                                  "message": "Gout: on the chart but not entered"}) == "left out: on the chart, not entered"
+    assert words("coding", {"path": "Claim[1].item[2].modifier", "kind": "wrong", "message": "…"}) == "modifiers"

@@ -10,6 +10,8 @@ import json
 import re
 from collections import defaultdict
 from dataclasses import dataclass
+from functools import cache
+from typing import Any
 
 from simulator.services.accounts import SignedInUser
 from simulator.services.assignments import instructors_assignment
@@ -22,7 +24,7 @@ CODE_SECTION = "coding"
 
 @dataclass(frozen=True)
 class Item:
-    item: str  # what was missed, in words: "medications · MedicationRequest.dosage", "E11.22"
+    item: str  # what was missed, in words: "medications · Directions (sig)", "vital signs · Weight: Value", "E11.22"
     section: str
     students: int  # how many students missed it (once each)
     share: float  # students / graded students
@@ -42,6 +44,38 @@ class ItemAnalysis:
 def field_of(path: str) -> str:
     """The field a finding's path names, without the parts that differ per patient: Claim[…].item[99214] -> Claim.item."""
     return _BRACKETS.sub("", path)
+
+
+# Coding findings that are not about one expected code (grading/coding.py paths), in an instructor's words.
+CLAIM_WORDS = {"Claim.diagnosis": "diagnosis codes", "Claim.item": "service lines", "Claim.item.modifier": "modifiers",
+               "Claim.item.quantity": "units", "Claim.item.diagnosisSequence": "diagnosis pointers", "Claim": "claims"}
+KIND_WORDS = {"missing": "left out: on the chart, not entered", "extra": "entered, not on the chart",
+              "link": "linked to the wrong visit"}
+
+
+@cache
+def _field_labels() -> dict[str, tuple[str, ...]]:
+    """Each graded field's path -> the label students read in their report ("Date of birth")."""
+    from grading.grade import SECTIONS
+
+    labels: dict[str, list[str]] = defaultdict(list)
+    for section in SECTIONS:
+        for fd in section.fields:
+            labels[fd.path].append(fd.label)
+    return {path: tuple(dict.fromkeys(words)) for path, words in labels.items()}
+
+
+def item_words(section: str, finding: dict[str, Any]) -> str:
+    """What a finding is about, in the words of the report and without patient-specific parts:
+    "Date of birth", "Weight: Value", "left out: on the chart, not entered"."""
+    path, message = field_of(finding["path"]), finding.get("message", "")
+    labels = _field_labels().get(path, ())
+    label = next((w for w in labels if f"{w}:" in message), labels[0] if labels else "")
+    label = label or CLAIM_WORDS.get(path, "") or KIND_WORDS.get(finding.get("kind", ""), "") or path
+    if section in ("vital signs", "lab results") and ":" in message:
+        what = _NUMBERED.sub("", message.split(":")[0]).strip()  # "Weight, visit 3" -> "Weight"
+        return f"{what}: {label}" if what and what != label else label
+    return label
 
 
 def section_of(section: str) -> str:
@@ -73,7 +107,7 @@ def item_analysis(store: Store, *, user: SignedInUser, assignment_id: int, limit
             if section == CODE_SECTION and f["expected"]:
                 key = (True, CODE_SECTION, f["expected"])
             else:
-                key = (False, section, field_of(f["path"]))
+                key = (False, section, item_words(section, f))
             students[key].add(index)
             lost[key] += f["points_lost"]
             example.setdefault(key, f["message"])
