@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from nicegui import ui
 from nicegui.testing import User
 from nicegui.testing.user_interaction import UserInteraction
 
@@ -155,6 +156,13 @@ async def test_submit_grades_the_record_and_shows_the_report(demo, app_store, us
     await user.open("/attempt/1")
     await user.should_see("graded")
     await user.should_not_see(marker="submit")
+    # each finding links to its section of the record: the record opens at that tab
+    await user.open("/attempt/1/report")
+    links = [e.props["href"] for e in user.find(marker="finding-link").elements]
+    assert "/attempt/1?tab=demographics" in links and "/attempt/1?tab=problems" in links
+    await user.open("/attempt/1?tab=problems")
+    shown = [getattr(e.value, "_props", {}).get("name", e.value) for e in user.find(ui.tab_panels).elements]
+    assert "problems" in shown and "demographics" not in shown  # the record's tabs open at the problem list
 
 
 async def test_another_student_cannot_open_the_report_or_the_workspace(demo, create_user):

@@ -60,7 +60,7 @@ def register_gradebook_pages(store: Store) -> None:
             else:
                 _override_card(store, attempt_id, review.overrides)
                 with ui.expansion("The student's report", value=True).classes("w-full").props("header-class=text-h6"):
-                    grade_report_view(review.report)
+                    grade_report_view(review.report, attempt_id)
             with ui.expansion("Answer key", icon="key").classes("w-full").props("header-class=text-h6").mark("key-section"):
                 answer_key_view(review.key)
 

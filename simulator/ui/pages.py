@@ -235,7 +235,7 @@ def register_pages(store: Store, get_encoder: Callable[[], Encoder] | None = Non
         return None
 
     @ui.page("/attempt/{attempt_id}")
-    async def attempt_page(attempt_id: str, patient: str = "") -> None:
+    async def attempt_page(attempt_id: str, patient: str = "", tab: str = "") -> None:
         user = signed_in_user()
         assert user is not None
         try:
@@ -255,7 +255,7 @@ def register_pages(store: Store, get_encoder: Callable[[], Encoder] | None = Non
                 waiting.delete()
             consistency_page(store, user, view, patient)
             return
-        _workspace(store, user, view, patient[:100], get_encoder)
+        _workspace(store, user, view, patient[:100], get_encoder, tab[:20])
 
     @ui.page("/class/{class_id}/audit")
     def class_audit_page(class_id: int) -> None:
@@ -286,7 +286,7 @@ def register_pages(store: Store, get_encoder: Callable[[], Encoder] | None = Non
                     ": they are shown after the due date." if view.release_policy == "after-due-date" else
                     " (this assignment does not show them to students).")).classes(
                     "text-sm bg-amber-1 p-2 rounded").mark("key-withheld")
-            grade_report_view(report)
+            grade_report_view(report, view.attempt_id)
             with ui.row().classes("gap-4"):
                 ui.link("See your submitted record next to the chart", f"/attempt/{attempt_id}")
                 ui.link("Back to your assignments", "/")
@@ -506,7 +506,7 @@ WORKSPACE_JS = """
 
 
 def _workspace(store: Store, user: accounts.SignedInUser, view: assignments.AttemptView, patient: str,
-               get_encoder: Callable[[], Encoder] | None) -> None:
+               get_encoder: Callable[[], Encoder] | None, tab: str = "") -> None:
     workstation = track_chart_session(store, user, view.attempt_id)
     if "audit" in view.tasks and not set(view.tasks) & {"enter", "verify", "code"}:
         _audit_workspace(store, user, view, workstation)
@@ -529,7 +529,7 @@ def _workspace(store: Store, user: accounts.SignedInUser, view: assignments.Atte
                     _paper_chart(view)
             with split.after:
                 with ui.column().classes("w-full h-full overflow-auto pl-3 gap-2 pb-16"):
-                    ehr_panel(store, user, view, patient, get_encoder if view.codes else None)
+                    ehr_panel(store, user, view, patient, get_encoder if view.codes else None, tab)
 
 
 def _audit_workspace(store: Store, user: accounts.SignedInUser, view: assignments.AttemptView, workstation) -> None:  # type: ignore[no-untyped-def]
@@ -570,8 +570,22 @@ def _paper_chart(view: assignments.AttemptView) -> None:
                     ui.html(f"<h2>{escape(p.title)} — {escape(p.patient)}</h2>{p.html}").classes("w-full")
 
 
-def grade_report_view(report: dict) -> None:
-    """The score, the points by section, and every finding in the student's words."""
+# A report section -> the record's tab where its entries are ("encounter 2" -> encounters).
+FINDING_TABS = {"demographics": "demographics", "insurance": "demographics", "encounter": "encounters",
+                "encounters": "encounters", "problem list": "problems", "medications": "medications",
+                "allergies": "allergies", "vital signs": "vitals", "lab results": "labs", "procedures": "procedures",
+                "notes": "notes", "coding": "coding"}
+
+
+def finding_tab(section: str) -> str | None:
+    """The record's tab for a finding's section ("Mary Young — coding, visit 2" -> "coding"); None: no one tab."""
+    words = re.sub(r"(,\s*visit|\s)\s*\d+$", "", section.split(" — ")[-1]).strip()
+    return FINDING_TABS.get(words)
+
+
+def grade_report_view(report: dict, attempt_id: int | None = None) -> None:
+    """The score, the points by section, and every finding in the student's words; with ``attempt_id`` each
+    finding links to its section of the record (shown next to the chart, read-only once submitted)."""
     if report.get("summary"):  # verify task: how many planted errors were caught, and the ones missed
         with ui.card().classes("w-full").mark("verify-summary"):
             ui.label(report["summary"].split(" Missed: ")[0]).classes("text-h6")
@@ -604,5 +618,10 @@ def grade_report_view(report: dict) -> None:
                                                     "partial": "amber-8"}.get(f["kind"], "grey")).classes("mt-1")
                         with ui.column().classes("gap-0 grow"):
                             ui.label(f["message"])
-                            ui.label(f["path"]).classes("text-xs hitsim-muted")
+                            with ui.row().classes("items-baseline gap-3"):
+                                tab = finding_tab(section)
+                                if attempt_id is not None and tab:
+                                    ui.link("Show in the record", f"/attempt/{attempt_id}?tab={tab}").classes(
+                                        "text-xs").mark("finding-link")
+                                ui.label(f["path"]).classes("text-xs hitsim-muted")
                         ui.label(f"−{f['points_lost']:.2f}").classes("text-negative font-medium")

@@ -683,7 +683,7 @@ def fhir_view(ws: Workspace) -> None:
 
 
 def ehr_panel(store: Store, user: SignedInUser, view: assignments.AttemptView, patient: str = "",
-              get_encoder: Callable[[], Any] | None = None) -> None:
+              get_encoder: Callable[[], Any] | None = None, tab: str = "") -> None:
     ws_view = workspace.load_workspace(store, user=user, attempt_id=view.attempt_id)
     ws = Workspace(store, user, ws_view)
     ws.get_encoder, ws.tasks = get_encoder, view.tasks
@@ -722,7 +722,8 @@ def ehr_panel(store: Store, user: SignedInUser, view: assignments.AttemptView, p
     with ui.tabs(on_change=shown).props("dense no-caps align=left").classes("w-full hitsim-wrap-tabs").mark(
             "ehr-tabs") as tabs:
         tab_items = {s.key: ui.tab(s.key, label=s.title).mark(f"ehr-tab-{s.key}") for s in sections}
-    with ui.tab_panels(tabs, value=tab_items[sections[0].key], animated=False).classes("w-full"):
+    first = tab_items.get(tab, tab_items[sections[0].key])  # a finding's "Show in the record" opens its section
+    with ui.tab_panels(tabs, value=first, animated=False).classes("w-full"):
         for section in sections:
             with ui.tab_panel(tab_items[section.key]).classes("px-0 pt-2"):
                 section.build(ws)
