@@ -67,6 +67,8 @@ class Procedure:
     test: bool = False  # a diagnostic test (counts as data in medical decision making unless billed here)
     result: tuple[str, ...] = ()  # how the note documents it was done, several phrasings ({n} etc. filled in)
     size: tuple[float, float] = (0.0, 0.0)  # a repair: the wound lengths (cm) its code stands for
+    components: int = 0  # a vaccine: its antigen components (CPT 90461 counts the ones after the first)
+    medicare: tuple[str, ...] = ()  # codes billed to Medicare instead of `service` (G0008, G0442 + G0443)
 
     def __post_init__(self) -> None:
         if self.ed_service is None:
@@ -207,6 +209,7 @@ class Condition:
     not_at_goal: tuple[str, ...] = ()  # how the note says it is not at goal, where the usual words would change the code
     goal_rate: float = 0.6  # chronic: chance it is at goal at a visit (when `uncontrolled` says how it shows)
     findings: dict[str, str] = field(default_factory=dict)  # test findings the note writer fills in (cxr, rhythm)
+    vaccine_counseling: bool = False  # the physician counsels on each vaccine (CPT 90460/90461 under age 19)
 
     def fits(self, age: int, sex: str) -> bool:
         return self.ages[0] <= age <= self.ages[1] and self.sex in ("any", sex)
@@ -338,6 +341,8 @@ def _check_references(cat: Catalog) -> None:
         if p.ed_service:
             need(f"procedures.{p.key}.ed_service", p.ed_service, cat.services, "service")
         need(f"procedures.{p.key}.drug", p.drug, cat.services, "service")
+        for code in p.medicare:
+            need(f"procedures.{p.key}.medicare", code, cat.services, "service")
     for pan in cat.panels.values():
         need(f"panels.{pan.key}.service", pan.service, cat.services, "service")
         for lab in pan.labs:

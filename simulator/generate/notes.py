@@ -245,6 +245,10 @@ class NoteWriter:
                 if not cat.procedures[k].test]
         if done:
             lines.append("Procedures: " + " ".join(done))
+        if v.total_minutes:
+            lines.append(f"Total time on the date of the encounter: {v.total_minutes} minutes (" + self.rng.choice((
+                "history, exam, counseling and documentation", "record review, counseling and care coordination",
+                "face-to-face and non-face-to-face, including documentation")) + ").")
         follow = v.follow_up
         if v.setting == "emergency":
             lines.append(f"Disposition: discharged home {v.end.strftime('%H:%M')}, " +
