@@ -69,6 +69,7 @@ class Procedure:
     size: tuple[float, float] = (0.0, 0.0)  # a repair: the wound lengths (cm) its code stands for
     components: int = 0  # a vaccine: its antigen components (CPT 90461 counts the ones after the first)
     medicare: tuple[str, ...] = ()  # codes billed to Medicare instead of `service` (G0008, G0442 + G0443)
+    first_visit_only: bool = False  # a screening done once in a case (AUDIT, DAST), not at every follow-up
 
     def __post_init__(self) -> None:
         if self.ed_service is None:

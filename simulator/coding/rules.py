@@ -425,7 +425,8 @@ def services(facts: VisitFacts, dx: list[Diagnosis], cat: Catalog, mdm: Mdm, sta
         if not code:
             continue
         why = _pointers(coded, [code_of.get(perf.for_condition, "")])
-        if proc.components:  # a vaccine: its administration is coded for all vaccines together
+        if proc.components:  # a vaccine: administration coded for all vaccines together, pointing to Z23 (I.C.21.c.2)
+            why = _pointers(coded, ["Z23"])
             vaccines.append((proc, why))
         else:
             for billed in rules_outpatient.payer_codes(proc, code, facts.medicare):

@@ -406,7 +406,8 @@ class CourseBuilder:
             # Chronic conditions get their labs and procedures at the first and the last visit.
             if c.kind != "chronic" or i in (0, n - 1):
                 panels += [p for p in c.panels if p not in panels]
-                visit.procedures += [p for p in c.procedures if p not in visit.procedures]
+                visit.procedures += [p for p in c.procedures if p not in visit.procedures
+                                     and not (i and cat.procedures[p].first_visit_only)]
             if c.kind == "acute":
                 self._prescribe(course, ac, visit.start.date(), avoid, existing=False, visit=visit)
                 if c.injury_events:

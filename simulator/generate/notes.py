@@ -248,7 +248,9 @@ class NoteWriter:
         if v.total_minutes:
             lines.append(f"Total time on the date of the encounter: {v.total_minutes} minutes (" + self.rng.choice((
                 "history, exam, counseling and documentation", "record review, counseling and care coordination",
-                "face-to-face and non-face-to-face, including documentation")) + ").")
+                "face-to-face and non-face-to-face, including documentation"))
+                         + ("; not counting the separately billed procedure" if any(
+                             not self.cat.procedures[k].test for k in v.procedures) else "") + ").")
         follow = v.follow_up
         if v.setting == "emergency":
             lines.append(f"Disposition: discharged home {v.end.strftime('%H:%M')}, " +
@@ -278,6 +280,8 @@ class NoteWriter:
             if abnormal:
                 return f"abnormal finding: {abnormal[0].name} not at goal today ({self._evidence(v, abnormal[0])})"
             return self.rng.choice(("normal exam, no abnormal findings", "exam unremarkable", "healthy, normal exam"))
+        if c.kind == "acute" and ac.variant_codes[0].startswith("Z"):  # a Z-code encounter: screening, shots, aftercare
+            return self.rng.choice(("reason for today's visit", "done today", "as planned"))
         if c.kind == "acute":
             text = self.rng.choice(("new problem", "acute", "today's main problem", "new today"))
             if any(code.startswith("S") for code in ac.variant_codes):
