@@ -69,6 +69,14 @@ def test_diabetic_foot_ulcer_is_e11_621_then_the_ulcer_site_and_depth(side, ulce
     assert dx(coded) == ["E11.621", ulcer]
 
 
+def test_diabetes_with_ckd_is_the_ckd_combination_beside_the_other_complications():
+    """I.A.15 "with": diabetes and CKD are linked -> E10.22 / E11.22 with the stage after it; a foot ulcer keeps its
+    own E11.621 + L97 codes (I.C.4.a: as many E11 codes as complications)."""
+    assert dx(rules.code_visit(facts(problem("type1-diabetes"), problem("ckd-3a", "addressed")), CAT)) == ["E10.22", "N18.31"]
+    coded = rules.code_visit(facts(problem("type2-diabetes-foot-ulcer"), problem("ckd-5", "addressed")), CAT)
+    assert dx(coded) == ["E11.621", "L97.412", "E11.22", "N18.5"]
+
+
 def test_retinopathy_laterality_is_the_seventh_character():
     assert [v.codes[0][-1] for v in C["type2-diabetes-retinopathy"].variants] == ["1", "2", "3"]
 

@@ -160,6 +160,7 @@ class Combination:
     with_tag: str
     name: str
     codes: tuple[str, ...]
+    keep: bool = False  # add these codes to the condition's own (E11.621 + L97.- stay, E11.22 joins them)
 
 
 @dataclass(frozen=True)
@@ -317,7 +318,8 @@ def parse_catalog(data: dict[str, Any]) -> Catalog:
             elif name == "injury_events":
                 kwargs[name] = tuple(InjuryEvent(e["text"], tuple(e["codes"])) for e in value)
             elif name == "combine":
-                kwargs[name] = tuple(Combination(c["with_tag"], c["name"], tuple(c["codes"])) for c in value)
+                kwargs[name] = tuple(Combination(c["with_tag"], c["name"], tuple(c["codes"]), c.get("keep", False))
+                                     for c in value)
             elif isinstance(value, list):
                 kwargs[name] = _tuple(value)
             else:

@@ -163,7 +163,7 @@ def combined_codes(problem: Problem, others: tuple[Problem, ...]) -> tuple[str, 
     tags = {t for o in others if o is not problem for t in o.condition.tags}
     for comb in problem.condition.combine:
         if set(comb.with_tag.split("+")) <= tags:  # "ckd+heart-failure": all of them (I13, I.C.9.a.3)
-            return comb.codes
+            return problem.codes + comb.codes if comb.keep else comb.codes
     return problem.codes
 
 
