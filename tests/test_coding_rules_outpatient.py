@@ -289,5 +289,29 @@ def test_corpus_area_c_claims_follow_the_rules(slug):
     wanted = {"diabetes-heart-clinic": {"E10.9", "E11.621", "I25.118", "I13.0", "I69.354", "Z79.4", "99417", "G2211"},
               "vaccine-preventive-day": {"Z23", "90460", "90461", "90471", "90472", "G0008", "G0009", "Z00.01"},
               "behavioral-health-clinic": {"F10.20", "F10.21", "F11.20", "F12.980", "99408", "99409", "G2211"},
-              "outpatient-coding-rules": {"Z01.818", "Z09", "Z47.1", "Z48.02", "R05.1", "R73.03"}}[slug]
+              "outpatient-coding-rules": {"Z01.818", "Z09", "Z47.1", "Z48.02", "R05.1", "R73.03", "96360", "96365", "96361"}}[slug]
     assert wanted <= seen, wanted - seen
+
+
+# ============================================================================ infusions in the office
+def _infused(*items: tuple[str, int]) -> tuple[Performed, ...]:
+    return tuple(Performed(k, "pyelonephritis-iv", minutes) for k, minutes in items)
+
+
+@pytest.mark.parametrize("items, expected", [
+    ((("iv-hydration", 54),), [("96360", 1)]),
+    ((("iv-hydration", 25),), []),  # hydration of 30 minutes or less is not reported
+    ((("iv-hydration", 91),), [("96360", 1), ("96361", 1)]),
+    ((("iv-hydration", 90),), [("96360", 1)]),  # the add-on hour needs more than 30 minutes beyond the first
+    ((("iv-ceftriaxone-infusion", 30), ("iv-hydration", 68)), [("96365", 1), ("96361", 1)]),
+    ((("iv-hydration", 105), ("iv-ceftriaxone-infusion", 30)), [("96365", 1), ("96361", 2)]),
+])
+def test_office_infusions_by_running_time_and_hierarchy(items, expected):
+    """CPT infusion guidelines / NCCI Ch. XI: one initial service (the therapeutic infusion before hydration), add-on
+    hours once more than 30 minutes into them, hydration only over 30 minutes; hydration points to E86.0."""
+    coded = rules.code_visit(facts(problem("pyelonephritis-iv", kind="acute-systemic"), procedures=_infused(*items)), CAT)
+    got = [(ln.code, ln.units) for ln in coded.services if ln.code.startswith("963")]
+    assert got == expected
+    assert all(ln.diagnosis_codes == ("E86.0",) for ln in coded.services if ln.code in ("96360", "96361"))
+    if expected:
+        assert coded.services[0].modifiers == ("25",)

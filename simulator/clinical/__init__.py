@@ -70,6 +70,8 @@ class Procedure:
     components: int = 0  # a vaccine: its antigen components (CPT 90461 counts the ones after the first)
     medicare: tuple[str, ...] = ()  # codes billed to Medicare instead of `service` (G0008, G0442 + G0443)
     first_visit_only: bool = False  # a screening done once in a case (AUDIT, DAST), not at every follow-up
+    infusion: str = ""  # an IV infusion in the office: "therapeutic" or "hydration" (codes by time and hierarchy)
+    minutes: tuple[int, int] = (0, 0)  # an infusion: the range of its documented running time
 
     def __post_init__(self) -> None:
         if self.ed_service is None:

@@ -59,6 +59,7 @@ class Performed:
 
     procedure: str
     for_condition: str
+    minutes: int = 0  # an infusion's documented running time
 
 
 @dataclass(frozen=True)
@@ -418,7 +419,7 @@ def services(facts: VisitFacts, dx: list[Diagnosis], cat: Catalog, mdm: Mdm, sta
     required = [d.code for d in dx if not d.optional]
     code_of = {d.condition: d.code for d in reversed(dx) if d.condition}
     lines: list[ServiceLine] = []
-    vaccines = []
+    vaccines, infusions = [], []
     for perf in facts.procedures:
         proc = cat.procedures[perf.procedure]
         code = _billed_by(cat, perf.procedure, facts.setting)
@@ -428,12 +429,16 @@ def services(facts: VisitFacts, dx: list[Diagnosis], cat: Catalog, mdm: Mdm, sta
         if proc.components:  # a vaccine: administration coded for all vaccines together, pointing to Z23 (I.C.21.c.2)
             why = _pointers(coded, ["Z23"])
             vaccines.append((proc, why))
+        elif proc.infusion and facts.setting == "office":
+            if proc.infusion == "hydration":  # IV fluids are for the volume depletion documented (E86.-)
+                why = _pointers(coded, [c for c in coded if c.startswith("E86")] or list(why))
+            infusions.append((proc, why, perf.minutes))
         else:
             for billed in rules_outpatient.payer_codes(proc, code, facts.medicare):
                 lines.append(ServiceLine(billed, 1, (), why, proc.name if code == proc.service else proc.ed_words))
         if proc.drug and facts.setting == "office":
             lines.append(ServiceLine(proc.drug, proc.units, (), why, proc.name))
-    lines = rules_outpatient.immunization_administration(facts, vaccines) + lines
+    lines = rules_outpatient.infusion_lines(infusions) + rules_outpatient.immunization_administration(facts, vaccines) + lines
     if facts.setting == "office":
         lines += _lab_lines(facts, cat, coded, code_of)
     em, by_time = _em_line(facts, cat, mdm, status, required, {d.code for d in dx if d.condition}, lines, policy)

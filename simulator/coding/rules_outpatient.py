@@ -89,6 +89,42 @@ def immunization_administration(facts: VisitFacts, vaccines: list[tuple[Procedur
     return out
 
 
+def _added_hours(minutes: int) -> int:
+    """Units of an "each additional hour" code: one per hour begun, once more than 30 minutes into it (CPT)."""
+    units = 0
+    while minutes > 30:
+        units, minutes = units + 1, minutes - 60
+    return units
+
+
+def infusion_lines(infusions: list[tuple[Procedure, tuple[str, ...], int]]) -> list[ServiceLine]:
+    """IV infusions given in the office by the physician's staff, coded by their documented running time
+    and the CPT hierarchy (CPT "Hydration, Therapeutic, Prophylactic, Diagnostic Injections and Infusions"
+    guidelines; NCCI Policy Manual Ch. XI §C): one initial service per encounter — in the physician's
+    office the primary reason for the visit, here the therapeutic infusion (96365, over 15 minutes, 96366
+    for each further hour) before hydration; hydration alone is 96360 (over 30 minutes) + 96361, and
+    hydration after another initial service is 96361 only, each hour once more than 30 minutes."""
+    from simulator.coding.rules import ServiceLine
+
+    out: list[ServiceLine] = []
+    initial_taken = False
+    ordered = sorted(infusions, key=lambda item: item[0].infusion != "therapeutic")
+    for proc, why, minutes in ordered:
+        if proc.infusion == "therapeutic" and minutes > 15 and not initial_taken:
+            out.append(ServiceLine("96365", 1, (), why, proc.name))
+            extra, add_on = _added_hours(minutes - 60), "96366"
+            initial_taken = True
+        elif proc.infusion == "hydration" and not initial_taken and minutes > 30:
+            out.append(ServiceLine("96360", 1, (), why, proc.name))
+            extra, add_on = _added_hours(minutes - 60), "96361"
+            initial_taken = True
+        else:
+            extra, add_on = _added_hours(minutes), "96366" if proc.infusion == "therapeutic" else "96361"
+        if extra:
+            out.append(ServiceLine(add_on, extra, (), why, f"{proc.name}, additional hour"))
+    return out
+
+
 def immunization_only(facts: VisitFacts) -> bool:
     """A visit only for vaccines (Z23 the only reason) has no E/M line: the administration codes hold
     the work, and CPT allows an E/M beside them only for a significant, separately identifiable service

@@ -104,6 +104,7 @@ class Visit:
     note: str = ""
     copied_forward: bool = False  # the messiness knob copied the previous visit's history paragraph
     total_minutes: int = 0  # the total time on the date the note documents (0: not documented)
+    infusion_minutes: dict[str, int] = field(default_factory=dict)  # infusion procedure -> its running time
 
 
 @dataclass
@@ -419,6 +420,10 @@ class CourseBuilder:
             low, high = cat.procedures[key].size
             if high:
                 visit.wound_cm = round(rng.uniform(low, high), 1)
+            if cat.procedures[key].minutes[1]:
+                visit.infusion_minutes[key] = rng.randint(*cat.procedures[key].minutes)
+        if visit.infusion_minutes:  # the patient stays for the infusions
+            visit.end = max(visit.end, visit.start + dt.timedelta(minutes=sum(visit.infusion_minutes.values()) + 20))
         age = _age_on(course.birth_date, visit.start.date())
         for key in panels:
             for lab_key in cat.panels[key].labs:
@@ -570,7 +575,8 @@ class CourseBuilder:
             tobacco=course.tobacco,  # type: ignore[arg-type]
             long_term_drugs=long_term,
             bmi=visit.vitals.bmi if visit.vitals else None,
-            procedures=tuple(rules.Performed(p, procedure_owner.get(p, reason.key)) for p in visit.procedures),
+            procedures=tuple(rules.Performed(p, procedure_owner.get(p, reason.key), visit.infusion_minutes.get(p, 0))
+                             for p in visit.procedures),
             panels=tuple(rules.Collected(k, panel_owner.get(k, reason.key)) for k in dict.fromkeys(r.panel for r in visit.labs)),
             prescription_management=any(not m.medication.otc for m in managed) or drugs_given,
             otc_drugs=any(m.medication.otc for m in managed),

@@ -215,7 +215,7 @@ class NoteWriter:
         for ac in visit.focus:
             findings.update(ac.condition.findings)
         text = self.pick(proc.result, reason.side) if proc.result else f"{proc.name} done."
-        text = text.replace("<size>", f"{visit.wound_cm:g}")
+        text = text.replace("<size>", f"{visit.wound_cm:g}").replace("<minutes>", str(visit.infusion_minutes.get(key, 0)))
         for name, value in findings.items():
             text = text.replace(f"<{name}>", value)
         return text
