@@ -24,6 +24,7 @@ FREQUENCIES: dict[str, tuple[str, int, float, str]] = {
     "BID": ("twice daily", 2, 1, "d"),
     "TID": ("three times daily", 3, 1, "d"),
     "QID": ("four times daily", 4, 1, "d"),
+    "Q5MIN": ("every 5 minutes", 1, 5, "min"),
     "Q2H": ("every 2 hours", 1, 2, "h"),
     "Q4H": ("every 4 hours", 1, 4, "h"),
     "Q6H": ("every 6 hours", 1, 6, "h"),
@@ -39,6 +40,7 @@ ROUTES: dict[str, tuple[str, str, str]] = {
     "topical": ("TOP", "6064005", "Topical route"),
     "intranasal": ("IN", "46713006", "Nasal route"),
     "transdermal": ("TD", "45890007", "Transdermal route"),
+    "sublingual": ("SL", "37839007", "Sublingual route"),
 }
 
 
