@@ -24,6 +24,7 @@ FREQUENCIES: dict[str, tuple[str, int, float, str]] = {
     "BID": ("twice daily", 2, 1, "d"),
     "TID": ("three times daily", 3, 1, "d"),
     "QID": ("four times daily", 4, 1, "d"),
+    "Q5MIN": ("every 5 minutes", 1, 5, "min"),
     "Q2H": ("every 2 hours", 1, 2, "h"),
     "Q4H": ("every 4 hours", 1, 4, "h"),
     "Q6H": ("every 6 hours", 1, 6, "h"),
@@ -39,6 +40,7 @@ ROUTES: dict[str, tuple[str, str, str]] = {
     "topical": ("TOP", "6064005", "Topical route"),
     "intranasal": ("IN", "46713006", "Nasal route"),
     "transdermal": ("TD", "45890007", "Transdermal route"),
+    "sublingual": ("SL", "37839007", "Sublingual route"),
 }
 
 
@@ -67,6 +69,11 @@ class Procedure:
     test: bool = False  # a diagnostic test (counts as data in medical decision making unless billed here)
     result: tuple[str, ...] = ()  # how the note documents it was done, several phrasings ({n} etc. filled in)
     size: tuple[float, float] = (0.0, 0.0)  # a repair: the wound lengths (cm) its code stands for
+    components: int = 0  # a vaccine: its antigen components (CPT 90461 counts the ones after the first)
+    medicare: tuple[str, ...] = ()  # codes billed to Medicare instead of `service` (G0008, G0442 + G0443)
+    first_visit_only: bool = False  # a screening done once in a case (AUDIT, DAST), not at every follow-up
+    infusion: str = ""  # an IV infusion in the office: "therapeutic" or "hydration" (codes by time and hierarchy)
+    minutes: tuple[int, int] = (0, 0)  # an infusion: the range of its documented running time
 
     def __post_init__(self) -> None:
         if self.ed_service is None:
@@ -157,6 +164,7 @@ class Combination:
     with_tag: str
     name: str
     codes: tuple[str, ...]
+    keep: bool = False  # add these codes to the condition's own (E11.621 + L97.- stay, E11.22 joins them)
 
 
 @dataclass(frozen=True)
@@ -207,6 +215,7 @@ class Condition:
     not_at_goal: tuple[str, ...] = ()  # how the note says it is not at goal, where the usual words would change the code
     goal_rate: float = 0.6  # chronic: chance it is at goal at a visit (when `uncontrolled` says how it shows)
     findings: dict[str, str] = field(default_factory=dict)  # test findings the note writer fills in (cxr, rhythm)
+    vaccine_counseling: bool = False  # the physician counsels on each vaccine (CPT 90460/90461 under age 19)
 
     def fits(self, age: int, sex: str) -> bool:
         return self.ages[0] <= age <= self.ages[1] and self.sex in ("any", sex)
@@ -313,7 +322,8 @@ def parse_catalog(data: dict[str, Any]) -> Catalog:
             elif name == "injury_events":
                 kwargs[name] = tuple(InjuryEvent(e["text"], tuple(e["codes"])) for e in value)
             elif name == "combine":
-                kwargs[name] = tuple(Combination(c["with_tag"], c["name"], tuple(c["codes"])) for c in value)
+                kwargs[name] = tuple(Combination(c["with_tag"], c["name"], tuple(c["codes"]), c.get("keep", False))
+                                     for c in value)
             elif isinstance(value, list):
                 kwargs[name] = _tuple(value)
             else:
@@ -338,6 +348,8 @@ def _check_references(cat: Catalog) -> None:
         if p.ed_service:
             need(f"procedures.{p.key}.ed_service", p.ed_service, cat.services, "service")
         need(f"procedures.{p.key}.drug", p.drug, cat.services, "service")
+        for code in p.medicare:
+            need(f"procedures.{p.key}.medicare", code, cat.services, "service")
     for pan in cat.panels.values():
         need(f"panels.{pan.key}.service", pan.service, cat.services, "service")
         for lab in pan.labs:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from simulator.clinical import Catalog, Condition, bmi_code
-from simulator.coding import tabular
+from simulator.coding import rules_outpatient, tabular
 
 Setting = Literal["office", "emergency"]
 # How a documented problem weighs in medical decision making (CPT E/M guidelines, "Number and
@@ -59,6 +59,7 @@ class Performed:
 
     procedure: str
     for_condition: str
+    minutes: int = 0  # an infusion's documented running time
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,8 @@ class VisitFacts:
     awv_elements: bool = False  # health risk assessment, cognition, function/safety, written screening plan
     prior_awv: dt.date | None = None
     abnormal_findings: bool = False  # a preventive exam found something abnormal (coded among the problems)
+    total_minutes: int = 0  # total time on the date the note documents (0: not documented)
+    vaccine_counseling: bool = False  # the physician documents counseling on each vaccine given
 
 
 @dataclass(frozen=True)
@@ -109,6 +112,9 @@ class CodingPolicy:
     """Where the rules leave a choice, the scenario decides (``[coding]`` in a scenario file)."""
 
     external_causes: Literal["optional", "required"] = "optional"
+    em_basis: Literal["mdm", "time", "higher"] = "mdm"  # office E/M level by MDM, or by documented time
+    g2211: Literal["never", "medicare", "all"] = "never"  # which payers take the visit-complexity add-on
+    time_documented: float = 0.0  # share of office visits whose note documents the total time on the date
 
 
 @dataclass
@@ -157,8 +163,8 @@ def combined_codes(problem: Problem, others: tuple[Problem, ...]) -> tuple[str, 
     Which pairs combine is catalog data (``combine``: with a condition tagged X, use these codes)."""
     tags = {t for o in others if o is not problem for t in o.condition.tags}
     for comb in problem.condition.combine:
-        if comb.with_tag in tags:
-            return comb.codes
+        if set(comb.with_tag.split("+")) <= tags:  # "ckd+heart-failure": all of them (I13, I.C.9.a.3)
+            return problem.codes + comb.codes if comb.keep else comb.codes
     return problem.codes
 
 
@@ -237,7 +243,7 @@ def long_term_drug_codes(facts: VisitFacts, coded: dict[str, str], optional: set
     out = []
     for drug in facts.long_term_drugs:
         owner = coded.get(drug.for_condition)
-        if owner is None:
+        if owner is None or not rules_outpatient.long_term_drug_applies(owner, drug.code):
             continue
         out.append((drug.code, f"Long-term use of {drug.drug}", owner in optional or not tabular.asks_for(owner, drug.code)))
     return out
@@ -259,6 +265,8 @@ def diagnoses(facts: VisitFacts, cat: Catalog, policy: CodingPolicy) -> list[Dia
     if facts.preventive:
         dx = _preventive_diagnoses(facts, dx, cat)
     dx = drop_redundant(dx)
+    dropped = rules_outpatient.substance_hierarchy([d.code for d in dx])
+    dx = [d for d in dx if d.code not in dropped]
     first_code_of = {k: v for k, v in first_code_of.items() if any(d.code == v for d in dx)}
     coded = [d.code for d in dx if not d.optional]
     optional_codes = {d.code for d in dx if d.optional}
@@ -404,24 +412,39 @@ def _pointers(codes: list[str], wanted: list[str]) -> tuple[str, ...]:
     return tuple(c for c in codes if c in wanted)[:4] or tuple(codes[:1])
 
 
-def services(facts: VisitFacts, dx: list[Diagnosis], cat: Catalog, mdm: Mdm, status: str) -> list[ServiceLine]:
+def services(facts: VisitFacts, dx: list[Diagnosis], cat: Catalog, mdm: Mdm, status: str,
+             policy: CodingPolicy | None = None) -> list[ServiceLine]:
+    policy = policy or CodingPolicy()
     coded = [d.code for d in dx]
     required = [d.code for d in dx if not d.optional]
     code_of = {d.condition: d.code for d in reversed(dx) if d.condition}
     lines: list[ServiceLine] = []
+    vaccines, infusions = [], []
     for perf in facts.procedures:
         proc = cat.procedures[perf.procedure]
         code = _billed_by(cat, perf.procedure, facts.setting)
         if not code:
             continue
         why = _pointers(coded, [code_of.get(perf.for_condition, "")])
-        lines.append(ServiceLine(code, 1, (), why, proc.name if code == proc.service else proc.ed_words))
+        if proc.components:  # a vaccine: administration coded for all vaccines together, pointing to Z23 (I.C.21.c.2)
+            why = _pointers(coded, ["Z23"])
+            vaccines.append((proc, why))
+        elif proc.infusion and facts.setting == "office":
+            if proc.infusion == "hydration":  # IV fluids are for the volume depletion documented (E86.-)
+                why = _pointers(coded, [c for c in coded if c.startswith("E86")] or list(why))
+            infusions.append((proc, why, perf.minutes))
+        else:
+            for billed in rules_outpatient.payer_codes(proc, code, facts.medicare):
+                lines.append(ServiceLine(billed, 1, (), why, proc.name if code == proc.service else proc.ed_words))
         if proc.drug and facts.setting == "office":
             lines.append(ServiceLine(proc.drug, proc.units, (), why, proc.name))
+    lines = rules_outpatient.infusion_lines(infusions) + rules_outpatient.immunization_administration(facts, vaccines) + lines
     if facts.setting == "office":
         lines += _lab_lines(facts, cat, coded, code_of)
-    em = _em_line(facts, cat, mdm, status, required, {d.code for d in dx if d.condition}, lines)
-    return ([em] if em else []) + lines
+    em, by_time = _em_line(facts, cat, mdm, status, required, {d.code for d in dx if d.condition}, lines, policy)
+    if em is None:
+        return lines
+    return [em] + rules_outpatient.em_add_ons(facts, cat, policy, em, by_time, lines) + lines
 
 
 def _lab_lines(facts: VisitFacts, cat: Catalog, coded: list[str], code_of: dict[str, str]) -> list[ServiceLine]:
@@ -442,25 +465,28 @@ def _lab_lines(facts: VisitFacts, cat: Catalog, coded: list[str], code_of: dict[
 
 
 def _em_line(facts: VisitFacts, cat: Catalog, mdm: Mdm, status: str, required: list[str], conditions: set[str],
-             others: list[ServiceLine]) -> ServiceLine | None:
+             others: list[ServiceLine], policy: CodingPolicy) -> tuple[ServiceLine | None, bool]:
     """The visit's E/M line, with modifier 25 where NCCI requires it, or none at all when the visit
     was only the decision to do a minor procedure (Claims Processing Manual Ch. 12 §40.1.C and §30.6.6;
     NCCI Policy Manual Ch. I §D and Ch. XI §A; CPT Appendix A, modifier 25)."""
     if facts.preventive:
         code = preventive_code(facts.age, status, facts.medicare, facts.awv_elements, facts.prior_awv, facts.date)
         words = "Annual wellness visit" if code.startswith("G") else "Preventive visit"
-        return ServiceLine(code, 1, (), tuple(required[:1]), words)
+        return ServiceLine(code, 1, (), tuple(required[:1]), words), False
+    if rules_outpatient.immunization_only(facts):
+        return None, False
     minor = [p for p in facts.procedures if cat.services.get(_billed_by(cat, p.procedure, facts.setting) or "")
              and cat.services[_billed_by(cat, p.procedure, facts.setting)].global_days is not None]
     managed = [p for p in facts.problems if p.role != "coexisting"]
     if minor and all(p.condition.key in {m.for_condition for m in minor} and not p.condition.separate_em
                      for p in managed):
-        return None  # the evaluation was the decision for the minor procedure: included in it
-    code = em_code(facts.setting, status, mdm.level)
+        return None, False  # the evaluation was the decision for the minor procedure: included in it
+    level, by_time = rules_outpatient.em_level(facts, policy, status, mdm.level)
+    code = em_code(facts.setting, status, level)
     documented = [d for d in required if d in conditions] or required
     needs_25 = any(cat.services[ln.code].em_modifier == "25" for ln in others if ln.code in cat.services)
     words = "ED visit" if facts.setting == "emergency" else f"Office visit, {status} patient"
-    return ServiceLine(code, 1, ("25",) if needs_25 else (), tuple(documented[:4]), words)
+    return ServiceLine(code, 1, ("25",) if needs_25 else (), tuple(documented[:4]), words), by_time
 
 
 # ====================================================================================== the claim
@@ -470,4 +496,4 @@ def code_visit(facts: VisitFacts, cat: Catalog, policy: CodingPolicy | None = No
     dx = diagnoses(facts, cat, policy)
     status = patient_status(facts.date, facts.last_seen)
     mdm = medical_decision_making(facts, cat)
-    return CodedVisit(dx, services(facts, dx, cat, mdm, status), mdm, status)
+    return CodedVisit(dx, services(facts, dx, cat, mdm, status, policy), mdm, status)

@@ -103,6 +103,8 @@ class Visit:
     coded: CodedVisit | None = None
     note: str = ""
     copied_forward: bool = False  # the messiness knob copied the previous visit's history paragraph
+    total_minutes: int = 0  # the total time on the date the note documents (0: not documented)
+    infusion_minutes: dict[str, int] = field(default_factory=dict)  # infusion procedure -> its running time
 
 
 @dataclass
@@ -405,7 +407,8 @@ class CourseBuilder:
             # Chronic conditions get their labs and procedures at the first and the last visit.
             if c.kind != "chronic" or i in (0, n - 1):
                 panels += [p for p in c.panels if p not in panels]
-                visit.procedures += [p for p in c.procedures if p not in visit.procedures]
+                visit.procedures += [p for p in c.procedures if p not in visit.procedures
+                                     and not (i and cat.procedures[p].first_visit_only)]
             if c.kind == "acute":
                 self._prescribe(course, ac, visit.start.date(), avoid, existing=False, visit=visit)
                 if c.injury_events:
@@ -417,6 +420,10 @@ class CourseBuilder:
             low, high = cat.procedures[key].size
             if high:
                 visit.wound_cm = round(rng.uniform(low, high), 1)
+            if cat.procedures[key].minutes[1]:
+                visit.infusion_minutes[key] = rng.randint(*cat.procedures[key].minutes)
+        if visit.infusion_minutes:  # the patient stays for the infusions
+            visit.end = max(visit.end, visit.start + dt.timedelta(minutes=sum(visit.infusion_minutes.values()) + 20))
         age = _age_on(course.birth_date, visit.start.date())
         for key in panels:
             for lab_key in cat.panels[key].labs:
@@ -424,6 +431,9 @@ class CourseBuilder:
                     continue
                 visit.labs.append(LabResult(lab_key, self._lab_value(lab_key, overrides), key))
         self._kidney_labs(visit, overrides, course.sex, age)
+        share = self.sc.coding_policy.time_documented
+        if share and visit.setting == "office" and visit.kind != "preventive" and rng.random() < share:
+            visit.total_minutes = rng.randint(*rng.choice(((12, 29), (30, 44), (40, 54), (55, 100))))
         if visit.kind == "preventive" and course.medicare:
             visit.awv_elements = rng.random() < 0.6
             if visit.last_seen and rng.random() < 0.5:
@@ -534,11 +544,14 @@ class CourseBuilder:
                 kind = "chronic-stable" if visit.at_goal.get(ac.condition.key, True) else "chronic-not-at-goal"
                 problems.append(rules.Problem(ac.condition, ac.variant_codes, "", "addressed", kind))  # type: ignore[arg-type]
         keys = {p.condition.key for p in problems}
+        # A complication coded today (E11.649) carries the long-term drugs of the disease it complicates.
+        history_of = {ac.condition.history: ac.condition.key for ac in visit.focus if ac.condition.history}
         active = [m for m in course.meds if m.start <= visit.start.date() and (m.end is None or m.end > visit.start.date()
                                                                             or m in visit.meds_started)]
-        long_term = tuple(rules.LongTermDrug(m.medication.long_term_code, m.medication.name, m.condition)
+        long_term = tuple(rules.LongTermDrug(m.medication.long_term_code, m.medication.name,
+                                             m.condition if m.condition in keys else history_of[m.condition])
                           for m in active if m.medication.long_term_code and m.medication.days == 0
-                          and m.condition in keys)
+                          and (m.condition in keys or m.condition in history_of))
         managed = [m for m in active if m.condition in keys and visit.kind != "preventive"]
         managed += [m for m in visit.meds_started if m not in managed]
         procedure_owner = {}
@@ -562,7 +575,8 @@ class CourseBuilder:
             tobacco=course.tobacco,  # type: ignore[arg-type]
             long_term_drugs=long_term,
             bmi=visit.vitals.bmi if visit.vitals else None,
-            procedures=tuple(rules.Performed(p, procedure_owner.get(p, reason.key)) for p in visit.procedures),
+            procedures=tuple(rules.Performed(p, procedure_owner.get(p, reason.key), visit.infusion_minutes.get(p, 0))
+                             for p in visit.procedures),
             panels=tuple(rules.Collected(k, panel_owner.get(k, reason.key)) for k in dict.fromkeys(r.panel for r in visit.labs)),
             prescription_management=any(not m.medication.otc for m in managed) or drugs_given,
             otc_drugs=any(m.medication.otc for m in managed),
@@ -572,6 +586,8 @@ class CourseBuilder:
             hospitalization_decision=reason.hospitalization_decision,
             medicare=course.medicare, awv_elements=visit.awv_elements, prior_awv=visit.prior_awv,
             abnormal_findings=visit.kind == "preventive" and not all(visit.at_goal.values()),
+            total_minutes=visit.total_minutes,
+            vaccine_counseling=age < 19 and any(ac.condition.vaccine_counseling for ac in visit.focus),
         )
 
 

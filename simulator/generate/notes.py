@@ -215,7 +215,7 @@ class NoteWriter:
         for ac in visit.focus:
             findings.update(ac.condition.findings)
         text = self.pick(proc.result, reason.side) if proc.result else f"{proc.name} done."
-        text = text.replace("<size>", f"{visit.wound_cm:g}")
+        text = text.replace("<size>", f"{visit.wound_cm:g}").replace("<minutes>", str(visit.infusion_minutes.get(key, 0)))
         for name, value in findings.items():
             text = text.replace(f"<{name}>", value)
         return text
@@ -245,6 +245,12 @@ class NoteWriter:
                 if not cat.procedures[k].test]
         if done:
             lines.append("Procedures: " + " ".join(done))
+        if v.total_minutes:
+            lines.append(f"Total time on the date of the encounter: {v.total_minutes} minutes (" + self.rng.choice((
+                "history, exam, counseling and documentation", "record review, counseling and care coordination",
+                "face-to-face and non-face-to-face, including documentation"))
+                         + ("; not counting the separately billed procedure" if any(
+                             not self.cat.procedures[k].test for k in v.procedures) else "") + ").")
         follow = v.follow_up
         if v.setting == "emergency":
             lines.append(f"Disposition: discharged home {v.end.strftime('%H:%M')}, " +
@@ -274,6 +280,8 @@ class NoteWriter:
             if abnormal:
                 return f"abnormal finding: {abnormal[0].name} not at goal today ({self._evidence(v, abnormal[0])})"
             return self.rng.choice(("normal exam, no abnormal findings", "exam unremarkable", "healthy, normal exam"))
+        if c.kind == "acute" and ac.variant_codes[0].startswith("Z"):  # a Z-code encounter: screening, shots, aftercare
+            return self.rng.choice(("reason for today's visit", "done today", "as planned"))
         if c.kind == "acute":
             text = self.rng.choice(("new problem", "acute", "today's main problem", "new today"))
             if any(code.startswith("S") for code in ac.variant_codes):

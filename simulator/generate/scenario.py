@@ -202,6 +202,9 @@ def parse_scenario(text: str, file: str, slug: str, catalog: Catalog | None = No
     k = _Reader(file, "coding.", top.get("coding", dict, "a [coding] table", {}))
     external_causes = k.choice("external_causes", ("optional", "required"), "optional")
     superbill_em = k.choice("superbill_em", ("hidden", "shown"), "hidden")
+    em_basis = k.choice("em_basis", ("mdm", "time", "higher"), "mdm")
+    g2211 = k.choice("g2211", ("never", "medicare", "all"), "never")
+    time_documented = k.number("time_documented", 0, 1, 0.0, (int, float))
     k.finish()
     f = _Reader(file, "faults.", top.get("faults", dict, "a [faults] table", {}))
     fault_count = f.number("count", 0, 30, 0)
@@ -235,7 +238,9 @@ def parse_scenario(text: str, file: str, slug: str, catalog: Catalog | None = No
         default_seed=default_seed, start=start, date_formats=date_formats, units=units,
         abbreviations=float(abbreviations), fault_count=fault_count, fault_kinds=fault_kinds, source=text,
         rubric_overrides=rubric_overrides, consistency_count=consistency_count, consistency_kinds=consistency_kinds,
-        legitimate_changes=legitimate, coding_policy=CodingPolicy(external_causes=external_causes),  # type: ignore[arg-type]
+        legitimate_changes=legitimate, coding_policy=CodingPolicy(
+            external_causes=external_causes, em_basis=em_basis, g2211=g2211,  # type: ignore[arg-type]
+            time_documented=float(time_documented)),
         superbill_em=superbill_em, copy_forward=float(copy_forward),
         audit=audit,
     )
