@@ -21,7 +21,9 @@ import xml.etree.ElementTree as ET
 from bisect import bisect_left
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from functools import cache
 from importlib import resources
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +47,7 @@ from simulator.coding.words import (
     tokens,
 )
 
-INDEX_VERSION = "2"  # bump when the schema or the data changes
+INDEX_VERSION = "3"  # bump when the schema or the data changes
 ICD10CM_RELEASE = "ICD-10-CM FY2026 (April 1, 2026 update)"
 HCPCS_RELEASE = "HCPCS Level II, October 2025"
 INDEX_RELEASE = "ICD-10-CM Index, Table of Drugs and Chemicals, External Cause Index, Neoplasm Table (FY2025)"
@@ -135,16 +137,12 @@ def _as_list(value: Any) -> list[str]:
     return [v for v in value if v] if isinstance(value, list) else []
 
 
-def _section_notes(icd: Any, code: str) -> dict[str, list[str]]:
-    getters = {"excludes1": icd.get_excludes1, "excludes2": icd.get_excludes2, "includes": icd.get_includes,
-               "inclusion_terms": icd.get_inclusion_term, "code_first": icd.get_code_first,
-               "use_additional_code": icd.get_use_additional_code, "code_also": icd.get_code_also, "notes": icd.get_notes}
-    notes = {}
-    for name, getter in getters.items():
-        value = _as_list(getter(code))
-        if value:
-            notes[name] = value
-    return notes
+def _section_notes(node: Any) -> dict[str, list[str]]:
+    """A Tabular entry's own notes, by kind (the entry's, not inherited: pages add the ancestors' notes)."""
+    fields = {"excludes1": node.excludes1, "excludes2": node.excludes2, "includes": node.includes,
+              "inclusion_terms": node.inclusion_term, "code_first": node.code_first,
+              "use_additional_code": node.use_additional_code, "code_also": node.code_also, "notes": node.notes}
+    return {name: value for name, raw in fields.items() if (value := _as_list(raw))}
 
 
 def _flags(code: str, system: str, title_stems: set[str]) -> int:
@@ -184,21 +182,29 @@ class _Row:
 
 
 def _icd_rows(common: set[str]) -> tuple[list[_Row], list[tuple[str, str, str]]]:
-    import simple_icd_10_cm as icd  # slow import: only when the index is built
+    """Every Tabular entry: codes as rows, chapters and blocks as sections. The package's parsed tree is walked
+    once (its public getters look every code up again: ten times slower over 98,000 codes)."""
+    import simple_icd_10_cm  # noqa: F401  (slow import: only when the index is built)
+    from simple_icd_10_cm import simple_icd_10_cm as tabular
 
     rows: list[_Row] = []
     sections: list[tuple[str, str, str]] = []
-    for code in icd.get_all_codes(True):
-        if icd.is_chapter(code) or icd.is_block(code):
-            sections.append((code, icd.get_description(code), json.dumps(_section_notes(icd, code))))
-            continue
-        notes = _section_notes(icd, code)
-        ancestors = icd.get_ancestors(code)
-        parents = [a for a in ancestors if not (icd.is_chapter(a) or icd.is_block(a))]
-        page = {"parents": parents, "notes": notes, "seventh_characters": icd.get_seven_chr_def(code) or {}}
-        rows.append(_Row(code, "ICD-10-CM", icd.get_description(code), bool(icd.is_leaf(code)),
-                         notes.get("inclusion_terms", []), parents, [a for a in ancestors if a not in parents], page,
-                         common=code in common))
+
+    def walk(node: Any, parents: list[str], above: list[str]) -> None:
+        notes = _section_notes(node)
+        if node.type in ("chapter", "section"):
+            sections.append((node.name, node.description, json.dumps(notes)))
+            above = [node.name, *above]
+        else:
+            page = {"parents": parents, "notes": notes, "seventh_characters": dict(node.seven_chr_def)}
+            rows.append(_Row(node.name, "ICD-10-CM", node.description, not node.children,
+                             notes.get("inclusion_terms", []), parents, above, page, common=node.name in common))
+            parents = [node.name, *parents]
+        for child in node.children:
+            walk(child, parents, above)
+
+    for chapter in tabular._chapter_list:
+        walk(chapter, [], [])
     return rows, sections
 
 
@@ -293,6 +299,18 @@ def _stems_text(text: str) -> tuple[str, ...]:
     return positive + negated
 
 
+def _path_stems(path: str, modifiers: str) -> tuple[list[str], list[str]]:
+    """The stems of an Index path and its modifiers, positive and negated; each part is read alone (a negation
+    ends at the part's end, as at a comma), so the many entries sharing a main term share its analysis."""
+    positive: list[str] = []
+    negated: list[str] = []
+    for part in (*path.split(" → "), modifiers):
+        pos, neg, _words = analyse(part)
+        positive += pos
+        negated += neg
+    return positive, negated
+
+
 def build_index(path: Path) -> Path:
     """Build the encoder database at ``path`` (atomically: a half-built index is never used)."""
     from simulator.clinical import load_catalog
@@ -313,50 +331,63 @@ def build_index(path: Path) -> Path:
                               + _xml_rows("icd-10-cm-neoplasm-2025.xml.gz", "Neoplasms"))
     # The Index is a synonym source: every entry's words count for the code it leads to (eponyms, lay terms,
     # "see" references), and for the codes below it when it stops at a category.
-    index_words: dict[str, set[str]] = defaultdict(set)
+    words_of: dict[str, set[str]] = defaultdict(set)
     for source, ipath, code, _see, _mod in index_rows:
         if code and code in by_code:
             parts = ipath.split(" → ")[1:] if source == "Neoplasms" else ipath.split(" → ")
             for part in parts:
-                index_words[code].update(_stems_text(part))
+                words_of[code].update(_stems_text(part))
+    index_words = {code: frozenset(words) for code, words in words_of.items()}
 
     records = []
-    word_df: Counter[str] = Counter()
-    stem_df: Counter[str] = Counter()
+    texts: list[str] = []  # every text whose words the spelling corrector may offer
+    stems_seen: list[frozenset[str]] = []  # per code, for how rare a stem is
     term_stems = {r.code: [s for t in r.terms for s in _stems_text(t)] + list(_stems_text(r.extra_words)) for r in rows}
+
+    # What a code inherits from the categories above it, worked out once per category (not once per code).
+    @cache
+    def inherited(parents: tuple[str, ...]) -> tuple[frozenset[str], frozenset[str], tuple[tuple[str, str, int], ...]]:
+        """(Index words, inclusion terms, "use additional code" ranges) of the categories ``parents`` (nearest
+        first): an Index entry that stops at a category leads to its codes; a category's note applies below it."""
+        if not parents:
+            return frozenset(), frozenset(), ()
+        idx, ctx, pairs = inherited(parents[1:])
+        holder = by_code.get(parents[0])
+        return (idx | index_words.get(parents[0], frozenset()), ctx | frozenset(term_stems.get(parents[0], ())),
+                _own_pairs(holder) + pairs)
+
+    def _own_pairs(holder: _Row | None) -> tuple[tuple[str, str, int], ...]:
+        texts = holder.page.get("notes", {}).get("use_additional_code", []) if holder else []
+        return tuple((low, high, 0) for text in texts for low, high in note_ranges(text))
+
+    @cache
+    def section_pairs(section: str) -> tuple[tuple[str, str, int], ...]:
+        """Chapter 19: "Use secondary code(s) from Chapter 20 ... to indicate cause of injury" (as level 1)."""
+        return tuple((low, high, 1) for text in section_notes.get(section, {}).get("notes", [])
+                     if "secondary code" in text.lower() for low, high in note_ranges(text.split(".")[0]))
+
     for r in rows:
         positive, negated, _words = analyse(r.title)
         terms = term_stems[r.code]
-        idx = index_words.get(r.code, set())
-        ctx: set[str] = set()
-        for parent in r.parents:
-            ctx.update(term_stems.get(parent, ()))
-            idx = idx | index_words.get(parent, set())  # an Index entry that stops at a category leads to its codes
-        ctx -= set(positive) | set(terms) | idx
+        up_idx, up_ctx, up_pairs = inherited(tuple(r.parents))
+        idx = up_idx | index_words.get(r.code, frozenset())
+        ctx = up_ctx - set(positive) - set(terms) - idx
         flags = _flags(r.code, r.system, set(positive)) | (COMMON if r.common else 0)
         flags |= DEFAULT if r.code in COMMON_DEFAULTS else 0
-        pairs = []
-        for o in [r.code, *r.parents]:
-            holder = by_code.get(o)
-            for text in holder.page.get("notes", {}).get("use_additional_code", []) if holder else []:
-                pairs += [[low, high, 0] for low, high in note_ranges(text)]
-        for o in r.sections:
-            # Chapter 19: "Use secondary code(s) from Chapter 20 ... Codes within the T section that include the
-            # external cause do not require an additional external cause code" (T36-T65: poisoning, toxic effects).
-            if "T36" <= r.code[:3] <= "T65":
-                continue
-            for text in section_notes.get(o, {}).get("notes", []):
-                if "secondary code" in text.lower():
-                    pairs += [[low, high, 1] for low, high in note_ranges(text.split(".")[0])]
+        pairs = [list(p) for p in _own_pairs(r) + up_pairs]
+        # Chapter 19's note asks for the external cause from Chapter 20, "Codes within the T section that include
+        # the external cause do not require an additional external cause code" (T36-T65: poisoning, toxic effects).
+        if not "T36" <= r.code[:3] <= "T65":
+            pairs += [list(p) for o in r.sections for p in section_pairs(o)]
         records.append((r, " ".join(dict.fromkeys(positive)), " ".join(dict.fromkeys(negated)),
                         " ".join(dict.fromkeys(terms)), " ".join(sorted(idx)), " ".join(sorted(ctx)[:80]), flags, pairs))
-        for text in (r.title, *r.terms, r.extra_words):
-            word_df.update(analyse(text)[2])
-        for s in set(positive) | set(negated) | set(terms) | idx:
-            stem_df[s] += 1
-    for _source, ipath, _code, _see, _mod in index_rows:
-        for part in ipath.split(" → "):
-            word_df.update(analyse(part)[2])
+        texts.append(r.title)
+        texts += r.terms
+        texts.append(r.extra_words)
+        stems_seen.append(idx.union(positive, negated, terms))
+    texts += [part for _source, ipath, _code, _see, _mod in index_rows for part in ipath.split(" → ")]
+    word_df = Counter(chain.from_iterable(analyse(text)[2] for text in texts))
+    stem_df = Counter(chain.from_iterable(stems_seen))
 
     # Row order is the prior: common, billable, adult, initial-encounter codes first, shorter titles first.
     def prior(rec: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -366,6 +397,7 @@ def build_index(path: Path) -> Path:
 
     records.sort(key=prior)
     db = sqlite3.connect(tmp)
+    db.executescript("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;")  # a scratch file, renamed when whole
     db.executescript("""
         CREATE TABLE codes (code TEXT PRIMARY KEY, system TEXT, title TEXT, billable INTEGER, flags INTEGER,
                             page TEXT, nodot TEXT, pairs TEXT,
@@ -391,7 +423,7 @@ def build_index(path: Path) -> Path:
     db.executemany("INSERT OR IGNORE INTO sections VALUES (?, ?, ?)", sections)
     alpha = []
     for s, p, c, see, mod in index_rows:
-        index_positive, index_negated = text_stems(p.replace("→", ",") + ", " + mod)
+        index_positive, index_negated = _path_stems(p, mod)
         alpha.append((s, p, c if c in by_code else None, see, mod, " ".join(dict.fromkeys(index_positive + index_negated)),
                       " ".join(dict.fromkeys(index_negated)), " ".join(_stems_text(mod))))
     alpha.sort(key=lambda a: (a[0] != "Index", a[1].count("→"), len(a[1])))
