@@ -470,6 +470,10 @@ class _Scored:
     also: tuple[str, ...] = ()
 
 
+# A code as ranking reads it: rowid, code, system, title, billable, flags, pairs (JSON), title words, negated
+# words, and (inclusion terms and lay words, Index entries, categories above).
+_Row_words = tuple[int, str, str, str, int, int, str, frozenset[str], frozenset[str],
+                   tuple[frozenset[str], frozenset[str], frozenset[str]]]
 _BMI = re.compile(r"\b(?:bmi|body mass index(?: bmi)?)\s*(?:of|is|=|:|was)?\s*(\d{2}(?:\.\d+)?)")
 FIELD_WEIGHTS = (1.0, 0.85, 0.8, 0.5)  # title, inclusion terms and lay words, Index entries, categories above
 
@@ -525,6 +529,7 @@ class Encoder:
         self._lock = threading.Lock()
         self._vocabulary: _Vocabulary | None = None
         self._bmi: list[tuple[float, float, str]] | None = None
+        self._parsed: dict[int, _Row_words] = {}
 
     @property
     def db(self) -> sqlite3.Connection:
@@ -666,6 +671,22 @@ class Encoder:
                 found[row[0]] = None
         return list(found)
 
+    def _rows(self, rowids: list[int]) -> list[_Row_words]:
+        """The codes' words as sets, read and split once per process (the same codes come up query after query)."""
+        cache = self._parsed
+        missing = [r for r in rowids if r not in cache]
+        if missing:
+            if len(cache) > 30_000:
+                cache.clear()
+            marks = ",".join("?" * len(missing))
+            for (rowid, code, system, title, billable, flags, pairs, title_s, neg_s, terms_s, idx_s, ctx_s) in self.db.execute(
+                    f"SELECT rowid, code, system, title, billable, flags, pairs, title_s, neg_s, terms_s, idx_s, ctx_s "
+                    f"FROM codes WHERE rowid IN ({marks})", missing):
+                cache[rowid] = (rowid, code, system, title, billable, flags, pairs, frozenset(title_s.split()),
+                                frozenset(neg_s.split()),
+                                (frozenset(terms_s.split()), frozenset(idx_s.split()), frozenset(ctx_s.split())))
+        return [row for r in sorted(rowids) if (row := cache.get(r)) is not None]  # row order is the prior
+
     def _rank(self, concepts: list[_Concept], rowids: list[int], bmi: str | None = None) -> list[_Scored]:
         if not rowids:
             return []
@@ -678,13 +699,7 @@ class Encoder:
         everything = frozenset().union(*(c.words for c in concepts))
         wants_intent = bool(query_stems & INTENT_STEMS)
         out = []
-        marks = ",".join("?" * len(rowids))
-        for (rowid, code, system, title, billable, flags, pairs, title_s, neg_s, terms_s, idx_s, ctx_s) in self.db.execute(
-                f"SELECT rowid, code, system, title, billable, flags, pairs, title_s, neg_s, terms_s, idx_s, ctx_s "
-                f"FROM codes WHERE rowid IN ({marks})", rowids):
-            title_words = set(title_s.split())
-            other: list[set[str]] = []  # inclusion terms and lay words, Index entries, categories above: read if needed
-            negated = set(neg_s.split()) if neg_s else set()
+        for rowid, code, system, title, billable, flags, pairs, title_words, negated, other in self._rows(rowids):
             penalty = 0.0
             contributions: dict[int, float] = {}
             for n, c in enumerate(concepts):
@@ -694,14 +709,12 @@ class Encoder:
                     elif not c.exact.isdisjoint(title_words):
                         penalty += 4.0  # "no hypertension" asked; the code says hypertension
                     else:
-                        other = other or [set(terms_s.split()), set(idx_s.split()), set(ctx_s.split())]
                         if not (c.exact.isdisjoint(other[1]) and c.exact.isdisjoint(other[2])):
                             penalty += 1.5  # ... or its category does
                     continue
                 if not c.exact.isdisjoint(title_words):
                     best = 1.0
                 else:
-                    other = other or [set(terms_s.split()), set(idx_s.split()), set(ctx_s.split())]
                     best = next((w for w, words in zip(FIELD_WEIGHTS[1:], other, strict=True)
                                  if not c.exact.isdisjoint(words)), 0.0)
                     if best < 0.7 and c.prefix:
@@ -755,9 +768,12 @@ class Encoder:
         or those matching the words in a large one (Chapter 20)."""
         where = " OR ".join("nodot BETWEEN ? AND ?" for _ in ranges)
         params = tuple(x for low, high in ranges for x in (low, high + "~"))
-        rows = self.db.execute(f"SELECT rowid FROM codes WHERE {where} LIMIT 301", params).fetchall()
+        rows = self.db.execute(f"SELECT rowid, title_s || ' ' || terms_s || ' ' || idx_s || ' ' || ctx_s FROM codes "
+                               f"WHERE {where} LIMIT 301", params).fetchall()
         if len(rows) <= 300:
-            return [r[0] for r in rows]
+            # Only those with a word the first code lacks can add to it (ranking the rest is wasted time).
+            wanted = frozenset().union(*(c.words for c in concepts if c.known and not c.negated))
+            return [rowid for rowid, words in rows if not wanted.isdisjoint(words.split())]
         required = [c for c in concepts if c.known and not c.negated]
         if not required:
             return []
