@@ -58,6 +58,22 @@ _CODE_IN_TEXT = re.compile(r"\b([A-Z]\d[0-9A-Z](?:\.[0-9A-Z]{1,4})?)(?:-?\s*-\s*
 
 # Flags kept per code for ranking.
 PEDIATRIC, PREGNANCY, LATER_ENCOUNTER, QUALITY_MEASURE, COMMON, SEVENTH_OPEN, INTENT, DEFAULT = 1, 2, 4, 8, 16, 32, 64, 128
+# The Table of Drugs and Chemicals' columns, by the words people use for them.
+DRUG_POISONING = frozenset({"poison", "overdos", "od", "toxic", "ingest", "intox"})
+DRUG_ADVERSE = frozenset({"advers", "side", "reaction", "induc", "caus", "from"})
+DRUG_UNDERDOSING = frozenset({"underdos", "miss", "skip", "ran", "noncompli", "forgot", "stop", "short"})
+DRUG_COLUMN_WORDS = frozenset({"effect", "accident", "unintent", "intent", "self", "harm", "suicid", "assault",
+                               "undetermin", "deliber", "took", "much", "mani", "too", "dose", "dosag"})
+GENERIC_DRUG_WORDS = frozenset({"drug", "agent", "medic", "medicin", "nec", "nos", "prepar", "compound"})
+# A drug named with these is a status, an allergy or a service, not a reaction to the drug.
+DRUG_NOT_ADVERSE = frozenset({"long", "term", "use", "histori", "allergi", "status", "inject", "shot", "mg", "unit",
+                              "prescript", "refill", "monitor", "level", "screen", "therapeut", "administr", "depend",
+                              "abus", "withdraw"})
+# Pairs of words where a query that says one excludes a code that says only the other (stems).
+OPPOSITES = (("right", "left"), ("left", "right"), ("upper", "lower"), ("lower", "upper"))
+# Words a code's title says that the query must say too: a family history is not the patient's own; a
+# male breast is the rarer (stems, with the cost when not asked).
+UNASKED = (("famili", 2.0), ("male", 0.7))
 INTENT_STEMS = frozenset({"intent", "self", "harm", "suicid", "assault", "undetermin", "deliber", "homicid"})
 
 
@@ -357,14 +373,23 @@ def build_index(path: Path) -> Path:
                 _own_pairs(holder) + pairs)
 
     def _own_pairs(holder: _Row | None) -> tuple[tuple[str, str, int], ...]:
-        texts = holder.page.get("notes", {}).get("use_additional_code", []) if holder else []
-        return tuple((low, high, 0) for text in texts for low, high in note_ranges(text))
+        """The ranges of a code's own "use additional code" (level 0, listed after it) and "code first" notes
+        (level 2, listed before it): the etiology/manifestation convention, Official Guidelines I.A.13."""
+        notes = holder.page.get("notes", {}) if holder else {}
+        return (tuple((low, high, 0) for text in notes.get("use_additional_code", []) for low, high in note_ranges(text))
+                + tuple((low, high, 2) for text in notes.get("code_first", []) for low, high in note_ranges(text)))
 
     @cache
     def section_pairs(section: str) -> tuple[tuple[str, str, int], ...]:
-        """Chapter 19: "Use secondary code(s) from Chapter 20 ... to indicate cause of injury" (as level 1)."""
-        return tuple((low, high, 1) for text in section_notes.get(section, {}).get("notes", [])
-                     if "secondary code" in text.lower() for low, high in note_ranges(text.split(".")[0]))
+        """A block's "use additional code" note (L00-L08: "Use additional code (B95-B97) to identify infectious
+        agent") applies to every code in it (level 0); Chapter 19: "Use secondary code(s) from Chapter 20 ... to
+        indicate cause of injury" (level 1). Chapter-wide "use additional code" notes (tobacco exposure in Chapters
+        9 and 10) are left to the categories that repeat them."""
+        notes = section_notes.get(section, {})
+        block = tuple((low, high, 0) for text in notes.get("use_additional_code", []) if "-" in section
+                      for low, high in note_ranges(text))
+        return block + tuple((low, high, 1) for text in notes.get("notes", [])
+                             if "secondary code" in text.lower() for low, high in note_ranges(text.split(".")[0]))
 
     for r in rows:
         positive, negated, _words = analyse(r.title)
@@ -634,6 +659,7 @@ class Encoder:
         if not scored:
             return []
         self._add_pairs(scored, concepts)
+        self._add_drug_table(scored, concepts, q)
         scored.sort(key=lambda s: -s.score)
         return [Hit(s.code, s.system, self._title(s.code, s.system, s.title), s.billable, s.also)
                 for s in scored[:limit]]
@@ -698,6 +724,10 @@ class Encoder:
         total = sum(c.weight for c in concepts if not c.weak) or sum(c.weight for c in concepts) or 1.0
         everything = frozenset().union(*(c.words for c in concepts))
         wants_intent = bool(query_stems & INTENT_STEMS)
+        # Words the query says one of and not the other: a code that says the other is the wrong code (the right
+        # knee is not the left; an arm is not a leg), not a near miss. And a family history is only what is asked.
+        conflicts = [(other, 3.0) for one, other in OPPOSITES if one in query_stems and other not in query_stems]
+        conflicts += [(word, cost) for word, cost in UNASKED if word not in query_stems]
         out = []
         for rowid, code, system, title, billable, flags, pairs, title_words, negated, other in self._rows(rowids):
             penalty = 0.0
@@ -756,6 +786,9 @@ class Encoder:
                 score -= 1.5
             if flags & QUALITY_MEASURE:
                 score -= 2.0
+            for word, cost in conflicts:
+                if word in title_words:
+                    score -= cost
             if bmi is not None and code.startswith("Z68"):
                 score += 3.0 if code == bmi else -3.0
             out.append(_Scored(rowid, code, system, title, bool(billable), score, frozenset(contributions),
@@ -789,11 +822,13 @@ class Encoder:
         and the query names what that code is for, offer the two together, the code with the note first."""
         total = sum(c.weight for c in concepts if not c.weak) or 1.0
         strong = {n for n, c in enumerate(concepts) if not c.negated and not c.weak and c.known}
-        best: tuple[float, _Scored, _Scored] | None = None
+        best: tuple[float, _Scored, _Scored, bool] | None = None
+        numbers = {n for n in strong if concepts[n].stem[:1].isdigit()}  # "stage 4", "3b": the code that says it
         for head in [s for s in scored[:10] if s.pairs != "[]" and s.billable][:3]:
             notes = json.loads(head.pairs)
             ranges = [(low, high) for low, high, _level in notes]
             own = [(low, high) for low, high, level in notes if level == 0]
+            first = [(low, high) for low, high, level in notes if level == 2]
             leftover = strong - {n for n, v in head.contributions.items() if v > 0}
             pool = [s for s in scored[:60] if s is not head and s.billable and _in_ranges(_nodot(s.code), ranges)]
             if leftover and not any(s.matched & leftover for s in pool):
@@ -804,18 +839,149 @@ class Encoder:
                            if n in strong)
                 # A second code that adds nothing the query said is offered only when the code's own note asks for
                 # it and it is the unspecified default of that range (diabetic foot ulcer -> L97.50-, site and
-                # severity not stated); never a guessed detail (dm2 ckd -> no stage).
-                if gain <= 0 and not (_in_ranges(_nodot(partner.code), own) and len(partner.matched & strong) >= 2
-                                      and "unspecified" in partner.title.lower()):
+                # severity not stated) or the one the query's number names (htn ckd stage 4 -> N18.4, though the
+                # title of I12.9 says "stage 1 through stage 4"); never a guessed detail (dm2 ckd -> no stage).
+                says_number = bool(partner.matched & numbers)
+                if gain <= 0 and not (_in_ranges(_nodot(partner.code), own + first)
+                                      and len(partner.matched & strong) >= 2
+                                      and ("unspecified" in partner.title.lower() or says_number)):
                     continue
                 # Two codes cost a coder more than one that says it all: a pair wins only by what it adds.
-                value = head.score + 10.0 * gain / total - 0.4 + 0.05 * partner.score
+                value = head.score + 10.0 * gain / total - 0.4 + 0.05 * partner.score + (0.5 if says_number else 0.0)
                 if best is None or value > best[0]:
-                    best = (value, head, partner)
+                    best = (value, head, partner, _in_ranges(_nodot(partner.code), first)
+                            and not _in_ranges(_nodot(partner.code), own))
         if best is not None:
-            value, head, partner = best
-            head.also = (partner.code,)
-            head.score = max(head.score, value)
+            value, head, partner, partner_first = best
+            if partner_first:  # "code first": the underlying condition is listed first (I.A.13)
+                partner.also = (head.code,)
+                partner.score = max(partner.score, head.score, value)
+            else:
+                head.also = (partner.code,)
+                head.score = max(head.score, value)
+
+    def _drug_column(self, query_stems: set[str], text: str, condition: bool) -> tuple[str, ...] | None:
+        """The Table of Drugs and Chemicals' column the query's words ask for, as the column heading's stems:
+        poisoning (accidental unless an intent is documented, Official Guidelines I.C.19.e.5.b: self-harm,
+        assault, undetermined), adverse effect (the drug properly taken, I.C.19.e.5.a), underdosing
+        (I.C.19.e.5.c); a drug named with a condition ("rash from amoxicillin", "statin myopathy") is an adverse
+        effect; None when the query says none of these (a drug named for a status or a service: long-term use,
+        allergy status, an injection)."""
+        if query_stems & DRUG_UNDERDOSING:
+            return ("underdos",)
+        if query_stems & DRUG_POISONING or " too much" in text or " too many" in text:
+            if query_stems & {"suicid", "self", "intent", "deliber"}:
+                return ("poison", "self")
+            if query_stems & {"assault", "homicid"}:
+                return ("poison", "assault")
+            if query_stems & {"undetermin"}:
+                return ("poison", "undetermin")
+            return ("poison", "accident")
+        causal = any(w in text for w in (" from ", " due to ", " caused by ", "induced ", " secondary to ", " after taking ", " on ", " while taking "))
+        if query_stems & DRUG_ADVERSE or causal or (condition and not query_stems & DRUG_NOT_ADVERSE):
+            return ("advers",)
+        return None
+
+    def _drug_entry(self, concepts: list[_Concept], column: tuple[str, ...]) -> tuple[str, set[int]] | None:
+        """The Table of Drugs entry of the substance the query names, in the asked column: (code, the concepts
+        the substance's words matched)."""
+        strong = [(n, c) for n, c in enumerate(concepts) if not c.negated and c.known and not c.weak
+                  and not c.exact & (DRUG_COLUMN_WORDS | DRUG_ADVERSE | DRUG_POISONING | DRUG_UNDERDOSING)]
+        best: tuple[float, int, str, set[int]] | None = None
+        for n, c in strong:
+            expression = f"{c.fts} AND " + " AND ".join(f'"{w}"' for w in column)
+            try:
+                rows = self.db.execute(
+                    "SELECT a.rowid, a.path, a.code, a.path_s FROM alpha_fts f JOIN alpha_index a ON a.rowid = f.rowid "
+                    "WHERE alpha_fts MATCH ? AND a.source = 'Drugs' AND a.code IS NOT NULL LIMIT 200",
+                    (expression,)).fetchall()
+            except sqlite3.OperationalError:
+                continue
+            for rowid, path, code, _path_s in rows:
+                parts = path.split(" → ")
+                substance = set(_stems_text(" ".join(parts[:-1])))
+                matched = {m for m, d in strong if not d.words.isdisjoint(substance)}
+                said = {w for m in matched for w in concepts[m].words}
+                if not set(_stems_text(parts[0])) - {"nec", "nos"} <= said:
+                    continue  # every word of the substance (the main term) is in the query
+                value = sum(concepts[m].weight for m in matched) - 0.5 * len(substance - {s for m in matched
+                                                                                          for s in concepts[m].words})
+                if best is None or (value, -rowid) > (best[0], -best[1]):
+                    best = (value, rowid, code, matched)
+        return (best[2], best[3]) if best else None
+
+    def _add_drug_table(self, scored: list[_Scored], concepts: list[_Concept], query: str) -> None:
+        """A drug with "overdose", "took too much", "side effect", "underdosing" (or a drug named with a condition)
+        is coded from the Table of Drugs and Chemicals by the column those words choose. A poisoning's T-code
+        comes first (I.C.19.e.5.b); an adverse effect is coded by its nature first, then the T-code with 5th or
+        6th character 5 (I.C.19.e.5.a), offered together; underdosing: the T-code (I.C.19.e.5.c)."""
+        query_stems = {s for c in concepts if not c.negated for s in c.exact}
+        strong = {n for n, c in enumerate(concepts) if not c.negated and c.known and not c.weak}
+        if not strong or query_stems & SERVICE_STEMS - {"treatment"}:
+            return
+        text = f" {normalise(query)} "
+        column = self._drug_column(query_stems, text, condition=True)
+        if column is None:
+            return
+        entry = self._drug_entry(concepts, column)
+        if entry is None:
+            return
+        table_code, substance = entry
+        if column == ("advers",) and not (query_stems & DRUG_ADVERSE or any(
+                w in text for w in (" from ", " due to ", " caused by ", "induced ", " secondary to ", " after taking ", " on ", " while taking "))):
+            # A drug named with a condition and no word between ("statin myopathy"): only a drug's own name, one no
+            # Tabular title or inclusion term uses (so "kidney", "dog" or "insulin" are not read as a drug taken).
+            def in_titles(c: _Concept) -> bool:
+                words = " OR ".join(f'"{w}"' for w in c.exact)
+                return self.db.execute("SELECT 1 FROM codes_fts WHERE codes_fts MATCH ? LIMIT 1",
+                                       (f"{{title_s terms_s}} : ({words})",)).fetchone() is not None
+
+            if all(concepts[n].exact & GENERIC_DRUG_WORDS or in_titles(concepts[n]) for n in substance):
+                return
+        seventh = "S" if "sequela" in query_stems else "D" if query_stems & LATER_ENCOUNTER_STEMS else "A"
+        code = self._complete(table_code, seventh)
+        if code is None:
+            return
+        rest = strong - substance - {n for n in strong if concepts[n].exact & (DRUG_COLUMN_WORDS | DRUG_ADVERSE
+                                                                                | DRUG_POISONING | DRUG_UNDERDOSING)}
+        if column == ("advers",) and not rest and not query_stems & DRUG_ADVERSE:
+            return  # a drug and no word of a reaction: not an adverse effect
+        top = max((s.score for s in scored), default=0.0)
+        row = self.db.execute("SELECT rowid FROM codes WHERE code = ?", (code,)).fetchone()
+        found = self._rank(concepts, [row[0]]) if row else []
+        if not found:
+            return
+        rest -= {n for n, v in found[0].contributions.items() if v > 0}  # words the T-code says ("anticoagulant")
+        drug = next((s for s in scored if s.code == code), found[0])
+        if drug is found[0]:
+            scored.append(drug)
+        drug.also = ()
+        if column == ("advers",) and rest:
+            nature = [s for s in scored if s.billable and s.system == "ICD-10-CM" and not "T36" <= s.code[:3] <= "T65"
+                      and s.code[0] not in "VWXYZ" and s.matched & rest]
+            if nature:
+                # The nature of the reaction: the code that says most of the other words, one the Index gives for
+                # a drug ("Urticaria, drug") before one that does not.
+                def nature_value(s: _Scored) -> tuple[float, float]:
+                    by_drug = 0.3 if not self._parsed[s.rowid][9][1].isdisjoint(("drug", "medic", "medicin")) else 0.0
+                    return sum(v for n, v in s.contributions.items() if n in rest) + by_drug, s.score
+
+                head = max(nature, key=nature_value)
+                head.also = (code,)
+                head.score = top + 2.0
+                drug.score = top + 1.0
+                return
+        drug.score = top + 2.0
+
+    def _complete(self, code: str, seventh: str) -> str | None:
+        """A Table code completed to a billable code: the 7th character (placeholder X where needed)."""
+        nodot = _nodot(code)
+        rows = self.db.execute("SELECT code, nodot FROM codes WHERE nodot BETWEEN ? AND ? AND billable = 1 "
+                               "AND system = 'ICD-10-CM' ORDER BY length(nodot), nodot", (nodot, nodot + "~")).fetchall()
+        if any(n == nodot for _c, n in rows):
+            return next(c for c, n in rows if n == nodot)
+        return next((c for c, n in rows if len(n) == 7 and n.endswith(seventh) and set(n[len(nodot):-1]) <= {"X"}),
+                    None)
 
     # ---------------------------------------------------------------------------------- pages and the Index
     def lookup(self, code: str) -> Hit | None:
