@@ -64,6 +64,8 @@ DRUG_ADVERSE = frozenset({"advers", "side", "reaction", "induc", "caus", "from"}
 DRUG_UNDERDOSING = frozenset({"underdos", "miss", "skip", "ran", "noncompli", "forgot", "stop", "short"})
 DRUG_COLUMN_WORDS = frozenset({"effect", "accident", "unintent", "intent", "self", "harm", "suicid", "assault",
                                "undetermin", "deliber", "took", "much", "mani", "too", "dose", "dosag"})
+# Words between a condition and a drug that say the drug caused it ("rash from amoxicillin").
+CAUSAL = (" from ", " due to ", " caused by ", "induced ", " secondary to ", " after taking ", " on ", " while taking ")
 GENERIC_DRUG_WORDS = frozenset({"drug", "agent", "medic", "medicin", "nec", "nos", "prepar", "compound"})
 # A drug named with these is a status, an allergy or a service, not a reaction to the drug.
 DRUG_NOT_ADVERSE = frozenset({"long", "term", "use", "histori", "allergi", "status", "inject", "shot", "mg", "unit",
@@ -877,7 +879,7 @@ class Encoder:
             if query_stems & {"undetermin"}:
                 return ("poison", "undetermin")
             return ("poison", "accident")
-        causal = any(w in text for w in (" from ", " due to ", " caused by ", "induced ", " secondary to ", " after taking ", " on ", " while taking "))
+        causal = any(w in text for w in CAUSAL)
         if query_stems & DRUG_ADVERSE or causal or (condition and not query_stems & DRUG_NOT_ADVERSE):
             return ("advers",)
         return None
@@ -888,7 +890,7 @@ class Encoder:
         strong = [(n, c) for n, c in enumerate(concepts) if not c.negated and c.known and not c.weak
                   and not c.exact & (DRUG_COLUMN_WORDS | DRUG_ADVERSE | DRUG_POISONING | DRUG_UNDERDOSING)]
         best: tuple[float, int, str, set[int]] | None = None
-        for n, c in strong:
+        for _n, c in strong:
             expression = f"{c.fts} AND " + " AND ".join(f'"{w}"' for w in column)
             try:
                 rows = self.db.execute(
@@ -927,8 +929,7 @@ class Encoder:
         if entry is None:
             return
         table_code, substance = entry
-        if column == ("advers",) and not (query_stems & DRUG_ADVERSE or any(
-                w in text for w in (" from ", " due to ", " caused by ", "induced ", " secondary to ", " after taking ", " on ", " while taking "))):
+        if column == ("advers",) and not (query_stems & DRUG_ADVERSE or any(w in text for w in CAUSAL)):
             # A drug named with a condition and no word between ("statin myopathy"): only a drug's own name, one no
             # Tabular title or inclusion term uses (so "kidney", "dog" or "insulin" are not read as a drug taken).
             def in_titles(c: _Concept) -> bool:
