@@ -501,6 +501,8 @@ class _Scored:
 # words, and (inclusion terms and lay words, Index entries, categories above).
 _Row_words = tuple[int, str, str, str, int, int, str, frozenset[str], frozenset[str],
                    tuple[frozenset[str], frozenset[str], frozenset[str]]]
+# Where a query names a second condition: "with", "and", "due to", "in", "from", "+" between words.
+_TWO_CONDITIONS = re.compile(r"\s(?:with|w/|and|due to|secondary to|caused by|in|from|\+)\s")
 _BMI = re.compile(r"\b(?:bmi|body mass index(?: bmi)?)\s*(?:of|is|=|:|was)?\s*(\d{2}(?:\.\d+)?)")
 FIELD_WEIGHTS = (1.0, 0.85, 0.8, 0.5)  # title, inclusion terms and lay words, Index entries, categories above
 
@@ -557,6 +559,8 @@ class Encoder:
         self._vocabulary: _Vocabulary | None = None
         self._bmi: list[tuple[float, float, str]] | None = None
         self._parsed: dict[int, _Row_words] = {}
+        self._drug_words: frozenset[str] | None = None
+        self._titled: dict[str, bool] = {}
 
     @property
     def db(self) -> sqlite3.Connection:
@@ -573,6 +577,16 @@ class Encoder:
                 if self._vocabulary is None:
                     self._vocabulary = _Vocabulary(self.db)
         return self._vocabulary
+
+    @property
+    def drug_words(self) -> frozenset[str]:
+        """The stems of the substances of the Table of Drugs and Chemicals (its main terms), less generic words."""
+        if self._drug_words is None:
+            names = self.db.execute("SELECT DISTINCT substr(path, 1, instr(path || ' →', ' →') - 1) FROM alpha_index "
+                                    "WHERE source = 'Drugs'").fetchall()
+            self._drug_words = frozenset(s for (name,) in names for s in _stems_text(name)
+                                         if len(s) >= 3 and not s[0].isdigit()) - GENERIC_DRUG_WORDS
+        return self._drug_words
 
     def _title(self, code: str, system: str, title: str) -> str:
         if system == "CPT":
@@ -691,7 +705,8 @@ class Encoder:
                     run(" OR ".join(c.fts for c in required), 100)
             strong = [c for c in positive if not c.weak]
             if (relaxed and len(required) >= 2) or len(strong) >= 4:
-                for c in strong[:8]:  # no code has every word: the likeliest codes of each, for two-code answers
+                # No code has every word: the likeliest codes of the rarest words, for two-code answers.
+                for c in sorted(strong, key=lambda c: -c.weight)[:5]:
                     run(c.fts, 10)
         if bmi:
             row = self.db.execute("SELECT rowid FROM codes WHERE code = ?", (bmi,)).fetchone()
@@ -826,13 +841,14 @@ class Encoder:
         strong = {n for n, c in enumerate(concepts) if not c.negated and not c.weak and c.known}
         best: tuple[float, _Scored, _Scored, bool] | None = None
         numbers = {n for n in strong if concepts[n].stem[:1].isdigit()}  # "stage 4", "3b": the code that says it
+        candidates = [(s, _nodot(s.code)) for s in scored[:60] if s.billable]
         for head in [s for s in scored[:10] if s.pairs != "[]" and s.billable][:3]:
             notes = json.loads(head.pairs)
             ranges = [(low, high) for low, high, _level in notes]
             own = [(low, high) for low, high, level in notes if level == 0]
             first = [(low, high) for low, high, level in notes if level == 2]
             leftover = strong - {n for n, v in head.contributions.items() if v > 0}
-            pool = [s for s in scored[:60] if s is not head and s.billable and _in_ranges(_nodot(s.code), ranges)]
+            pool = [s for s, nodot in candidates if s is not head and _in_ranges(nodot, ranges)]
             if leftover and not any(s.matched & leftover for s in pool):
                 pool += [s for s in self._rank(concepts, self._in_note_ranges(ranges, [concepts[n] for n in leftover]))[:20]
                          if s.billable]
@@ -921,24 +937,29 @@ class Encoder:
         strong = {n for n, c in enumerate(concepts) if not c.negated and c.known and not c.weak}
         if not strong or query_stems & SERVICE_STEMS - {"treatment"}:
             return
+        if not any(concepts[n].exact & self.drug_words for n in strong):
+            return  # no word of the query names a substance of the Table
         text = f" {normalise(query)} "
         column = self._drug_column(query_stems, text, condition=True)
         if column is None:
+            return
+        implicit = column == ("advers",) and not (query_stems & DRUG_ADVERSE or any(w in text for w in CAUSAL))
+        if implicit and not any(concepts[n].exact & self.drug_words and not self._in_titles(concepts[n].exact)
+                                for n in strong):
+            # A drug named with a condition and no word between ("statin myopathy"): only a drug's own name, one no
+            # Tabular title or inclusion term uses (so "kidney", "dog" or "insulin" are not read as a drug taken).
             return
         entry = self._drug_entry(concepts, column)
         if entry is None:
             return
         table_code, substance = entry
-        if column == ("advers",) and not (query_stems & DRUG_ADVERSE or any(w in text for w in CAUSAL)):
-            # A drug named with a condition and no word between ("statin myopathy"): only a drug's own name, one no
-            # Tabular title or inclusion term uses (so "kidney", "dog" or "insulin" are not read as a drug taken).
-            def in_titles(c: _Concept) -> bool:
-                words = " OR ".join(f'"{w}"' for w in c.exact)
-                return self.db.execute("SELECT 1 FROM codes_fts WHERE codes_fts MATCH ? LIMIT 1",
-                                       (f"{{title_s terms_s}} : ({words})",)).fetchone() is not None
-
-            if all(concepts[n].exact & GENERIC_DRUG_WORDS or in_titles(concepts[n]) for n in substance):
-                return
+        said = {w for n in substance for w in concepts[n].exact} - GENERIC_DRUG_WORDS
+        if any(not said.isdisjoint(self._parsed[s.rowid][7]) for s in scored[:5]
+               if s.system == "ICD-10-CM" and not "T36" <= s.code[:3] <= "T65"):
+            return  # a code's own title has the word ("methicillin resistant staphylococcus"): not a drug taken
+        if implicit and all(concepts[n].exact & GENERIC_DRUG_WORDS or self._in_titles(concepts[n].exact)
+                            for n in substance):
+            return
         seventh = "S" if "sequela" in query_stems else "D" if query_stems & LATER_ENCOUNTER_STEMS else "A"
         code = self._complete(table_code, seventh)
         if code is None:
@@ -973,6 +994,20 @@ class Encoder:
                 drug.score = top + 1.0
                 return
         drug.score = top + 2.0
+
+    def _in_titles(self, stems: frozenset[str]) -> bool:
+        """Whether a Tabular title or inclusion term has one of the stems (remembered: the index never changes)."""
+        key = " ".join(sorted(stems))
+        known = self._titled.get(key)
+        if known is None:
+            words = " OR ".join(f'"{w}"' for w in sorted(stems))
+            try:
+                known = self.db.execute("SELECT 1 FROM codes_fts WHERE codes_fts MATCH ? LIMIT 1",
+                                        (f"{{title_s terms_s}} : ({words})",)).fetchone() is not None
+            except sqlite3.OperationalError:
+                known = True
+            self._titled[key] = known
+        return known
 
     def _complete(self, code: str, seventh: str) -> str | None:
         """A Table code completed to a billable code: the 7th character (placeholder X where needed)."""
@@ -1040,8 +1075,21 @@ class Encoder:
     def alphabetic_index(self, query: str, limit: int = 20) -> list[IndexEntry]:
         """The coder's path: entries of the Index, the Table of Drugs and Chemicals, the External Cause Index and
         the Neoplasm Table (main term → subterms → column) with the code each leads to, searched as forgivingly
-        as the codes are."""
+        as the codes are. A query naming two conditions ("dm2 with ckd 3a", "cellulitis due to mrsa") is looked
+        up whole and by each condition, the best entries of each taken in turn: a coder looks each one up."""
         q = (query or "").strip()[:MAX_QUERY]
+        parts = [p for p in _TWO_CONDITIONS.split(normalise(q)) if p.strip()]
+        if len(parts) < 2:
+            return self._index_entries(q, limit)
+        lists = [self._index_entries(q, limit)] + [self._index_entries(p, limit) for p in parts[:3]]
+        out: list[IndexEntry] = []
+        for rank in range(limit):
+            for entries in lists:
+                if rank < len(entries) and entries[rank] not in out:
+                    out.append(entries[rank])
+        return out[:limit]
+
+    def _index_entries(self, q: str, limit: int) -> list[IndexEntry]:
         concepts = self.concepts(q) if q else []
         positive = [c for c in concepts if not c.negated and c.known]
         required = [c for c in positive if not c.weak] or positive
@@ -1060,6 +1108,9 @@ class Encoder:
         if len(found) < 20 and len(required) >= 2:
             for i in range(len(required)):
                 run(" AND ".join(c.fts for j, c in enumerate(required) if j != i), 100)
+            if len(found) < 20:  # no entry has all but one of the words (two conditions): the rarest words' entries
+                for c in sorted(required, key=lambda c: -c.weight)[:4]:
+                    run(c.fts, 100)
         if not found:
             return []
         total = sum(c.weight for c in concepts if not c.weak) or 1.0
