@@ -746,42 +746,46 @@ class Encoder:
         conflicts = [(other, 3.0) for one, other in OPPOSITES if one in query_stems and other not in query_stems]
         conflicts += [(word, cost) for word, cost in UNASKED if word not in query_stems]
         out = []
+        plan = [(n, c.negated, c.weak, c.exact, c.words, c.prefix, c.weight) for n, c in enumerate(concepts)]
+        ignore = everything | WEAK | {"unspecifi"}
         for rowid, code, system, title, billable, flags, pairs, title_words, negated, other in self._rows(rowids):
             penalty = 0.0
             contributions: dict[int, float] = {}
-            for n, c in enumerate(concepts):
-                if c.negated:
-                    if not c.words.isdisjoint(negated):
-                        contributions[n] = c.weight
-                    elif not c.exact.isdisjoint(title_words):
+            terms, idx, ctx = other
+            for n, is_negated, weak, exact, words, prefix, weight in plan:
+                if is_negated:
+                    if not words.isdisjoint(negated):
+                        contributions[n] = weight
+                    elif not exact.isdisjoint(title_words):
                         penalty += 4.0  # "no hypertension" asked; the code says hypertension
-                    else:
-                        if not (c.exact.isdisjoint(other[1]) and c.exact.isdisjoint(other[2])):
-                            penalty += 1.5  # ... or its category does
+                    elif not (exact.isdisjoint(idx) and exact.isdisjoint(ctx)):
+                        penalty += 1.5  # ... or its category does
                     continue
-                if not c.exact.isdisjoint(title_words):
+                # Where the word is: the title, inclusion terms and lay words, Index entries, categories above
+                # (FIELD_WEIGHTS); a word that only begins one counts 0.7 of that.
+                if not exact.isdisjoint(title_words):
                     best = 1.0
                 else:
-                    best = next((w for w, words in zip(FIELD_WEIGHTS[1:], other, strict=True)
-                                 if not c.exact.isdisjoint(words)), 0.0)
-                    if best < 0.7 and c.prefix:
-                        best = max(best, next((0.7 * w for w, words in zip(FIELD_WEIGHTS, (title_words, *other),
-                                                                           strict=True)
-                                               if not c.prefix.isdisjoint(words)), 0.0))
-                if best == 0.0 and not c.exact.isdisjoint(negated):
-                    penalty += 4.0  # "with aura" asked; the code is "without aura"
+                    best = (0.85 if not exact.isdisjoint(terms) else 0.8 if not exact.isdisjoint(idx)
+                            else 0.5 if not exact.isdisjoint(ctx) else 0.0)
+                    if best < 0.7 and prefix:
+                        best = max(best, 0.7 if not prefix.isdisjoint(title_words) else
+                                   0.595 if not prefix.isdisjoint(terms) else 0.56 if not prefix.isdisjoint(idx)
+                                   else 0.35 if not prefix.isdisjoint(ctx) else 0.0)
+                    if best == 0.0 and not exact.isdisjoint(negated):
+                        penalty += 4.0  # "with aura" asked; the code is "without aura"
                 if best:
-                    if c.weak:
+                    if weak:
                         penalty -= 1.0 * best  # right/left/initial/acute as asked
                         contributions[n] = 0.0
                     else:
-                        contributions[n] = c.weight * best
-                elif c.weak:
+                        contributions[n] = weight * best
+                elif weak:
                     penalty += 0.8
             cover = sum(contributions.values())
             # Words of the title the query did not ask for: a more specific code than asked. (hitsim's own lay
             # descriptions of CPT numbers are worded freely: their length says nothing.)
-            extra = len(title_words - everything - WEAK - {"unspecifi"}) if system != "CPT" else 0
+            extra = len(title_words - ignore) if system != "CPT" else 0
             score = 10.0 * cover / total - 0.3 * min(extra, 8) - penalty
             score += 1.5 if billable else 0.0
             score += 0.7 if flags & COMMON else 0.0
