@@ -820,20 +820,28 @@ class Encoder:
     def _in_note_ranges(self, ranges: list[tuple[str, str]], concepts: list[_Concept]) -> list[int]:
         """Codes a note points at that have the words the first code lacks: all of a small range (B95-B97),
         or those matching the words in a large one (Chapter 20)."""
-        where = " OR ".join("nodot BETWEEN ? AND ?" for _ in ranges)
         params = tuple(x for low, high in ranges for x in (low, high + "~"))
-        rows = self.db.execute(f"SELECT rowid, title_s || ' ' || terms_s || ' ' || idx_s || ' ' || ctx_s FROM codes "
-                               f"WHERE {where} LIMIT 301", params).fetchall()
+        rows: list[tuple[int, str]] = []
+        for low, high in ranges:  # one range at a time: an OR of ranges would read the whole table
+            rows += self.db.execute("SELECT rowid, title_s || ' ' || terms_s || ' ' || idx_s || ' ' || ctx_s FROM codes "
+                                    "WHERE nodot BETWEEN ? AND ? LIMIT 301", (low, high + "~")).fetchall()
+            if len(rows) > 300:
+                break
         if len(rows) <= 300:
             # Only those with a word the first code lacks can add to it (ranking the rest is wasted time).
             wanted = frozenset().union(*(c.words for c in concepts if c.known and not c.negated))
             return [rowid for rowid, words in rows if not wanted.isdisjoint(words.split())]
-        required = [c for c in concepts if c.known and not c.negated]
+        # Words of thousands of codes (laceration, fracture) would read all of them to find the few in the range:
+        # a large range is searched by its rarer words only.
+        vocab = self.vocabulary
+        required = [c for c in concepts if c.known and not c.negated and vocab.stem_df.get(c.stem, 0) <= 2000]
         if not required:
             return []
+        # The words find, the range filters ("+nodot": not the index on nodot, which would walk all of Chapter 20).
+        plain = " OR ".join("+c.nodot BETWEEN ? AND ?" for _ in ranges)
         try:
             return [r[0] for r in self.db.execute(
-                f"SELECT c.rowid FROM codes_fts f JOIN codes c ON c.rowid = f.rowid WHERE codes_fts MATCH ? AND ({where}) "
+                f"SELECT c.rowid FROM codes_fts f JOIN codes c ON c.rowid = f.rowid WHERE codes_fts MATCH ? AND ({plain}) "
                 "LIMIT 100", (" AND ".join(c.fts for c in required), *params))]
         except sqlite3.OperationalError:
             return []
