@@ -261,3 +261,56 @@ def test_cpt_codes_carry_only_hitsims_own_lay_words(encoder):
     for code in ("93000", "90686", "36415"):
         page = encoder.page(code)
         assert page["system"] == "CPT" and page["lay_description"]
+
+
+# ------------------------------------------------------------------------------------ issue #10, second round
+@pytest.mark.parametrize(("query", "first"), [
+    ("intentional overdose of acetaminophen", "T39.1X2A"),  # self-harm column (I.C.19.e.5.b)
+    ("took too much ibuprofen", "T39.311A"),  # no intent documented: accidental (I.C.19.e.5.b)
+    ("underdosing of lisinopril", "T46.4X6A"),  # underdosing column (I.C.19.e.5.c)
+])
+def test_the_table_of_drugs_column_follows_the_words_of_the_query(encoder, query, first):
+    assert encoder.search(query, 5)[0].code == first
+
+
+@pytest.mark.parametrize(("query", "codes"), [
+    ("hives from amoxicillin", ("L50.0", "T36.0X5A")),  # the nature first, then the adverse effect (I.C.19.e.5.a)
+    ("lisinopril cough", ("R05.9", "T46.4X5A")),
+    ("statin myopathy", ("G72.0", "T46.6X5A")),  # a drug class by its everyday name
+])
+def test_an_adverse_effect_is_offered_as_its_nature_then_the_drug_code(encoder, query, codes):
+    assert encoder.search(query, 5)[0].codes == codes
+
+
+@pytest.mark.parametrize("query", ["long term use of warfarin", "allergy to penicillin", "cellulitis right leg due to mrsa"])
+def test_a_drug_named_for_a_status_or_an_organism_is_not_read_as_a_drug_taken(encoder, query):
+    assert not any(c.startswith(("T36", "T37", "T38", "T39", "T4", "T50")) for c in encoder.search(query, 1)[0].codes)
+
+
+@pytest.mark.parametrize(("query", "first"), [
+    ("osteoarthritis left knee", "M17.12"), ("osteoarthritis right knee", "M17.11"),  # never the other side
+    ("cellulitis of right arm", "L03.113"),  # an arm is an upper limb, not a lower one
+    ("history of breast cancer", "Z85.3"),  # the patient's own history unless the query says family
+])
+def test_the_side_the_limb_and_whose_history_are_respected(encoder, query, first):
+    assert encoder.search(query, 5)[0].code == first
+
+
+@pytest.mark.parametrize(("query", "code"), [("dnr", "Z66"), ("hiv disease", "B20"), ("bmi 45", "Z68.42")])
+def test_codes_whose_category_shares_a_block_name_are_in_the_index(encoder, query, code):
+    """B20, Z66 and the Z68 codes sit in blocks named like their category; they were once left out."""
+    assert encoder.lookup(code) is not None
+    assert code in [c for h in encoder.search(query, 3) for c in h.codes]
+
+
+@pytest.mark.parametrize(("query", "codes"), [
+    ("htn ckd stage 3b", ("I12.9", "N18.32")),  # I12.9's title says "stage 1 through stage 4": the number picks N18.32
+    ("anemia in chronic kidney disease stage 4", ("N18.4", "D63.1")),  # D63.1: code first the CKD (I.A.13)
+])
+def test_a_notes_second_code_is_the_one_the_query_names_in_the_right_order(encoder, query, codes):
+    assert encoder.search(query, 3)[0].codes == codes
+
+
+def test_the_index_path_looks_up_each_of_two_conditions(encoder):
+    codes = [entry.code for entry in encoder.alphabetic_index("gout due to thiazide", 6)]
+    assert "M10.9" in codes and any(c and c.startswith("T50.2X5") for c in codes)

@@ -21,7 +21,9 @@ import xml.etree.ElementTree as ET
 from bisect import bisect_left
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from functools import cache
 from importlib import resources
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +47,7 @@ from simulator.coding.words import (
     tokens,
 )
 
-INDEX_VERSION = "2"  # bump when the schema or the data changes
+INDEX_VERSION = "3"  # bump when the schema or the data changes
 ICD10CM_RELEASE = "ICD-10-CM FY2026 (April 1, 2026 update)"
 HCPCS_RELEASE = "HCPCS Level II, October 2025"
 INDEX_RELEASE = "ICD-10-CM Index, Table of Drugs and Chemicals, External Cause Index, Neoplasm Table (FY2025)"
@@ -56,6 +58,24 @@ _CODE_IN_TEXT = re.compile(r"\b([A-Z]\d[0-9A-Z](?:\.[0-9A-Z]{1,4})?)(?:-?\s*-\s*
 
 # Flags kept per code for ranking.
 PEDIATRIC, PREGNANCY, LATER_ENCOUNTER, QUALITY_MEASURE, COMMON, SEVENTH_OPEN, INTENT, DEFAULT = 1, 2, 4, 8, 16, 32, 64, 128
+# The Table of Drugs and Chemicals' columns, by the words people use for them.
+DRUG_POISONING = frozenset({"poison", "overdos", "od", "toxic", "ingest", "intox"})
+DRUG_ADVERSE = frozenset({"advers", "side", "reaction", "induc", "caus", "from"})
+DRUG_UNDERDOSING = frozenset({"underdos", "miss", "skip", "ran", "noncompli", "forgot", "stop", "short"})
+DRUG_COLUMN_WORDS = frozenset({"effect", "accident", "unintent", "intent", "self", "harm", "suicid", "assault",
+                               "undetermin", "deliber", "took", "much", "mani", "too", "dose", "dosag"})
+# Words between a condition and a drug that say the drug caused it ("rash from amoxicillin").
+CAUSAL = (" from ", " due to ", " caused by ", "induced ", " secondary to ", " after taking ", " on ", " while taking ")
+GENERIC_DRUG_WORDS = frozenset({"drug", "agent", "medic", "medicin", "nec", "nos", "prepar", "compound"})
+# A drug named with these is a status, an allergy or a service, not a reaction to the drug.
+DRUG_NOT_ADVERSE = frozenset({"long", "term", "use", "histori", "allergi", "status", "inject", "shot", "mg", "unit",
+                              "prescript", "refill", "monitor", "level", "screen", "therapeut", "administr", "depend",
+                              "abus", "withdraw"})
+# Pairs of words where a query that says one excludes a code that says only the other (stems).
+OPPOSITES = (("right", "left"), ("left", "right"), ("upper", "lower"), ("lower", "upper"))
+# Words a code's title says that the query must say too: a family history is not the patient's own; a
+# male breast is the rarer (stems, with the cost when not asked).
+UNASKED = (("famili", 2.0), ("male", 0.7))
 INTENT_STEMS = frozenset({"intent", "self", "harm", "suicid", "assault", "undetermin", "deliber", "homicid"})
 
 
@@ -135,16 +155,12 @@ def _as_list(value: Any) -> list[str]:
     return [v for v in value if v] if isinstance(value, list) else []
 
 
-def _section_notes(icd: Any, code: str) -> dict[str, list[str]]:
-    getters = {"excludes1": icd.get_excludes1, "excludes2": icd.get_excludes2, "includes": icd.get_includes,
-               "inclusion_terms": icd.get_inclusion_term, "code_first": icd.get_code_first,
-               "use_additional_code": icd.get_use_additional_code, "code_also": icd.get_code_also, "notes": icd.get_notes}
-    notes = {}
-    for name, getter in getters.items():
-        value = _as_list(getter(code))
-        if value:
-            notes[name] = value
-    return notes
+def _section_notes(node: Any) -> dict[str, list[str]]:
+    """A Tabular entry's own notes, by kind (the entry's, not inherited: pages add the ancestors' notes)."""
+    fields = {"excludes1": node.excludes1, "excludes2": node.excludes2, "includes": node.includes,
+              "inclusion_terms": node.inclusion_term, "code_first": node.code_first,
+              "use_additional_code": node.use_additional_code, "code_also": node.code_also, "notes": node.notes}
+    return {name: value for name, raw in fields.items() if (value := _as_list(raw))}
 
 
 def _flags(code: str, system: str, title_stems: set[str]) -> int:
@@ -184,21 +200,29 @@ class _Row:
 
 
 def _icd_rows(common: set[str]) -> tuple[list[_Row], list[tuple[str, str, str]]]:
-    import simple_icd_10_cm as icd  # slow import: only when the index is built
+    """Every Tabular entry: codes as rows, chapters and blocks as sections. The package's parsed tree is walked
+    once (its public getters look every code up again: ten times slower over 98,000 codes)."""
+    import simple_icd_10_cm  # noqa: F401  (slow import: only when the index is built)
+    from simple_icd_10_cm import simple_icd_10_cm as tabular
 
     rows: list[_Row] = []
     sections: list[tuple[str, str, str]] = []
-    for code in icd.get_all_codes(True):
-        if icd.is_chapter(code) or icd.is_block(code):
-            sections.append((code, icd.get_description(code), json.dumps(_section_notes(icd, code))))
-            continue
-        notes = _section_notes(icd, code)
-        ancestors = icd.get_ancestors(code)
-        parents = [a for a in ancestors if not (icd.is_chapter(a) or icd.is_block(a))]
-        page = {"parents": parents, "notes": notes, "seventh_characters": icd.get_seven_chr_def(code) or {}}
-        rows.append(_Row(code, "ICD-10-CM", icd.get_description(code), bool(icd.is_leaf(code)),
-                         notes.get("inclusion_terms", []), parents, [a for a in ancestors if a not in parents], page,
-                         common=code in common))
+
+    def walk(node: Any, parents: list[str], above: list[str]) -> None:
+        notes = _section_notes(node)
+        if node.type in ("chapter", "section"):
+            sections.append((node.name, node.description, json.dumps(notes)))
+            above = [node.name, *above]
+        else:
+            page = {"parents": parents, "notes": notes, "seventh_characters": dict(node.seven_chr_def)}
+            rows.append(_Row(node.name, "ICD-10-CM", node.description, not node.children,
+                             notes.get("inclusion_terms", []), parents, above, page, common=node.name in common))
+            parents = [node.name, *parents]
+        for child in node.children:
+            walk(child, parents, above)
+
+    for chapter in tabular._chapter_list:
+        walk(chapter, [], [])
     return rows, sections
 
 
@@ -293,6 +317,18 @@ def _stems_text(text: str) -> tuple[str, ...]:
     return positive + negated
 
 
+def _path_stems(path: str, modifiers: str) -> tuple[list[str], list[str]]:
+    """The stems of an Index path and its modifiers, positive and negated; each part is read alone (a negation
+    ends at the part's end, as at a comma), so the many entries sharing a main term share its analysis."""
+    positive: list[str] = []
+    negated: list[str] = []
+    for part in (*path.split(" → "), modifiers):
+        pos, neg, _words = analyse(part)
+        positive += pos
+        negated += neg
+    return positive, negated
+
+
 def build_index(path: Path) -> Path:
     """Build the encoder database at ``path`` (atomically: a half-built index is never used)."""
     from simulator.clinical import load_catalog
@@ -313,50 +349,72 @@ def build_index(path: Path) -> Path:
                               + _xml_rows("icd-10-cm-neoplasm-2025.xml.gz", "Neoplasms"))
     # The Index is a synonym source: every entry's words count for the code it leads to (eponyms, lay terms,
     # "see" references), and for the codes below it when it stops at a category.
-    index_words: dict[str, set[str]] = defaultdict(set)
+    words_of: dict[str, set[str]] = defaultdict(set)
     for source, ipath, code, _see, _mod in index_rows:
         if code and code in by_code:
             parts = ipath.split(" → ")[1:] if source == "Neoplasms" else ipath.split(" → ")
             for part in parts:
-                index_words[code].update(_stems_text(part))
+                words_of[code].update(_stems_text(part))
+    index_words = {code: frozenset(words) for code, words in words_of.items()}
 
     records = []
-    word_df: Counter[str] = Counter()
-    stem_df: Counter[str] = Counter()
+    texts: list[str] = []  # every text whose words the spelling corrector may offer
+    stems_seen: list[frozenset[str]] = []  # per code, for how rare a stem is
     term_stems = {r.code: [s for t in r.terms for s in _stems_text(t)] + list(_stems_text(r.extra_words)) for r in rows}
+
+    # What a code inherits from the categories above it, worked out once per category (not once per code).
+    @cache
+    def inherited(parents: tuple[str, ...]) -> tuple[frozenset[str], frozenset[str], tuple[tuple[str, str, int], ...]]:
+        """(Index words, inclusion terms, "use additional code" ranges) of the categories ``parents`` (nearest
+        first): an Index entry that stops at a category leads to its codes; a category's note applies below it."""
+        if not parents:
+            return frozenset(), frozenset(), ()
+        idx, ctx, pairs = inherited(parents[1:])
+        holder = by_code.get(parents[0])
+        return (idx | index_words.get(parents[0], frozenset()), ctx | frozenset(term_stems.get(parents[0], ())),
+                _own_pairs(holder) + pairs)
+
+    def _own_pairs(holder: _Row | None) -> tuple[tuple[str, str, int], ...]:
+        """The ranges of a code's own "use additional code" (level 0, listed after it) and "code first" notes
+        (level 2, listed before it): the etiology/manifestation convention, Official Guidelines I.A.13."""
+        notes = holder.page.get("notes", {}) if holder else {}
+        return (tuple((low, high, 0) for text in notes.get("use_additional_code", []) for low, high in note_ranges(text))
+                + tuple((low, high, 2) for text in notes.get("code_first", []) for low, high in note_ranges(text)))
+
+    @cache
+    def section_pairs(section: str) -> tuple[tuple[str, str, int], ...]:
+        """A block's "use additional code" note (L00-L08: "Use additional code (B95-B97) to identify infectious
+        agent") applies to every code in it (level 0); Chapter 19: "Use secondary code(s) from Chapter 20 ... to
+        indicate cause of injury" (level 1). Chapter-wide "use additional code" notes (tobacco exposure in Chapters
+        9 and 10) are left to the categories that repeat them."""
+        notes = section_notes.get(section, {})
+        block = tuple((low, high, 0) for text in notes.get("use_additional_code", []) if "-" in section
+                      for low, high in note_ranges(text))
+        return block + tuple((low, high, 1) for text in notes.get("notes", [])
+                             if "secondary code" in text.lower() for low, high in note_ranges(text.split(".")[0]))
+
     for r in rows:
         positive, negated, _words = analyse(r.title)
         terms = term_stems[r.code]
-        idx = index_words.get(r.code, set())
-        ctx: set[str] = set()
-        for parent in r.parents:
-            ctx.update(term_stems.get(parent, ()))
-            idx = idx | index_words.get(parent, set())  # an Index entry that stops at a category leads to its codes
-        ctx -= set(positive) | set(terms) | idx
+        up_idx, up_ctx, up_pairs = inherited(tuple(r.parents))
+        idx = up_idx | index_words.get(r.code, frozenset())
+        ctx = up_ctx - set(positive) - set(terms) - idx
         flags = _flags(r.code, r.system, set(positive)) | (COMMON if r.common else 0)
         flags |= DEFAULT if r.code in COMMON_DEFAULTS else 0
-        pairs = []
-        for o in [r.code, *r.parents]:
-            holder = by_code.get(o)
-            for text in holder.page.get("notes", {}).get("use_additional_code", []) if holder else []:
-                pairs += [[low, high, 0] for low, high in note_ranges(text)]
-        for o in r.sections:
-            # Chapter 19: "Use secondary code(s) from Chapter 20 ... Codes within the T section that include the
-            # external cause do not require an additional external cause code" (T36-T65: poisoning, toxic effects).
-            if "T36" <= r.code[:3] <= "T65":
-                continue
-            for text in section_notes.get(o, {}).get("notes", []):
-                if "secondary code" in text.lower():
-                    pairs += [[low, high, 1] for low, high in note_ranges(text.split(".")[0])]
+        pairs = [list(p) for p in _own_pairs(r) + up_pairs]
+        # Chapter 19's note asks for the external cause from Chapter 20, "Codes within the T section that include
+        # the external cause do not require an additional external cause code" (T36-T65: poisoning, toxic effects).
+        if not "T36" <= r.code[:3] <= "T65":
+            pairs += [list(p) for o in r.sections for p in section_pairs(o)]
         records.append((r, " ".join(dict.fromkeys(positive)), " ".join(dict.fromkeys(negated)),
                         " ".join(dict.fromkeys(terms)), " ".join(sorted(idx)), " ".join(sorted(ctx)[:80]), flags, pairs))
-        for text in (r.title, *r.terms, r.extra_words):
-            word_df.update(analyse(text)[2])
-        for s in set(positive) | set(negated) | set(terms) | idx:
-            stem_df[s] += 1
-    for _source, ipath, _code, _see, _mod in index_rows:
-        for part in ipath.split(" → "):
-            word_df.update(analyse(part)[2])
+        texts.append(r.title)
+        texts += r.terms
+        texts.append(r.extra_words)
+        stems_seen.append(idx.union(positive, negated, terms))
+    texts += [part for _source, ipath, _code, _see, _mod in index_rows for part in ipath.split(" → ")]
+    word_df = Counter(chain.from_iterable(analyse(text)[2] for text in texts))
+    stem_df = Counter(chain.from_iterable(stems_seen))
 
     # Row order is the prior: common, billable, adult, initial-encounter codes first, shorter titles first.
     def prior(rec: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -366,6 +424,7 @@ def build_index(path: Path) -> Path:
 
     records.sort(key=prior)
     db = sqlite3.connect(tmp)
+    db.executescript("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;")  # a scratch file, renamed when whole
     db.executescript("""
         CREATE TABLE codes (code TEXT PRIMARY KEY, system TEXT, title TEXT, billable INTEGER, flags INTEGER,
                             page TEXT, nodot TEXT, pairs TEXT,
@@ -391,7 +450,7 @@ def build_index(path: Path) -> Path:
     db.executemany("INSERT OR IGNORE INTO sections VALUES (?, ?, ?)", sections)
     alpha = []
     for s, p, c, see, mod in index_rows:
-        index_positive, index_negated = text_stems(p.replace("→", ",") + ", " + mod)
+        index_positive, index_negated = _path_stems(p, mod)
         alpha.append((s, p, c if c in by_code else None, see, mod, " ".join(dict.fromkeys(index_positive + index_negated)),
                       " ".join(dict.fromkeys(index_negated)), " ".join(_stems_text(mod))))
     alpha.sort(key=lambda a: (a[0] != "Index", a[1].count("→"), len(a[1])))
@@ -438,6 +497,12 @@ class _Scored:
     also: tuple[str, ...] = ()
 
 
+# A code as ranking reads it: rowid, code, system, title, billable, flags, pairs (JSON), title words, negated
+# words, and (inclusion terms and lay words, Index entries, categories above).
+_Row_words = tuple[int, str, str, str, int, int, str, frozenset[str], frozenset[str],
+                   tuple[frozenset[str], frozenset[str], frozenset[str]]]
+# Where a query names a second condition: "with", "and", "due to", "in", "from", "+" between words.
+_TWO_CONDITIONS = re.compile(r"\s(?:with|w/|and|due to|secondary to|caused by|in|from|\+)\s")
 _BMI = re.compile(r"\b(?:bmi|body mass index(?: bmi)?)\s*(?:of|is|=|:|was)?\s*(\d{2}(?:\.\d+)?)")
 FIELD_WEIGHTS = (1.0, 0.85, 0.8, 0.5)  # title, inclusion terms and lay words, Index entries, categories above
 
@@ -493,6 +558,9 @@ class Encoder:
         self._lock = threading.Lock()
         self._vocabulary: _Vocabulary | None = None
         self._bmi: list[tuple[float, float, str]] | None = None
+        self._parsed: dict[int, _Row_words] = {}
+        self._drug_words: frozenset[str] | None = None
+        self._titled: dict[str, bool] = {}
 
     @property
     def db(self) -> sqlite3.Connection:
@@ -509,6 +577,16 @@ class Encoder:
                 if self._vocabulary is None:
                     self._vocabulary = _Vocabulary(self.db)
         return self._vocabulary
+
+    @property
+    def drug_words(self) -> frozenset[str]:
+        """The stems of the substances of the Table of Drugs and Chemicals (its main terms), less generic words."""
+        if self._drug_words is None:
+            names = self.db.execute("SELECT DISTINCT substr(path, 1, instr(path || ' →', ' →') - 1) FROM alpha_index "
+                                    "WHERE source = 'Drugs'").fetchall()
+            self._drug_words = frozenset(s for (name,) in names for s in _stems_text(name)
+                                         if len(s) >= 3 and not s[0].isdigit()) - GENERIC_DRUG_WORDS
+        return self._drug_words
 
     def _title(self, code: str, system: str, title: str) -> str:
         if system == "CPT":
@@ -597,6 +675,7 @@ class Encoder:
         if not scored:
             return []
         self._add_pairs(scored, concepts)
+        self._add_drug_table(scored, concepts, q)
         scored.sort(key=lambda s: -s.score)
         return [Hit(s.code, s.system, self._title(s.code, s.system, s.title), s.billable, s.also)
                 for s in scored[:limit]]
@@ -626,13 +705,30 @@ class Encoder:
                     run(" OR ".join(c.fts for c in required), 100)
             strong = [c for c in positive if not c.weak]
             if (relaxed and len(required) >= 2) or len(strong) >= 4:
-                for c in strong[:8]:  # no code has every word: the likeliest codes of each, for two-code answers
+                # No code has every word: the likeliest codes of the rarest words, for two-code answers.
+                for c in sorted(strong, key=lambda c: -c.weight)[:5]:
                     run(c.fts, 10)
         if bmi:
             row = self.db.execute("SELECT rowid FROM codes WHERE code = ?", (bmi,)).fetchone()
             if row:
                 found[row[0]] = None
         return list(found)
+
+    def _rows(self, rowids: list[int]) -> list[_Row_words]:
+        """The codes' words as sets, read and split once per process (the same codes come up query after query)."""
+        cache = self._parsed
+        missing = [r for r in rowids if r not in cache]
+        if missing:
+            if len(cache) > 30_000:
+                cache.clear()
+            marks = ",".join("?" * len(missing))
+            for (rowid, code, system, title, billable, flags, pairs, title_s, neg_s, terms_s, idx_s, ctx_s) in self.db.execute(
+                    f"SELECT rowid, code, system, title, billable, flags, pairs, title_s, neg_s, terms_s, idx_s, ctx_s "
+                    f"FROM codes WHERE rowid IN ({marks})", missing):
+                cache[rowid] = (rowid, code, system, title, billable, flags, pairs, frozenset(title_s.split()),
+                                frozenset(neg_s.split()),
+                                (frozenset(terms_s.split()), frozenset(idx_s.split()), frozenset(ctx_s.split())))
+        return [row for r in sorted(rowids) if (row := cache.get(r)) is not None]  # row order is the prior
 
     def _rank(self, concepts: list[_Concept], rowids: list[int], bmi: str | None = None) -> list[_Scored]:
         if not rowids:
@@ -645,51 +741,51 @@ class Encoder:
         total = sum(c.weight for c in concepts if not c.weak) or sum(c.weight for c in concepts) or 1.0
         everything = frozenset().union(*(c.words for c in concepts))
         wants_intent = bool(query_stems & INTENT_STEMS)
+        # Words the query says one of and not the other: a code that says the other is the wrong code (the right
+        # knee is not the left; an arm is not a leg), not a near miss. And a family history is only what is asked.
+        conflicts = [(other, 3.0) for one, other in OPPOSITES if one in query_stems and other not in query_stems]
+        conflicts += [(word, cost) for word, cost in UNASKED if word not in query_stems]
         out = []
-        marks = ",".join("?" * len(rowids))
-        for (rowid, code, system, title, billable, flags, pairs, title_s, neg_s, terms_s, idx_s, ctx_s) in self.db.execute(
-                f"SELECT rowid, code, system, title, billable, flags, pairs, title_s, neg_s, terms_s, idx_s, ctx_s "
-                f"FROM codes WHERE rowid IN ({marks})", rowids):
-            title_words = set(title_s.split())
-            other: list[set[str]] = []  # inclusion terms and lay words, Index entries, categories above: read if needed
-            negated = set(neg_s.split()) if neg_s else set()
+        plan = [(n, c.negated, c.weak, c.exact, c.words, c.prefix, c.weight) for n, c in enumerate(concepts)]
+        ignore = everything | WEAK | {"unspecifi"}
+        for rowid, code, system, title, billable, flags, pairs, title_words, negated, other in self._rows(rowids):
             penalty = 0.0
             contributions: dict[int, float] = {}
-            for n, c in enumerate(concepts):
-                if c.negated:
-                    if not c.words.isdisjoint(negated):
-                        contributions[n] = c.weight
-                    elif not c.exact.isdisjoint(title_words):
+            terms, idx, ctx = other
+            for n, is_negated, weak, exact, words, prefix, weight in plan:
+                if is_negated:
+                    if not words.isdisjoint(negated):
+                        contributions[n] = weight
+                    elif not exact.isdisjoint(title_words):
                         penalty += 4.0  # "no hypertension" asked; the code says hypertension
-                    else:
-                        other = other or [set(terms_s.split()), set(idx_s.split()), set(ctx_s.split())]
-                        if not (c.exact.isdisjoint(other[1]) and c.exact.isdisjoint(other[2])):
-                            penalty += 1.5  # ... or its category does
+                    elif not (exact.isdisjoint(idx) and exact.isdisjoint(ctx)):
+                        penalty += 1.5  # ... or its category does
                     continue
-                if not c.exact.isdisjoint(title_words):
+                # Where the word is: the title, inclusion terms and lay words, Index entries, categories above
+                # (FIELD_WEIGHTS); a word that only begins one counts 0.7 of that.
+                if not exact.isdisjoint(title_words):
                     best = 1.0
                 else:
-                    other = other or [set(terms_s.split()), set(idx_s.split()), set(ctx_s.split())]
-                    best = next((w for w, words in zip(FIELD_WEIGHTS[1:], other, strict=True)
-                                 if not c.exact.isdisjoint(words)), 0.0)
-                    if best < 0.7 and c.prefix:
-                        best = max(best, next((0.7 * w for w, words in zip(FIELD_WEIGHTS, (title_words, *other),
-                                                                           strict=True)
-                                               if not c.prefix.isdisjoint(words)), 0.0))
-                if best == 0.0 and not c.exact.isdisjoint(negated):
-                    penalty += 4.0  # "with aura" asked; the code is "without aura"
+                    best = (0.85 if not exact.isdisjoint(terms) else 0.8 if not exact.isdisjoint(idx)
+                            else 0.5 if not exact.isdisjoint(ctx) else 0.0)
+                    if best < 0.7 and prefix:
+                        best = max(best, 0.7 if not prefix.isdisjoint(title_words) else
+                                   0.595 if not prefix.isdisjoint(terms) else 0.56 if not prefix.isdisjoint(idx)
+                                   else 0.35 if not prefix.isdisjoint(ctx) else 0.0)
+                    if best == 0.0 and not exact.isdisjoint(negated):
+                        penalty += 4.0  # "with aura" asked; the code is "without aura"
                 if best:
-                    if c.weak:
+                    if weak:
                         penalty -= 1.0 * best  # right/left/initial/acute as asked
                         contributions[n] = 0.0
                     else:
-                        contributions[n] = c.weight * best
-                elif c.weak:
+                        contributions[n] = weight * best
+                elif weak:
                     penalty += 0.8
             cover = sum(contributions.values())
             # Words of the title the query did not ask for: a more specific code than asked. (hitsim's own lay
             # descriptions of CPT numbers are worded freely: their length says nothing.)
-            extra = len(title_words - everything - WEAK - {"unspecifi"}) if system != "CPT" else 0
+            extra = len(title_words - ignore) if system != "CPT" else 0
             score = 10.0 * cover / total - 0.3 * min(extra, 8) - penalty
             score += 1.5 if billable else 0.0
             score += 0.7 if flags & COMMON else 0.0
@@ -711,6 +807,9 @@ class Encoder:
                 score -= 1.5
             if flags & QUALITY_MEASURE:
                 score -= 2.0
+            for word, cost in conflicts:
+                if word in title_words:
+                    score -= cost
             if bmi is not None and code.startswith("Z68"):
                 score += 3.0 if code == bmi else -3.0
             out.append(_Scored(rowid, code, system, title, bool(billable), score, frozenset(contributions),
@@ -721,17 +820,28 @@ class Encoder:
     def _in_note_ranges(self, ranges: list[tuple[str, str]], concepts: list[_Concept]) -> list[int]:
         """Codes a note points at that have the words the first code lacks: all of a small range (B95-B97),
         or those matching the words in a large one (Chapter 20)."""
-        where = " OR ".join("nodot BETWEEN ? AND ?" for _ in ranges)
         params = tuple(x for low, high in ranges for x in (low, high + "~"))
-        rows = self.db.execute(f"SELECT rowid FROM codes WHERE {where} LIMIT 301", params).fetchall()
+        rows: list[tuple[int, str]] = []
+        for low, high in ranges:  # one range at a time: an OR of ranges would read the whole table
+            rows += self.db.execute("SELECT rowid, title_s || ' ' || terms_s || ' ' || idx_s || ' ' || ctx_s FROM codes "
+                                    "WHERE nodot BETWEEN ? AND ? LIMIT 301", (low, high + "~")).fetchall()
+            if len(rows) > 300:
+                break
         if len(rows) <= 300:
-            return [r[0] for r in rows]
-        required = [c for c in concepts if c.known and not c.negated]
+            # Only those with a word the first code lacks can add to it (ranking the rest is wasted time).
+            wanted = frozenset().union(*(c.words for c in concepts if c.known and not c.negated))
+            return [rowid for rowid, words in rows if not wanted.isdisjoint(words.split())]
+        # Words of thousands of codes (laceration, fracture) would read all of them to find the few in the range:
+        # a large range is searched by its rarer words only.
+        vocab = self.vocabulary
+        required = [c for c in concepts if c.known and not c.negated and vocab.stem_df.get(c.stem, 0) <= 2000]
         if not required:
             return []
+        # The words find, the range filters ("+nodot": not the index on nodot, which would walk all of Chapter 20).
+        plain = " OR ".join("+c.nodot BETWEEN ? AND ?" for _ in ranges)
         try:
             return [r[0] for r in self.db.execute(
-                f"SELECT c.rowid FROM codes_fts f JOIN codes c ON c.rowid = f.rowid WHERE codes_fts MATCH ? AND ({where}) "
+                f"SELECT c.rowid FROM codes_fts f JOIN codes c ON c.rowid = f.rowid WHERE codes_fts MATCH ? AND ({plain}) "
                 "LIMIT 100", (" AND ".join(c.fts for c in required), *params))]
         except sqlite3.OperationalError:
             return []
@@ -741,13 +851,16 @@ class Encoder:
         and the query names what that code is for, offer the two together, the code with the note first."""
         total = sum(c.weight for c in concepts if not c.weak) or 1.0
         strong = {n for n, c in enumerate(concepts) if not c.negated and not c.weak and c.known}
-        best: tuple[float, _Scored, _Scored] | None = None
+        best: tuple[float, _Scored, _Scored, bool] | None = None
+        numbers = {n for n in strong if concepts[n].stem[:1].isdigit()}  # "stage 4", "3b": the code that says it
+        candidates = [(s, _nodot(s.code)) for s in scored[:60] if s.billable]
         for head in [s for s in scored[:10] if s.pairs != "[]" and s.billable][:3]:
             notes = json.loads(head.pairs)
             ranges = [(low, high) for low, high, _level in notes]
             own = [(low, high) for low, high, level in notes if level == 0]
+            first = [(low, high) for low, high, level in notes if level == 2]
             leftover = strong - {n for n, v in head.contributions.items() if v > 0}
-            pool = [s for s in scored[:60] if s is not head and s.billable and _in_ranges(_nodot(s.code), ranges)]
+            pool = [s for s, nodot in candidates if s is not head and _in_ranges(nodot, ranges)]
             if leftover and not any(s.matched & leftover for s in pool):
                 pool += [s for s in self._rank(concepts, self._in_note_ranges(ranges, [concepts[n] for n in leftover]))[:20]
                          if s.billable]
@@ -756,18 +869,167 @@ class Encoder:
                            if n in strong)
                 # A second code that adds nothing the query said is offered only when the code's own note asks for
                 # it and it is the unspecified default of that range (diabetic foot ulcer -> L97.50-, site and
-                # severity not stated); never a guessed detail (dm2 ckd -> no stage).
-                if gain <= 0 and not (_in_ranges(_nodot(partner.code), own) and len(partner.matched & strong) >= 2
-                                      and "unspecified" in partner.title.lower()):
+                # severity not stated) or the one the query's number names (htn ckd stage 4 -> N18.4, though the
+                # title of I12.9 says "stage 1 through stage 4"); never a guessed detail (dm2 ckd -> no stage).
+                says_number = bool(partner.matched & numbers)
+                if gain <= 0 and not (_in_ranges(_nodot(partner.code), own + first)
+                                      and len(partner.matched & strong) >= 2
+                                      and ("unspecified" in partner.title.lower() or says_number)):
                     continue
                 # Two codes cost a coder more than one that says it all: a pair wins only by what it adds.
-                value = head.score + 10.0 * gain / total - 0.4 + 0.05 * partner.score
+                value = head.score + 10.0 * gain / total - 0.4 + 0.05 * partner.score + (0.5 if says_number else 0.0)
                 if best is None or value > best[0]:
-                    best = (value, head, partner)
+                    best = (value, head, partner, _in_ranges(_nodot(partner.code), first)
+                            and not _in_ranges(_nodot(partner.code), own))
         if best is not None:
-            value, head, partner = best
-            head.also = (partner.code,)
-            head.score = max(head.score, value)
+            value, head, partner, partner_first = best
+            if partner_first:  # "code first": the underlying condition is listed first (I.A.13)
+                partner.also = (head.code,)
+                partner.score = max(partner.score, head.score, value)
+            else:
+                head.also = (partner.code,)
+                head.score = max(head.score, value)
+
+    def _drug_column(self, query_stems: set[str], text: str, condition: bool) -> tuple[str, ...] | None:
+        """The Table of Drugs and Chemicals' column the query's words ask for, as the column heading's stems:
+        poisoning (accidental unless an intent is documented, Official Guidelines I.C.19.e.5.b: self-harm,
+        assault, undetermined), adverse effect (the drug properly taken, I.C.19.e.5.a), underdosing
+        (I.C.19.e.5.c); a drug named with a condition ("rash from amoxicillin", "statin myopathy") is an adverse
+        effect; None when the query says none of these (a drug named for a status or a service: long-term use,
+        allergy status, an injection)."""
+        if query_stems & DRUG_UNDERDOSING:
+            return ("underdos",)
+        if query_stems & DRUG_POISONING or " too much" in text or " too many" in text:
+            if query_stems & {"suicid", "self", "intent", "deliber"}:
+                return ("poison", "self")
+            if query_stems & {"assault", "homicid"}:
+                return ("poison", "assault")
+            if query_stems & {"undetermin"}:
+                return ("poison", "undetermin")
+            return ("poison", "accident")
+        causal = any(w in text for w in CAUSAL)
+        if query_stems & DRUG_ADVERSE or causal or (condition and not query_stems & DRUG_NOT_ADVERSE):
+            return ("advers",)
+        return None
+
+    def _drug_entry(self, concepts: list[_Concept], column: tuple[str, ...]) -> tuple[str, set[int]] | None:
+        """The Table of Drugs entry of the substance the query names, in the asked column: (code, the concepts
+        the substance's words matched)."""
+        strong = [(n, c) for n, c in enumerate(concepts) if not c.negated and c.known and not c.weak
+                  and not c.exact & (DRUG_COLUMN_WORDS | DRUG_ADVERSE | DRUG_POISONING | DRUG_UNDERDOSING)]
+        best: tuple[float, int, str, set[int]] | None = None
+        for _n, c in strong:
+            expression = f"{c.fts} AND " + " AND ".join(f'"{w}"' for w in column)
+            try:
+                rows = self.db.execute(
+                    "SELECT a.rowid, a.path, a.code, a.path_s FROM alpha_fts f JOIN alpha_index a ON a.rowid = f.rowid "
+                    "WHERE alpha_fts MATCH ? AND a.source = 'Drugs' AND a.code IS NOT NULL LIMIT 200",
+                    (expression,)).fetchall()
+            except sqlite3.OperationalError:
+                continue
+            for rowid, path, code, _path_s in rows:
+                parts = path.split(" → ")
+                substance = set(_stems_text(" ".join(parts[:-1])))
+                matched = {m for m, d in strong if not d.words.isdisjoint(substance)}
+                said = {w for m in matched for w in concepts[m].words}
+                if not set(_stems_text(parts[0])) - {"nec", "nos"} <= said:
+                    continue  # every word of the substance (the main term) is in the query
+                value = sum(concepts[m].weight for m in matched) - 0.5 * len(substance - {s for m in matched
+                                                                                          for s in concepts[m].words})
+                if best is None or (value, -rowid) > (best[0], -best[1]):
+                    best = (value, rowid, code, matched)
+        return (best[2], best[3]) if best else None
+
+    def _add_drug_table(self, scored: list[_Scored], concepts: list[_Concept], query: str) -> None:
+        """A drug with "overdose", "took too much", "side effect", "underdosing" (or a drug named with a condition)
+        is coded from the Table of Drugs and Chemicals by the column those words choose. A poisoning's T-code
+        comes first (I.C.19.e.5.b); an adverse effect is coded by its nature first, then the T-code with 5th or
+        6th character 5 (I.C.19.e.5.a), offered together; underdosing: the T-code (I.C.19.e.5.c)."""
+        query_stems = {s for c in concepts if not c.negated for s in c.exact}
+        strong = {n for n, c in enumerate(concepts) if not c.negated and c.known and not c.weak}
+        if not strong or query_stems & SERVICE_STEMS - {"treatment"}:
+            return
+        if not any(concepts[n].exact & self.drug_words for n in strong):
+            return  # no word of the query names a substance of the Table
+        text = f" {normalise(query)} "
+        column = self._drug_column(query_stems, text, condition=True)
+        if column is None:
+            return
+        implicit = column == ("advers",) and not (query_stems & DRUG_ADVERSE or any(w in text for w in CAUSAL))
+        if implicit and not any(concepts[n].exact & self.drug_words and not self._in_titles(concepts[n].exact)
+                                for n in strong):
+            # A drug named with a condition and no word between ("statin myopathy"): only a drug's own name, one no
+            # Tabular title or inclusion term uses (so "kidney", "dog" or "insulin" are not read as a drug taken).
+            return
+        entry = self._drug_entry(concepts, column)
+        if entry is None:
+            return
+        table_code, substance = entry
+        said = {w for n in substance for w in concepts[n].exact} - GENERIC_DRUG_WORDS
+        if any(not said.isdisjoint(self._parsed[s.rowid][7]) for s in scored[:5]
+               if s.system == "ICD-10-CM" and not "T36" <= s.code[:3] <= "T65"):
+            return  # a code's own title has the word ("methicillin resistant staphylococcus"): not a drug taken
+        if implicit and all(concepts[n].exact & GENERIC_DRUG_WORDS or self._in_titles(concepts[n].exact)
+                            for n in substance):
+            return
+        seventh = "S" if "sequela" in query_stems else "D" if query_stems & LATER_ENCOUNTER_STEMS else "A"
+        code = self._complete(table_code, seventh)
+        if code is None:
+            return
+        rest = strong - substance - {n for n in strong if concepts[n].exact & (DRUG_COLUMN_WORDS | DRUG_ADVERSE
+                                                                                | DRUG_POISONING | DRUG_UNDERDOSING)}
+        if column == ("advers",) and not rest and not query_stems & DRUG_ADVERSE:
+            return  # a drug and no word of a reaction: not an adverse effect
+        top = max((s.score for s in scored), default=0.0)
+        row = self.db.execute("SELECT rowid FROM codes WHERE code = ?", (code,)).fetchone()
+        found = self._rank(concepts, [row[0]]) if row else []
+        if not found:
+            return
+        rest -= {n for n, v in found[0].contributions.items() if v > 0}  # words the T-code says ("anticoagulant")
+        drug = next((s for s in scored if s.code == code), found[0])
+        if drug is found[0]:
+            scored.append(drug)
+        drug.also = ()
+        if column == ("advers",) and rest:
+            nature = [s for s in scored if s.billable and s.system == "ICD-10-CM" and not "T36" <= s.code[:3] <= "T65"
+                      and s.code[0] not in "VWXYZ" and s.matched & rest]
+            if nature:
+                # The nature of the reaction: the code that says most of the other words, one the Index gives for
+                # a drug ("Urticaria, drug") before one that does not.
+                def nature_value(s: _Scored) -> tuple[float, float]:
+                    by_drug = 0.3 if not self._parsed[s.rowid][9][1].isdisjoint(("drug", "medic", "medicin")) else 0.0
+                    return sum(v for n, v in s.contributions.items() if n in rest) + by_drug, s.score
+
+                head = max(nature, key=nature_value)
+                head.also = (code,)
+                head.score = top + 2.0
+                drug.score = top + 1.0
+                return
+        drug.score = top + 2.0
+
+    def _in_titles(self, stems: frozenset[str]) -> bool:
+        """Whether a Tabular title or inclusion term has one of the stems (remembered: the index never changes)."""
+        key = " ".join(sorted(stems))
+        known = self._titled.get(key)
+        if known is None:
+            words = " OR ".join(f'"{w}"' for w in sorted(stems))
+            try:
+                known = self.db.execute("SELECT 1 FROM codes_fts WHERE codes_fts MATCH ? LIMIT 1",
+                                        (f"{{title_s terms_s}} : ({words})",)).fetchone() is not None
+            except sqlite3.OperationalError:
+                known = True
+            self._titled[key] = known
+        return known
+
+    def _complete(self, code: str, seventh: str) -> str | None:
+        """A Table code completed to a billable code: the 7th character (placeholder X where needed)."""
+        nodot = _nodot(code)
+        rows = self.db.execute("SELECT code, nodot FROM codes WHERE nodot BETWEEN ? AND ? AND billable = 1 "
+                               "AND system = 'ICD-10-CM' ORDER BY length(nodot), nodot", (nodot, nodot + "~")).fetchall()
+        if any(n == nodot for _c, n in rows):
+            return next(c for c, n in rows if n == nodot)
+        return next((c for c, n in rows if len(n) == 7 and n.endswith(seventh) and set(n[len(nodot):-1]) <= {"X"}),
+                    None)
 
     # ---------------------------------------------------------------------------------- pages and the Index
     def lookup(self, code: str) -> Hit | None:
@@ -825,8 +1087,21 @@ class Encoder:
     def alphabetic_index(self, query: str, limit: int = 20) -> list[IndexEntry]:
         """The coder's path: entries of the Index, the Table of Drugs and Chemicals, the External Cause Index and
         the Neoplasm Table (main term → subterms → column) with the code each leads to, searched as forgivingly
-        as the codes are."""
+        as the codes are. A query naming two conditions ("dm2 with ckd 3a", "cellulitis due to mrsa") is looked
+        up whole and by each condition, the best entries of each taken in turn: a coder looks each one up."""
         q = (query or "").strip()[:MAX_QUERY]
+        parts = [p for p in _TWO_CONDITIONS.split(normalise(q)) if p.strip()]
+        if len(parts) < 2:
+            return self._index_entries(q, limit)
+        lists = [self._index_entries(q, limit)] + [self._index_entries(p, limit) for p in parts[:3]]
+        out: list[IndexEntry] = []
+        for rank in range(limit):
+            for entries in lists:
+                if rank < len(entries) and entries[rank] not in out:
+                    out.append(entries[rank])
+        return out[:limit]
+
+    def _index_entries(self, q: str, limit: int) -> list[IndexEntry]:
         concepts = self.concepts(q) if q else []
         positive = [c for c in concepts if not c.negated and c.known]
         required = [c for c in positive if not c.weak] or positive
@@ -845,6 +1120,9 @@ class Encoder:
         if len(found) < 20 and len(required) >= 2:
             for i in range(len(required)):
                 run(" AND ".join(c.fts for j, c in enumerate(required) if j != i), 100)
+            if len(found) < 20:  # no entry has all but one of the words (two conditions): the rarest words' entries
+                for c in sorted(required, key=lambda c: -c.weight)[:4]:
+                    run(c.fts, 100)
         if not found:
             return []
         total = sum(c.weight for c in concepts if not c.weak) or 1.0

@@ -284,27 +284,35 @@ def coding_section(ws: Any, get_encoder: Callable[[], Encoder]) -> None:
             ui.label("Encoder").classes("font-medium")
             ui.label(f"{ICD10CM_RELEASE} · HCPCS Oct 2025 · CPT numbers in plain words").classes("text-xs hitsim-muted")
         with ui.row().classes("w-full items-start gap-2"):
+            # Results follow the typing once it pauses (debounce): a search per keystroke queues up on a busy server
+            # and shows the results of a word half typed; Enter searches what is in the box at once.
             query = ui.input("Search codes", placeholder="words, abbreviations (dm2 ckd) or a code").props(
-                "outlined dense clearable").classes("w-96").mark("encoder-search")
+                "outlined dense clearable debounce=300").classes("w-96").mark("encoder-search")
             mode = ui.toggle({"tabular": "Tabular", "index": "Alphabetic Index"}, value="tabular").props("dense no-caps")
             target = ui.select({}, label="Add to visit").props("outlined dense").classes("w-52").mark("encoder-target")
         results = ui.column().classes("w-full gap-0").mark("encoder-results")
         ui.label(CPT_NOTICE).classes("text-xs hitsim-muted")
 
-    def search() -> None:
+    shown: list[str | None] = [None]  # the query and mode the results are for
+
+    def search(typed: str | None = None) -> None:
+        text = query.value or "" if typed is None else typed
+        if shown[0] == f"{mode.value}:{text}":
+            return  # Enter, then the debounced value of the same text: one search
+        shown[0] = f"{mode.value}:{text}"
         results.clear()
         encoder = get_encoder()
         with results:
             if mode.value == "index":
-                for path, code, see in encoder.alphabetic_index(query.value or "", 15):
+                for path, code, see in encoder.alphabetic_index(text, 15):
                     with ui.row().classes("w-full items-center gap-2 no-wrap border-b"):
                         ui.label(path + (f" (see {see})" if see else "")).classes("grow text-sm")
                         if code:
                             ui.button(code, on_click=lambda c=code: code_page_dialog(encoder, c)).props(
                                 "flat dense no-caps").tooltip("Verify it in the Tabular")
                 return
-            hits = encoder.search(query.value or "", 12)
-            if query.value and not hits:
+            hits = encoder.search(text, 12)
+            if text and not hits:
                 ui.label("No codes found. Try other words, an abbreviation, or the Alphabetic Index.").classes(
                     "text-sm hitsim-muted")
             for hit in hits:
@@ -331,9 +339,10 @@ def coding_section(ws: Any, get_encoder: Callable[[], Encoder]) -> None:
             return
         editor.add_code(code, as_service)
 
-    query.on("keydown.enter", search)
+    query.on("keydown.enter", lambda e: search(e.args if isinstance(e.args, str) else None),
+             js_handler="(e) => emit(e.target.value)")
     query.on_value_change(lambda: search() if len(query.value or "") >= 3 or not query.value else None)
-    mode.on_value_change(search)
+    mode.on_value_change(lambda: search())
     container = ui.column().classes("w-full gap-2")
 
     def render() -> None:
