@@ -119,6 +119,7 @@ class Course:
     history_source: str = ""  # "transfer" when records came from another practice
     medicare: bool = False
     base: dict[str, float] = field(default_factory=dict)
+    lmp: dt.date | None = None  # pregnant: first day of the last menstrual period
 
 
 def _age_on(birth: dt.date, day: dt.date) -> int:
@@ -220,6 +221,20 @@ class CourseBuilder:
             course.tobacco = "former"
             course.quit_year = first.year - rng.randint(2, 25)
 
+    def _pregnancy(self, course: Course, starts: list[dt.datetime]) -> None:
+        """A pregnant patient: the last menstrual period so that the first visit falls at 8-20 weeks and the
+        last before 40; the pregnancy's onset is that date, and the practice has not seen her since."""
+        pregnancies = [ac for ac in course.chronic if "pregnancy" in ac.condition.tags]
+        if not pregnancies:
+            return
+        span = (starts[-1].date() - starts[0].date()).days
+        latest = max(8 * 7, min(20 * 7, 39 * 7 - span))
+        course.lmp = starts[0].date() - dt.timedelta(days=self.rng.randint(8 * 7, latest))
+        for ac in pregnancies:
+            ac.onset = course.lmp
+        if course.last_seen and course.last_seen >= course.lmp:
+            course.last_seen = course.lmp - dt.timedelta(days=self.rng.randint(30, 400))
+
     # -------------------------------------------------------------- the course
     def build(self) -> Course:
         rng, sc, cat = self.rng, self.sc, self.cat
@@ -236,6 +251,7 @@ class CourseBuilder:
         plans = [self._plan_visit(course, i, start, _age_on(birth, start.date())) for i, start in enumerate(starts)]
         self._name_problems(course)
         self._history(course, starts[0].date())
+        self._pregnancy(course, starts)
         avoid = self._avoid(course)
         for chronic_condition in course.chronic:
             self._prescribe(course, chronic_condition, starts[0].date(), avoid, existing=True)
@@ -266,6 +282,8 @@ class CourseBuilder:
             if not c.fits(age, course.sex) or self.sc.setting not in c.settings:
                 continue
             if c.months and start.month not in c.months:
+                continue
+            if any(ac.condition.key in c.not_with for ac in course.chronic):
                 continue
             if c.history and all(ac.condition.key != c.history for ac in course.chronic):
                 hist = self.cat.conditions[c.history]
@@ -572,6 +590,8 @@ class CourseBuilder:
             hospitalization_decision=reason.hospitalization_decision,
             medicare=course.medicare, awv_elements=visit.awv_elements, prior_awv=visit.prior_awv,
             abnormal_findings=visit.kind == "preventive" and not all(visit.at_goal.values()),
+            gestation_days=(visit.start.date() - course.lmp).days if course.lmp else None,
+            birth_date=course.birth_date,
         )
 
 
