@@ -241,6 +241,8 @@ class Catalog:
             codes.update(stem + n for stem in c.by_trimester for n in "123")
             if "pregnancy" in c.tags:
                 codes.update(GESTATION_CODES)
+            if "newborn-exam" in c.tags:
+                codes.update(NEWBORN_EXAM_CODES)
         codes.update(BMI_CODES)
         for c in self.conditions.values():
             for event in c.injury_events:
@@ -257,8 +259,8 @@ BMI_CODES = {f"Z68.{n}" for n in range(30, 40)} | {code for _, code in BMI_BANDS
 # Codes the coding rules add from the documentation (not from one condition): history of nicotine
 # dependence, the "with abnormal findings" preventive codes.
 RULE_CODES = {"Z87.891", "Z00.01", "Z00.121"}
-# Newborn checkups by days of life (Z00.110 / Z00.111), added by simulator.coding.rules_office.
-RULE_CODES |= {"Z00.110", "Z00.111"}
+# Newborn checkups by days of life, added by simulator.coding.rules_office for a "newborn-exam" condition.
+NEWBORN_EXAM_CODES = {"Z00.110", "Z00.111", "Z00.129"}
 # Weeks of gestation (Z3A), on the mother's record at prenatal and pregnancy-complication visits.
 GESTATION_CODES = {f"Z3A.{weeks:02d}" for weeks in range(8, 43)} | {"Z3A.01", "Z3A.49"}
 
