@@ -19,7 +19,7 @@ from tests.test_coding_rules import corpus
 CAT = load_catalog()
 C = CAT.conditions
 DAY = dt.date(2025, 6, 2)
-OFFICE_SCENARIOS = ["prenatal-clinic", "dermatology-procedures", "blood-eye-hiv-clinic"]
+OFFICE_SCENARIOS = ["prenatal-clinic", "dermatology-procedures", "blood-eye-hiv-clinic", "well-baby-clinic"]
 
 
 def problem(key: str, role: str = "reason", kind: str = "acute", side: int = 0) -> Problem:
@@ -254,6 +254,14 @@ def test_corpus_office_codes_agree_with_what_the_note_prints(slug):
             if "Z33.1" not in codes:
                 assert f"Z3A.{w:02d}" in codes, (v["seed"], codes, w, d)
         assert not (any(c.startswith("O") for c in codes) and any(c.startswith("Z34") for c in codes)), codes
+        infant = re.search(r"(\d+)-day-old infant|infant \((\d+) days\)", v["note"])
+        if infant:
+            days = int(infant.group(1) or infant.group(2))
+            finding = "abnormal finding:" in v["note"]
+            assert codes[0] == ("Z00.110" if days < 8 else "Z00.111" if days <= 28 else
+                                "Z00.121" if finding else "Z00.129"), (v["seed"], days, codes)
+            assert ("P59.9" in codes) == finding and not any(c.startswith("Z38") for c in codes)
+            assert services[0] == ("99381" if re.search(r"New patient|First visit with us", v["note"]) else "99391")
         if codes[0][:3] in ("Z34", "O09"):
             assert services in (["0500F"], ["0502F"]), (v["seed"], services)
         for code in services:
@@ -263,6 +271,8 @@ def test_corpus_office_codes_agree_with_what_the_note_prints(slug):
                 assert low - 0.001 <= round(lesion + 2 * margin, 1) <= high + 0.001, (v["seed"], code, lesion, margin)
     if slug == "prenatal-clinic":
         assert {"Z34.01", "Z34.82", "O09.523", "Z33.1"} <= seen
+    if slug == "well-baby-clinic":
+        assert {"Z00.110", "Z00.111", "Z00.129", "Z00.121", "P59.9"} <= seen
     if slug == "dermatology-procedures":
         assert {"D22.5", "C44.319", "C43.59", "L57.0", "Z08"} <= seen
 

@@ -260,7 +260,7 @@ BMI_CODES = {f"Z68.{n}" for n in range(30, 40)} | {code for _, code in BMI_BANDS
 # dependence, the "with abnormal findings" preventive codes.
 RULE_CODES = {"Z87.891", "Z00.01", "Z00.121"}
 # Newborn checkups by days of life, added by simulator.coding.rules_office for a "newborn-exam" condition.
-NEWBORN_EXAM_CODES = {"Z00.110", "Z00.111", "Z00.129"}
+NEWBORN_EXAM_CODES = {"Z00.110", "Z00.111", "Z00.121", "Z00.129"}
 # Weeks of gestation (Z3A), on the mother's record at prenatal and pregnancy-complication visits.
 GESTATION_CODES = {f"Z3A.{weeks:02d}" for weeks in range(8, 43)} | {"Z3A.01", "Z3A.49"}
 

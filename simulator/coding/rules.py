@@ -412,6 +412,10 @@ def _pointers(codes: list[str], wanted: list[str]) -> tuple[str, ...]:
     return tuple(c for c in codes if c in wanted)[:4] or tuple(codes[:1])
 
 
+def dx_codes(dx: list[Diagnosis]) -> list[tuple[str, str]]:
+    return [(d.condition, d.code) for d in dx]
+
+
 def services(facts: VisitFacts, dx: list[Diagnosis], cat: Catalog, mdm: Mdm, status: str) -> list[ServiceLine]:
     coded = [d.code for d in dx]
     required = [d.code for d in dx if not d.optional]
@@ -422,7 +426,8 @@ def services(facts: VisitFacts, dx: list[Diagnosis], cat: Catalog, mdm: Mdm, sta
         code = _billed_by(cat, perf.procedure, facts.setting)
         if not code:
             continue
-        why = _pointers(coded, [code_of.get(perf.for_condition, "")])
+        why = _pointers(coded, [rules_office.finding_at_checkup(perf.for_condition, dx_codes(dx))
+                                or code_of.get(perf.for_condition, "")])
         lines.append(ServiceLine(code, 1, (), why, proc.name if code == proc.service else proc.ed_words))
         if proc.drug and facts.setting == "office":
             lines.append(ServiceLine(proc.drug, proc.units, (), why, proc.name))

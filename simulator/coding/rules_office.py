@@ -80,15 +80,26 @@ def weeks_of_gestation(facts: VisitFacts, required: list[str], coded: list[str])
 
 
 def newborn_exam_codes(condition: Condition, codes: tuple[str, ...], age_days: int | None) -> tuple[str, ...]:
-    """A newborn's health examination is Z00.110 under 8 days old and Z00.111 from 8 to 28 days old; after
-    28 days it is a routine child health examination, Z00.129 (Tabular Z00.11-, Z00.12-; Guidelines
-    I.C.21.c.13). Findings are coded after Z00.11- (its "use additional code to identify any abnormal
-    findings"). Z38 (liveborn infant) is only for the birth episode itself (I.C.16.a.2, I.C.21.c.12), never
-    on these office visits."""
+    """A newborn's health examination is Z00.110 under 8 days old and Z00.111 from 8 to 28 days old, whatever
+    it finds: the findings follow it (Z00.11-'s "use additional code to identify any abnormal findings").
+    After 28 days it is a routine child health examination, Z00.121 with abnormal findings (coded after it)
+    or Z00.129 without (Tabular Z00.1-; Guidelines I.C.21.c.13). Z38 (liveborn infant) is only for the birth
+    episode itself (I.C.16.a.2, I.C.21.c.12), never on these office visits."""
     if age_days is None or "newborn-exam" not in condition.tags:
         return codes
-    exam = NEWBORN_EXAMS[0] if age_days < 8 else NEWBORN_EXAMS[1] if age_days <= 28 else "Z00.129"
-    return tuple(exam if c in (*NEWBORN_EXAMS, "Z00.129") else c for c in codes)
+    findings = len(codes) > 1
+    exam = NEWBORN_EXAMS[0] if age_days < 8 else NEWBORN_EXAMS[1] if age_days <= 28 else \
+        "Z00.121" if findings else "Z00.129"
+    return tuple(exam if c in (*NEWBORN_EXAMS, "Z00.121", "Z00.129") else c for c in codes)
+
+
+def finding_at_checkup(condition: str, coded: list[tuple[str, str]]) -> str | None:
+    """A test done at a checkup for a finding (a bilirubin for jaundice) points to the finding, not to the
+    examination code (CMS-1500 item 24E: the diagnosis that justifies the service)."""
+    own = [code for key, code in coded if key == condition]
+    if len(own) > 1 and own[0].startswith("Z00"):
+        return own[1]
+    return None
 
 
 def age_in_days(facts: VisitFacts) -> int | None:

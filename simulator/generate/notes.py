@@ -117,6 +117,8 @@ class NoteWriter:
         v.complaint = self._complaint(v)
         lines = [f"CC: {v.complaint}"]
         s = [self._intro(c, v)]
+        if _age(c, v) == 0:
+            s.append(_infant_age(c, v))
         if c.lmp:
             s.append(self._gestation(c, v))
         for ac in v.focus:
@@ -290,6 +292,8 @@ class NoteWriter:
 
     def _status(self, course: Course, visit: Visit, ac: ActiveCondition) -> str:
         v, c = visit, ac.condition
+        if c.kind == "preventive" and c.findings.get("abnormal"):
+            return f"abnormal finding: {c.findings['abnormal']}"
         if c.kind == "preventive":
             abnormal = [a for a in course.chronic if not v.at_goal.get(a.condition.key, True)]
             if abnormal:
@@ -349,6 +353,12 @@ class NoteWriter:
                 line.text = f"{where}, level {chosen} (provider's choice)"
             else:
                 line.text = where
+
+
+def _infant_age(course: Course, visit: Visit) -> str:
+    """An infant's age as a pediatric note gives it: in days for the first four weeks, then in weeks."""
+    days = (visit.start.date() - course.birth_date).days
+    return f"{days}-day-old infant." if days <= 28 else f"{days // 7}-week-old infant ({days} days)."
 
 
 def _age(course: Course, visit: Visit) -> int:
