@@ -131,7 +131,8 @@ def _pick_range(rng: random.Random, low: float, high: float, decimals: int) -> f
 
 
 # Children's vital signs by age (PALS / pediatric references): (HR, RR, SBP, DBP) ranges.
-CHILD_VITALS = ((0, (115, 160), (30, 50), (65, 85), (35, 50)), (2, (98, 130), (24, 32), (88, 104), (45, 62)), (5, (80, 115), (20, 26), (90, 108), (50, 68)),
+CHILD_VITALS = ((0, (115, 160), (30, 50), (65, 85), (35, 50)),  # infants under one year
+                (2, (98, 130), (24, 32), (88, 104), (45, 62)), (5, (80, 115), (20, 26), (90, 108), (50, 68)),
                 (11, (72, 105), (18, 22), (96, 114), (56, 74)), (17, (60, 95), (14, 18), (104, 124), (60, 78)))
 
 
