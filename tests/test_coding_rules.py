@@ -26,6 +26,7 @@ C = CAT.conditions
 DAY = dt.date(2025, 6, 2)
 EM_OFFICE = set(rules.OFFICE_NEW + rules.OFFICE_ESTABLISHED)
 EM_ALL = EM_OFFICE | set(rules.EMERGENCY)
+ANTEPARTUM = {"0500F", "0502F"}
 PREVENTIVE = {f"99{a}{b}" for a in ("38", "39") for b in "1234567"} | {"G0438", "G0439"}
 
 
@@ -367,9 +368,10 @@ def test_corpus_modifier_25_and_minor_procedures(slug):
         elif em:
             assert (em[0][1] == ("25",)) == bool(others & needs_25), (v["seed"], lines)
         else:
-            # No E/M only when a minor procedure, or immunizations alone (Z23), were the whole visit.
-            assert any(CAT.services[c].global_days is not None for c in others) or _codes(v)[:1] == ["Z23"], \
-                (v["seed"], lines)
+            # No E/M only when a minor procedure, or immunizations alone (Z23), were the whole visit, or at a routine
+            # prenatal visit of the global obstetric package (tracked with 0500F / 0502F).
+            assert (any(CAT.services[c].global_days is not None for c in others) or _codes(v)[:1] == ["Z23"]
+                    or others & ANTEPARTUM), (v["seed"], lines)
         assert all(ln[1] == () for ln in lines if ln[0] not in EM_ALL)
 
 
@@ -416,7 +418,8 @@ WITH_FINDINGS = {"Z00.01": "annual-wellness-adult", "Z00.121": "well-child"}
 def _condition_of(code: str) -> set[str]:
     out = {WITH_FINDINGS[code]} if code in WITH_FINDINGS else set()
     for c in CAT.conditions.values():
-        if any(code in var.codes for var in c.variants) or any(code in comb.codes for comb in c.combine):
+        if any(code in var.codes for var in c.variants) or any(code in comb.codes for comb in c.combine) \
+                or code[:-1] in c.by_trimester:
             out.add(c.key)
     return out
 

@@ -107,11 +107,15 @@ def _check_patient(patient: dict, items: list[dict]) -> None:
         assert enc["period"]["start"][:10] > birth, "visit before birth"
     # Diagnoses fit the patient's sex and age.
     conditions = {c["code"]["coding"][0]["code"] for c in items if c["resourceType"] == "Condition"}
-    keys_for = {code: c for c in CAT.conditions.values() for v in c.variants for code in v.codes}
+    keys_for: dict[str, list] = {}  # a code may belong to several conditions (a sprain; a sprain in pregnancy)
+    for c in CAT.conditions.values():
+        for v in c.variants:
+            for code in v.codes:
+                keys_for.setdefault(code, []).append(c)
     for code in conditions:
-        cond = keys_for.get(code)
-        if cond is not None and cond.sex != "any":
-            assert cond.sex == patient["gender"], f"{code} for a {patient['gender']} patient"
+        conds = keys_for.get(code, [])
+        if conds and all(c.sex != "any" for c in conds):
+            assert any(c.sex == patient["gender"] for c in conds), f"{code} for a {patient['gender']} patient"
     # eGFR follows creatinine (CKD-EPI 2021) and the BMI Z-code follows the measured BMI.
     obs = [r for r in items if r["resourceType"] == "Observation"]
     for enc in encounters:

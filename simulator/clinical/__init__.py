@@ -41,6 +41,7 @@ ROUTES: dict[str, tuple[str, str, str]] = {
     "intranasal": ("IN", "46713006", "Nasal route"),
     "transdermal": ("TD", "45890007", "Transdermal route"),
     "sublingual": ("SL", "37839007", "Sublingual route"),
+    "ophthalmic": ("OPH", "54485002", "Ophthalmic route"),
 }
 
 
@@ -74,6 +75,9 @@ class Procedure:
     first_visit_only: bool = False  # a screening done once in a case (AUDIT, DAST), not at every follow-up
     infusion: str = ""  # an IV infusion in the office: "therapeutic" or "hydration" (codes by time and hierarchy)
     minutes: tuple[int, int] = (0, 0)  # an infusion: the range of its documented running time
+    margin: float = 0.0  # a lesion excision: the margin (cm) each side; `size` is then the excised diameter
+    add_on: str = ""  # an add-on code reported with the primary one (17003 with 17000), with its units
+    add_on_units: int = 0
 
     def __post_init__(self) -> None:
         if self.ed_service is None:
@@ -216,6 +220,8 @@ class Condition:
     goal_rate: float = 0.6  # chronic: chance it is at goal at a visit (when `uncontrolled` says how it shows)
     findings: dict[str, str] = field(default_factory=dict)  # test findings the note writer fills in (cxr, rhythm)
     vaccine_counseling: bool = False  # the physician counsels on each vaccine (CPT 90460/90461 under age 19)
+    by_trimester: tuple[str, ...] = ()  # pregnancy: codes whose last character is the trimester (stems: "Z34.8")
+    not_with: tuple[str, ...] = ()  # acute: never offered to a patient with one of these chronic conditions
 
     def fits(self, age: int, sex: str) -> bool:
         return self.ages[0] <= age <= self.ages[1] and self.sex in ("any", sex)
@@ -241,6 +247,11 @@ class Catalog:
                 codes.update(v.codes)
             for comb in c.combine:
                 codes.update(comb.codes)
+            codes.update(stem + n for stem in c.by_trimester for n in "123")
+            if "pregnancy" in c.tags:
+                codes.update(GESTATION_CODES)
+            if "newborn-exam" in c.tags:
+                codes.update(NEWBORN_EXAM_CODES)
         codes.update(BMI_CODES)
         for c in self.conditions.values():
             for event in c.injury_events:
@@ -257,6 +268,10 @@ BMI_CODES = {f"Z68.{n}" for n in range(30, 40)} | {code for _, code in BMI_BANDS
 # Codes the coding rules add from the documentation (not from one condition): history of nicotine
 # dependence, the "with abnormal findings" preventive codes.
 RULE_CODES = {"Z87.891", "Z00.01", "Z00.121"}
+# Newborn checkups by days of life, added by simulator.coding.rules_office for a "newborn-exam" condition.
+NEWBORN_EXAM_CODES = {"Z00.110", "Z00.111", "Z00.121", "Z00.129"}
+# Weeks of gestation (Z3A), on the mother's record at prenatal and pregnancy-complication visits.
+GESTATION_CODES = {f"Z3A.{weeks:02d}" for weeks in range(8, 43)} | {"Z3A.01", "Z3A.49"}
 
 
 def bmi_code(bmi: float) -> str | None:
@@ -350,6 +365,7 @@ def _check_references(cat: Catalog) -> None:
         need(f"procedures.{p.key}.drug", p.drug, cat.services, "service")
         for code in p.medicare:
             need(f"procedures.{p.key}.medicare", code, cat.services, "service")
+        need(f"procedures.{p.key}.add_on", p.add_on or None, cat.services, "service")
     for pan in cat.panels.values():
         need(f"panels.{pan.key}.service", pan.service, cat.services, "service")
         for lab in pan.labs:
@@ -382,6 +398,8 @@ def _check_references(cat: Catalog) -> None:
             raise CatalogError(f"{where}.problem: expected one of {', '.join(PROBLEM_TYPES)}, got {c.problem!r}")
         if c.history:
             need(f"{where}.history", c.history, cat.conditions, "condition")
+        for x in c.not_with:
+            need(f"{where}.not_with", x, cat.conditions, "condition")
         for vital in c.uncontrolled:
             if vital not in VITAL_KEYS and vital not in cat.labs:
                 raise CatalogError(f"{where}.uncontrolled: {vital!r} is neither a vital sign nor a lab")

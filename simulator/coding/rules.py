@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from simulator.clinical import Catalog, Condition, bmi_code
-from simulator.coding import rules_outpatient, tabular
+from simulator.coding import rules_office, rules_outpatient, tabular
 
 Setting = Literal["office", "emergency"]
 # How a documented problem weighs in medical decision making (CPT E/M guidelines, "Number and
@@ -105,6 +105,8 @@ class VisitFacts:
     abnormal_findings: bool = False  # a preventive exam found something abnormal (coded among the problems)
     total_minutes: int = 0  # total time on the date the note documents (0: not documented)
     vaccine_counseling: bool = False  # the physician documents counseling on each vaccine given
+    gestation_days: int | None = None  # a pregnant patient: days since the last menstrual period
+    birth_date: dt.date | None = None  # for a newborn's age in days
 
 
 @dataclass(frozen=True)
@@ -258,7 +260,8 @@ def diagnoses(facts: VisitFacts, cat: Catalog, policy: CodingPolicy) -> list[Dia
             dx.append(Diagnosis(code, cat.icd10cm_titles[code], text, condition, optional))
 
     for p in _documented_order(facts):
-        codes = combined_codes(p, facts.problems)
+        codes = rules_office.trimester_codes(p.condition, combined_codes(p, facts.problems), facts.gestation_days)
+        codes = rules_office.newborn_exam_codes(p.condition, codes, rules_office.age_in_days(facts))
         first_code_of.setdefault(p.condition.key, codes[0])
         for code in codes:
             add(code, p.text, p.condition.key)
@@ -267,6 +270,8 @@ def diagnoses(facts: VisitFacts, cat: Catalog, policy: CodingPolicy) -> list[Dia
     dx = drop_redundant(dx)
     dropped = rules_outpatient.substance_hierarchy([d.code for d in dx])
     dx = [d for d in dx if d.code not in dropped]
+    superseded = rules_office.superseded_supervision([d.code for d in dx])
+    dx = [d for d in dx if d.code not in superseded]
     first_code_of = {k: v for k, v in first_code_of.items() if any(d.code == v for d in dx)}
     coded = [d.code for d in dx if not d.optional]
     optional_codes = {d.code for d in dx if d.optional}
@@ -283,6 +288,9 @@ def diagnoses(facts: VisitFacts, cat: Catalog, policy: CodingPolicy) -> list[Dia
     tobacco = tobacco_code(facts, coded)
     if tobacco:
         add(tobacco[0], "Former smoker", "", tobacco[1])
+    weeks = rules_office.weeks_of_gestation(facts, coded, [d.code for d in dx])
+    if weeks:
+        add(*weeks[:2], "", weeks[2])
     for code, text, optional in external_cause_codes(facts, coded, policy):
         add(code, text, "", optional)
     return sequence(dx)
@@ -391,7 +399,7 @@ def preventive_code(age: int, status: str, medicare: bool, awv_elements: bool, p
     otherwise the age-banded preventive medicine code, new or established (CPT 99381-99397)."""
     if medicare and awv_elements:
         return "G0439" if prior_awv is not None and (day - prior_awv).days > 365 else "G0438"
-    bands = ((1, 4, "2"), (5, 11, "3"), (12, 17, "4"), (18, 39, "5"), (40, 64, "6"), (65, 200, "7"))
+    bands = ((0, 0, "1"), (1, 4, "2"), (5, 11, "3"), (12, 17, "4"), (18, 39, "5"), (40, 64, "6"), (65, 200, "7"))
     digit = next(d for lo, hi, d in bands if lo <= age <= hi)
     return f"99{'38' if status == 'new' else '39'}{digit}"
 
@@ -412,6 +420,10 @@ def _pointers(codes: list[str], wanted: list[str]) -> tuple[str, ...]:
     return tuple(c for c in codes if c in wanted)[:4] or tuple(codes[:1])
 
 
+def dx_codes(dx: list[Diagnosis]) -> list[tuple[str, str]]:
+    return [(d.condition, d.code) for d in dx]
+
+
 def services(facts: VisitFacts, dx: list[Diagnosis], cat: Catalog, mdm: Mdm, status: str,
              policy: CodingPolicy | None = None) -> list[ServiceLine]:
     policy = policy or CodingPolicy()
@@ -425,7 +437,8 @@ def services(facts: VisitFacts, dx: list[Diagnosis], cat: Catalog, mdm: Mdm, sta
         code = _billed_by(cat, perf.procedure, facts.setting)
         if not code:
             continue
-        why = _pointers(coded, [code_of.get(perf.for_condition, "")])
+        why = _pointers(coded, [rules_office.finding_at_checkup(perf.for_condition, dx_codes(dx))
+                                or code_of.get(perf.for_condition, "")])
         if proc.components:  # a vaccine: administration coded for all vaccines together, pointing to Z23 (I.C.21.c.2)
             why = _pointers(coded, ["Z23"])
             vaccines.append((proc, why))
@@ -438,6 +451,8 @@ def services(facts: VisitFacts, dx: list[Diagnosis], cat: Catalog, mdm: Mdm, sta
                 lines.append(ServiceLine(billed, 1, (), why, proc.name if code == proc.service else proc.ed_words))
         if proc.drug and facts.setting == "office":
             lines.append(ServiceLine(proc.drug, proc.units, (), why, proc.name))
+        if proc.add_on and code == proc.service:  # e.g. 17003 per lesion after the first (CPT add-on codes)
+            lines.append(ServiceLine(proc.add_on, proc.add_on_units, (), why, f"{proc.name}, additional lesions"))
     lines = rules_outpatient.infusion_lines(infusions) + rules_outpatient.immunization_administration(facts, vaccines) + lines
     if facts.setting == "office":
         lines += _lab_lines(facts, cat, coded, code_of)
@@ -469,6 +484,9 @@ def _em_line(facts: VisitFacts, cat: Catalog, mdm: Mdm, status: str, required: l
     """The visit's E/M line, with modifier 25 where NCCI requires it, or none at all when the visit
     was only the decision to do a minor procedure (Claims Processing Manual Ch. 12 §40.1.C and §30.6.6;
     NCCI Policy Manual Ch. I §D and Ch. XI §A; CPT Appendix A, modifier 25)."""
+    antepartum = rules_office.routine_antepartum(facts)
+    if antepartum:
+        return ServiceLine(antepartum[0], 1, (), tuple(required[:1]), antepartum[1])
     if facts.preventive:
         code = preventive_code(facts.age, status, facts.medicare, facts.awv_elements, facts.prior_awv, facts.date)
         words = "Annual wellness visit" if code.startswith("G") else "Preventive visit"

@@ -121,6 +121,7 @@ class Course:
     history_source: str = ""  # "transfer" when records came from another practice
     medicare: bool = False
     base: dict[str, float] = field(default_factory=dict)
+    lmp: dt.date | None = None  # pregnant: first day of the last menstrual period
 
 
 def _age_on(birth: dt.date, day: dt.date) -> int:
@@ -132,7 +133,8 @@ def _pick_range(rng: random.Random, low: float, high: float, decimals: int) -> f
 
 
 # Children's vital signs by age (PALS / pediatric references): (HR, RR, SBP, DBP) ranges.
-CHILD_VITALS = ((2, (98, 130), (24, 32), (88, 104), (45, 62)), (5, (80, 115), (20, 26), (90, 108), (50, 68)),
+CHILD_VITALS = ((0, (115, 160), (30, 50), (65, 85), (35, 50)),  # infants under one year
+                (2, (98, 130), (24, 32), (88, 104), (45, 62)), (5, (80, 115), (20, 26), (90, 108), (50, 68)),
                 (11, (72, 105), (18, 22), (96, 114), (56, 74)), (17, (60, 95), (14, 18), (104, 124), (60, 78)))
 
 
@@ -208,6 +210,8 @@ class CourseBuilder:
         """Whether this practice has seen the patient before, and when: the chart prints it, the
         new/established rule reads it."""
         rng = self.rng
+        if _age_on(course.birth_date, first) == 0:  # an infant: no earlier visit, no tobacco
+            return
         roll = rng.random()
         if course.chronic and roll < 0.7 or not course.chronic and roll < 0.45:
             course.last_seen = first - dt.timedelta(days=rng.randint(45, 900))
@@ -222,13 +226,28 @@ class CourseBuilder:
             course.tobacco = "former"
             course.quit_year = first.year - rng.randint(2, 25)
 
+    def _pregnancy(self, course: Course, starts: list[dt.datetime]) -> None:
+        """A pregnant patient: the last menstrual period so that the first visit falls at 8-20 weeks and the
+        last before 40; the pregnancy's onset is that date, and the practice has not seen her since."""
+        pregnancies = [ac for ac in course.chronic if "pregnancy" in ac.condition.tags]
+        if not pregnancies:
+            return
+        span = (starts[-1].date() - starts[0].date()).days
+        latest = max(8 * 7, min(20 * 7, 39 * 7 - span))
+        course.lmp = starts[0].date() - dt.timedelta(days=self.rng.randint(8 * 7, latest))
+        for ac in pregnancies:
+            ac.onset = course.lmp
+        if course.last_seen and course.last_seen >= course.lmp:
+            course.last_seen = course.lmp - dt.timedelta(days=self.rng.randint(30, 400))
+
     # -------------------------------------------------------------- the course
     def build(self) -> Course:
         rng, sc, cat = self.rng, self.sc, self.cat
         sex, age = self._choose_sex_and_age()
         n_visits = rng.randint(*sc.visits)
         starts = self._visit_dates(n_visits, sc.setting)
-        birth = starts[0].date() - dt.timedelta(days=age * 365 + rng.randint(5, 360))
+        newborns = age == 0 and any("newborn-exam" in cat.conditions[k].tags for k in sc.preventive)
+        birth = starts[0].date() - dt.timedelta(days=age * 365 + (rng.randint(2, 6) if newborns else rng.randint(5, 360)))
         age = _age_on(birth, starts[0].date())
         chronic = [self._activate(c, starts[0].date(), (1, 12)) for c in self._choose_chronic(age, sex)]
         allergies = self._choose_allergies(age)
@@ -238,6 +257,7 @@ class CourseBuilder:
         plans = [self._plan_visit(course, i, start, _age_on(birth, start.date())) for i, start in enumerate(starts)]
         self._name_problems(course)
         self._history(course, starts[0].date())
+        self._pregnancy(course, starts)
         avoid = self._avoid(course)
         for chronic_condition in course.chronic:
             self._prescribe(course, chronic_condition, starts[0].date(), avoid, existing=True)
@@ -268,6 +288,8 @@ class CourseBuilder:
             if not c.fits(age, course.sex) or self.sc.setting not in c.settings:
                 continue
             if c.months and start.month not in c.months:
+                continue
+            if any(ac.condition.key in c.not_with for ac in course.chronic):
                 continue
             if c.history and all(ac.condition.key != c.history for ac in course.chronic):
                 hist = self.cat.conditions[c.history]
@@ -321,6 +343,8 @@ class CourseBuilder:
         if age >= 18:
             height_cm = rng.gauss(177, 7) if sex == "male" else rng.gauss(163, 6.5)
             bmi = rng.uniform(20.5, 29.4)
+        elif age == 0:  # length and BMI at birth; see _vitals_and_status for growth by the day
+            height_cm, bmi = rng.uniform(48.5, 53.0), rng.uniform(12.6, 13.6)
         else:
             height_cm = 76 + 6.2 * age + rng.uniform(-4, 4) if age < 13 else rng.gauss(165 if sex == "male" else 158, 6)
             bmi = rng.uniform(15.2, 17.5) if age < 8 else rng.uniform(16.0, 21.5)
@@ -367,6 +391,10 @@ class CourseBuilder:
             base["_bmi"] = rng.uniform(*bmi)
         grown_cm = base["height_cm"] + (6.0 * (age - base["age"]) if base["age"] < 13 else 0)
         target_bmi = base.get("_bmi", base["bmi"]) + rng.uniform(-0.4, 0.4) * (i > 0)
+        if base["age"] == 0 and age == 0:  # an infant grows by the day: ~3 cm a month, BMI 13 at birth to 17 at 3 months
+            days = (visit.start.date() - course.birth_date).days
+            grown_cm = base["height_cm"] + 0.1 * min(days, 120)
+            target_bmi = base["bmi"] + 0.05 * min(days, 80)
         h_m = grown_cm / 100
         weight_kg = target_bmi * h_m * h_m
         t_f = rng.uniform(*temp_f)
@@ -588,6 +616,8 @@ class CourseBuilder:
             abnormal_findings=visit.kind == "preventive" and not all(visit.at_goal.values()),
             total_minutes=visit.total_minutes,
             vaccine_counseling=age < 19 and any(ac.condition.vaccine_counseling for ac in visit.focus),
+            gestation_days=(visit.start.date() - course.lmp).days if course.lmp else None,
+            birth_date=course.birth_date,
         )
 
 

@@ -117,6 +117,10 @@ class NoteWriter:
         v.complaint = self._complaint(v)
         lines = [f"CC: {v.complaint}"]
         s = [self._intro(c, v)]
+        if _age(c, v) == 0:
+            s.append(_infant_age(c, v))
+        if c.lmp:
+            s.append(self._gestation(c, v))
         for ac in v.focus:
             text = self.pick(ac.condition.subjective, ac.side)
             text = text.replace("<event>", v.event[:1].upper() + v.event[1:] if v.event else "Injured")
@@ -163,6 +167,17 @@ class NoteWriter:
         return self.rng.choice((f"Established patient, last seen {us_date(last)}.",
                                 f"Known to the practice; last visit {us_date(last)}."))
 
+    def _gestation(self, course: Course, visit: Visit) -> str:
+        """Weeks and days of gestation by the last menstrual period, as an obstetric note dates a pregnancy."""
+        lmp = course.lmp
+        assert lmp is not None
+        weeks, days = divmod((visit.start.date() - lmp).days, 7)
+        last, edd = us_date(lmp), us_date(lmp + dt.timedelta(days=280))
+        return self.p(self.rng.choice((
+            f"{{GA|Gestational age}} {weeks}w{days}d by {{LMP|last menstrual period}} {last}, {{EDD|due date}} {edd}.",
+            f"{weeks} weeks {days} days pregnant by dates ({{LMP|last menstrual period}} {last}, {{EDD|due date}} {edd}).",
+            f"{{IUP|Intrauterine pregnancy}} at {weeks}w{days}d by {{LMP|last menstrual period}} {last}.")))
+
     def _preventive_history(self, course: Course, visit: Visit) -> str:
         v = visit
         if not course.medicare:
@@ -195,7 +210,7 @@ class NoteWriter:
         if vs.bmi is not None:
             vitals += f", BMI {vs.bmi}"
         lines = [f"O: {vitals}."]
-        exam = [self.pick(ac.condition.exam, ac.side).replace("<size>", f"{v.wound_cm:g}")
+        exam = [self._sizes(v, self.pick(ac.condition.exam, ac.side))
                 for ac in v.focus]
         lines.append(" ".join(exam))
         if v.labs:
@@ -208,6 +223,14 @@ class NoteWriter:
                 lines.append(self._procedure_text(visit, key))
         return "\n".join(lines)
 
+    def _sizes(self, visit: Visit, text: str) -> str:
+        """A wound's length, or an excised lesion's diameter and margins (excised diameter = lesion + 2 margins)."""
+        margin = max((self.cat.procedures[k].margin for k in visit.procedures if self.cat.procedures[k].size[1]),
+                     default=0.0)
+        lesion = round(visit.wound_cm - 2 * margin, 1)
+        return text.replace("<size>", f"{visit.wound_cm:g}").replace("<lesion>", f"{lesion:g}")\
+            .replace("<margin>", f"{margin:g}")
+
     def _procedure_text(self, visit: Visit, key: str) -> str:
         proc = self.cat.procedures[key]
         reason = next((ac for ac in visit.focus if key in ac.condition.procedures), visit.focus[0])
@@ -215,7 +238,7 @@ class NoteWriter:
         for ac in visit.focus:
             findings.update(ac.condition.findings)
         text = self.pick(proc.result, reason.side) if proc.result else f"{proc.name} done."
-        text = text.replace("<size>", f"{visit.wound_cm:g}").replace("<minutes>", str(visit.infusion_minutes.get(key, 0)))
+        text = self._sizes(visit, text).replace("<minutes>", str(visit.infusion_minutes.get(key, 0)))
         for name, value in findings.items():
             text = text.replace(f"<{name}>", value)
         return text
@@ -275,6 +298,8 @@ class NoteWriter:
 
     def _status(self, course: Course, visit: Visit, ac: ActiveCondition) -> str:
         v, c = visit, ac.condition
+        if c.kind == "preventive" and c.findings.get("abnormal"):
+            return f"abnormal finding: {c.findings['abnormal']}"
         if c.kind == "preventive":
             abnormal = [a for a in course.chronic if not v.at_goal.get(a.condition.key, True)]
             if abnormal:
@@ -336,6 +361,12 @@ class NoteWriter:
                 line.text = f"{where}, level {chosen} (provider's choice)"
             else:
                 line.text = where
+
+
+def _infant_age(course: Course, visit: Visit) -> str:
+    """An infant's age as a pediatric note gives it: in days for the first four weeks, then in weeks."""
+    days = (visit.start.date() - course.birth_date).days
+    return f"{days}-day-old infant." if days <= 28 else f"{days // 7}-week-old infant ({days} days)."
 
 
 def _age(course: Course, visit: Visit) -> int:
