@@ -67,6 +67,8 @@ class Procedure:
     test: bool = False  # a diagnostic test (counts as data in medical decision making unless billed here)
     result: tuple[str, ...] = ()  # how the note documents it was done, several phrasings ({n} etc. filled in)
     size: tuple[float, float] = (0.0, 0.0)  # a repair: the wound lengths (cm) its code stands for
+    repair: str = ""  # "family:anatomic group" (CPT repair families): the code follows the summed length
+    sided: bool = False  # done on one of a pair of body parts: RT / LT from the condition's side
 
     def __post_init__(self) -> None:
         if self.ed_service is None:
@@ -207,6 +209,13 @@ class Condition:
     not_at_goal: tuple[str, ...] = ()  # how the note says it is not at goal, where the usual words would change the code
     goal_rate: float = 0.6  # chronic: chance it is at goal at a visit (when `uncontrolled` says how it shows)
     findings: dict[str, str] = field(default_factory=dict)  # test findings the note writer fills in (cxr, rhythm)
+    critical_care: tuple[int, int] = (0, 0)  # ED: critical care minutes documented (range)
+    tbsa: tuple[float, float] = (0.0, 0.0)  # burns: percent of body surface burned (range)
+    third_degree: tuple[float, float] = (0.0, 0.0)  # burns: percent of body surface with third-degree burns
+    rule_codes: tuple[str, ...] = ()  # codes a coding rule can add for it (e.g. the T31 extent of a burn)
+    encounter: str = ""  # injuries: "subsequent" or "sequela" visit (the note says so); "" = initial
+    follow_up: str = ""  # an injury seen again: the condition (same side) of the patient's next visit
+    follow_days: tuple[int, int] = (7, 14)  # how many days after this visit the follow-up visit is
 
     def fits(self, age: int, sex: str) -> bool:
         return self.ages[0] <= age <= self.ages[1] and self.sex in ("any", sex)
@@ -236,6 +245,7 @@ class Catalog:
         for c in self.conditions.values():
             for event in c.injury_events:
                 codes.update(event.codes)
+            codes.update(c.rule_codes)
         codes.update(RULE_CODES)
         return codes
 
@@ -370,6 +380,8 @@ def _check_references(cat: Catalog) -> None:
             raise CatalogError(f"{where}.problem: expected one of {', '.join(PROBLEM_TYPES)}, got {c.problem!r}")
         if c.history:
             need(f"{where}.history", c.history, cat.conditions, "condition")
+        if c.follow_up:
+            need(f"{where}.follow_up", c.follow_up, cat.conditions, "condition")
         for vital in c.uncontrolled:
             if vital not in VITAL_KEYS and vital not in cat.labs:
                 raise CatalogError(f"{where}.uncontrolled: {vital!r} is neither a vital sign nor a lab")

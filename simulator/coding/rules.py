@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from simulator.clinical import Catalog, Condition, bmi_code
-from simulator.coding import tabular
+from simulator.coding import rules_injury, tabular
 
 Setting = Literal["office", "emergency"]
 # How a documented problem weighs in medical decision making (CPT E/M guidelines, "Number and
@@ -59,6 +59,8 @@ class Performed:
 
     procedure: str
     for_condition: str
+    side: str = ""  # right / left: the side of the condition it treats (RT/LT)
+    length: float = 0.0  # a repair: the documented wound length (cm)
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,11 @@ class VisitFacts:
     awv_elements: bool = False  # health risk assessment, cognition, function/safety, written screening plan
     prior_awv: dt.date | None = None
     abnormal_findings: bool = False  # a preventive exam found something abnormal (coded among the problems)
+    critical_care_minutes: int = 0  # documented critical care time, excluding separately billed procedures
+    burn_tbsa: float = 0.0  # burns: documented percent of total body surface area
+    burn_third_degree: float = 0.0  # burns: the part of it that is third degree (percent of the body surface)
+    global_ends: dt.date | None = None  # last day of the global period of a procedure done for the injury followed up
+    global_for: str = ""  # the condition (catalog key) this visit follows up inside that global period
 
 
 @dataclass(frozen=True)
@@ -109,6 +116,7 @@ class CodingPolicy:
     """Where the rules leave a choice, the scenario decides (``[coding]`` in a scenario file)."""
 
     external_causes: Literal["optional", "required"] = "optional"
+    distinct_modifier: Literal["59", "XS"] = "59"  # a distinct procedure the same day (NCCI Ch. I §E)
 
 
 @dataclass
@@ -260,6 +268,9 @@ def diagnoses(facts: VisitFacts, cat: Catalog, policy: CodingPolicy) -> list[Dia
         dx = _preventive_diagnoses(facts, dx, cat)
     dx = drop_redundant(dx)
     first_code_of = {k: v for k, v in first_code_of.items() if any(d.code == v for d in dx)}
+    extent = rules_injury.burn_extent(facts)
+    if extent:
+        add(extent, f"TBSA {facts.burn_tbsa:g}%", "")
     coded = [d.code for d in dx if not d.optional]
     optional_codes = {d.code for d in dx if d.optional}
     for code, text, optional in long_term_drug_codes(facts, first_code_of, optional_codes):
@@ -275,8 +286,10 @@ def diagnoses(facts: VisitFacts, cat: Catalog, policy: CodingPolicy) -> list[Dia
     tobacco = tobacco_code(facts, coded)
     if tobacco:
         add(tobacco[0], "Former smoker", "", tobacco[1])
-    for code, text, optional in external_cause_codes(facts, coded, policy):
+    for code, text, optional in rules_injury.encounter_causes(external_cause_codes(facts, coded, policy), coded):
         add(code, text, "", optional)
+    if facts.problems:
+        dx = rules_injury.order_reason(dx, _documented_order(facts)[0].condition.key)
     return sequence(dx)
 
 
@@ -404,7 +417,9 @@ def _pointers(codes: list[str], wanted: list[str]) -> tuple[str, ...]:
     return tuple(c for c in codes if c in wanted)[:4] or tuple(codes[:1])
 
 
-def services(facts: VisitFacts, dx: list[Diagnosis], cat: Catalog, mdm: Mdm, status: str) -> list[ServiceLine]:
+def services(facts: VisitFacts, dx: list[Diagnosis], cat: Catalog, mdm: Mdm, status: str,
+             policy: CodingPolicy | None = None) -> list[ServiceLine]:
+    policy = policy or CodingPolicy()
     coded = [d.code for d in dx]
     required = [d.code for d in dx if not d.optional]
     code_of = {d.condition: d.code for d in reversed(dx) if d.condition}
@@ -412,16 +427,21 @@ def services(facts: VisitFacts, dx: list[Diagnosis], cat: Catalog, mdm: Mdm, sta
     for perf in facts.procedures:
         proc = cat.procedures[perf.procedure]
         code = _billed_by(cat, perf.procedure, facts.setting)
-        if not code:
+        if not code or proc.repair:
             continue
         why = _pointers(coded, [code_of.get(perf.for_condition, "")])
-        lines.append(ServiceLine(code, 1, (), why, proc.name if code == proc.service else proc.ed_words))
+        sided = rules_injury.side_modifier(perf.side) if proc.sided else ()
+        lines.append(ServiceLine(code, 1, sided, why, proc.name if code == proc.service else proc.ed_words))
         if proc.drug and facts.setting == "office":
             lines.append(ServiceLine(proc.drug, proc.units, (), why, proc.name))
+    lines += rules_injury.repair_lines(facts, cat, lambda key: _pointers(coded, [code_of.get(key, "")]),
+                                       policy.distinct_modifier)
     if facts.setting == "office":
         lines += _lab_lines(facts, cat, coded, code_of)
-    em = _em_line(facts, cat, mdm, status, required, {d.code for d in dx if d.condition}, lines)
-    return ([em] if em else []) + lines
+    critical = rules_injury.critical_care_lines(facts, tuple(d for d in required if d in code_of.values())[:4])
+    em = None if critical else _em_line(facts, cat, mdm, status, required, {d.code for d in dx if d.condition}, lines)
+    em = rules_injury.global_period_visit(facts, em, code_of)
+    return critical + ([em] if em else []) + lines
 
 
 def _lab_lines(facts: VisitFacts, cat: Catalog, coded: list[str], code_of: dict[str, str]) -> list[ServiceLine]:
@@ -470,4 +490,4 @@ def code_visit(facts: VisitFacts, cat: Catalog, policy: CodingPolicy | None = No
     dx = diagnoses(facts, cat, policy)
     status = patient_status(facts.date, facts.last_seen)
     mdm = medical_decision_making(facts, cat)
-    return CodedVisit(dx, services(facts, dx, cat, mdm, status), mdm, status)
+    return CodedVisit(dx, services(facts, dx, cat, mdm, status, policy), mdm, status)

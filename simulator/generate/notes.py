@@ -195,8 +195,7 @@ class NoteWriter:
         if vs.bmi is not None:
             vitals += f", BMI {vs.bmi}"
         lines = [f"O: {vitals}."]
-        exam = [self.pick(ac.condition.exam, ac.side).replace("<size>", f"{v.wound_cm:g}")
-                for ac in v.focus]
+        exam = [self._fill(v, self.pick(ac.condition.exam, ac.side)) for ac in v.focus]
         lines.append(" ".join(exam))
         if v.labs:
             lines.append("Results: " + "; ".join(lab_phrase(r, cat) for r in v.labs) + ".")
@@ -208,6 +207,14 @@ class NoteWriter:
                 lines.append(self._procedure_text(visit, key))
         return "\n".join(lines)
 
+    @staticmethod
+    def _fill(visit: Visit, text: str) -> str:
+        """Measured facts into a phrase: wound lengths (<size>, <size:procedure>), burn extent (<tbsa>, <third>)."""
+        for key, length in visit.wound_lengths.items():
+            text = text.replace(f"<size:{key}>", f"{length:g}")
+        return (text.replace("<size>", f"{visit.wound_cm:g}").replace("<tbsa>", f"{visit.tbsa:g}")
+                .replace("<third>", f"{visit.third_degree:g}"))
+
     def _procedure_text(self, visit: Visit, key: str) -> str:
         proc = self.cat.procedures[key]
         reason = next((ac for ac in visit.focus if key in ac.condition.procedures), visit.focus[0])
@@ -215,7 +222,7 @@ class NoteWriter:
         for ac in visit.focus:
             findings.update(ac.condition.findings)
         text = self.pick(proc.result, reason.side) if proc.result else f"{proc.name} done."
-        text = text.replace("<size>", f"{visit.wound_cm:g}")
+        text = self._fill(visit, text.replace("<size>", f"{visit.wound_lengths.get(key, visit.wound_cm):g}"))
         for name, value in findings.items():
             text = text.replace(f"<{name}>", value)
         return text
@@ -246,7 +253,11 @@ class NoteWriter:
         if done:
             lines.append("Procedures: " + " ".join(done))
         follow = v.follow_up
-        if v.setting == "emergency":
+        if v.critical_minutes:
+            lines.append(f"Critical care time {v.critical_minutes} minutes, exclusive of separately billable "
+                         "procedures.")
+            lines.append(f"Disposition: admitted to the ICU {v.end.strftime('%H:%M')}.")
+        elif v.setting == "emergency":
             lines.append(f"Disposition: discharged home {v.end.strftime('%H:%M')}, " +
                          self.rng.choice(("PCP follow-up in 2-3 days.", "follow up with primary care this week.",
                                           "return precautions given.")))
@@ -276,7 +287,12 @@ class NoteWriter:
             return self.rng.choice(("normal exam, no abnormal findings", "exam unremarkable", "healthy, normal exam"))
         if c.kind == "acute":
             text = self.rng.choice(("new problem", "acute", "today's main problem", "new today"))
-            if any(code.startswith("S") for code in ac.variant_codes):
+            if c.encounter == "subsequent":
+                return self.rng.choice(("follow-up of this injury, healing as expected", "routine healing, recheck",
+                                        "healing well on follow-up"))
+            if c.encounter == "sequela":
+                return self.rng.choice(("late effect of the old injury", "residual of the healed injury"))
+            if any(code[:1] in "ST" for code in ac.variant_codes):
                 text = self.rng.choice(("initial visit for this injury", "new injury, first evaluation",
                                         "first visit for this injury"))
             return text

@@ -202,6 +202,7 @@ def parse_scenario(text: str, file: str, slug: str, catalog: Catalog | None = No
     k = _Reader(file, "coding.", top.get("coding", dict, "a [coding] table", {}))
     external_causes = k.choice("external_causes", ("optional", "required"), "optional")
     superbill_em = k.choice("superbill_em", ("hidden", "shown"), "hidden")
+    distinct_modifier = k.choice("distinct_modifier", ("59", "XS"), "59")
     k.finish()
     f = _Reader(file, "faults.", top.get("faults", dict, "a [faults] table", {}))
     fault_count = f.number("count", 0, 30, 0)
@@ -235,7 +236,8 @@ def parse_scenario(text: str, file: str, slug: str, catalog: Catalog | None = No
         default_seed=default_seed, start=start, date_formats=date_formats, units=units,
         abbreviations=float(abbreviations), fault_count=fault_count, fault_kinds=fault_kinds, source=text,
         rubric_overrides=rubric_overrides, consistency_count=consistency_count, consistency_kinds=consistency_kinds,
-        legitimate_changes=legitimate, coding_policy=CodingPolicy(external_causes=external_causes),  # type: ignore[arg-type]
+        legitimate_changes=legitimate, coding_policy=CodingPolicy(external_causes=external_causes,  # type: ignore[arg-type]
+                                                                        distinct_modifier=distinct_modifier),  # type: ignore[arg-type]
         superbill_em=superbill_em, copy_forward=float(copy_forward),
         audit=audit,
     )
