@@ -580,7 +580,8 @@ class CourseBuilder:
                           and m.condition in keys)
         managed = [m for m in active if m.condition in keys and visit.kind != "preventive"]
         managed += [m for m in visit.meds_started if m not in managed]
-        procedure_owner, procedure_side = {}, {}
+        procedure_owner: dict[str, str] = {}
+        procedure_side: dict[str, str] = {}
         for ac in visit.focus:
             for p in ac.condition.procedures:
                 procedure_owner.setdefault(p, ac.condition.key)
@@ -594,6 +595,7 @@ class CourseBuilder:
         interpretations = sum(1 for p in visit.procedures if emergency and cat.procedures[p].test
                               and not cat.procedures[p].ed_service and reason.independent_interpretation)
         drugs_given = any(cat.procedures[p].drug for p in visit.procedures)
+        global_ends, global_for = self._global_period(course, visit)
         return rules.VisitFacts(
             setting=visit.setting,  # type: ignore[arg-type]
             preventive=visit.kind == "preventive", date=visit.start.date(), age=age, last_seen=visit.last_seen,
@@ -614,22 +616,21 @@ class CourseBuilder:
             medicare=course.medicare, awv_elements=visit.awv_elements, prior_awv=visit.prior_awv,
             abnormal_findings=visit.kind == "preventive" and not all(visit.at_goal.values()),
             critical_care_minutes=visit.critical_minutes, burn_tbsa=visit.tbsa, burn_third_degree=visit.third_degree,
-            **self._global_period(course, visit),
+            global_ends=global_ends, global_for=global_for,
         )
 
-    def _global_period(self, course: Course, visit: Visit) -> dict[str, object]:
-        """A follow-up visit of an injury repaired at the previous visit: the end of the repair's global period."""
+    def _global_period(self, course: Course, visit: Visit) -> tuple[dt.date | None, str]:
+        """A follow-up visit of an injury repaired at the previous visit: the last day of the repair's global
+        period and the condition followed up (None, "" otherwise)."""
         if visit.kind != "follow-up" or visit.number < 2:
-            return {}
+            return None, ""
         before = course.visits[visit.number - 2]
         if before.focus[0].condition.follow_up != visit.focus[0].condition.key:
-            return {}
-        days = [self.cat.services[s].global_days for p in before.procedures
-                if (s := self.cat.procedures[p].service) and self.cat.services[s].global_days]
-        if not days:
-            return {}
-        return {"global_ends": before.start.date() + dt.timedelta(days=max(d or 0 for d in days)),
-                "global_for": visit.focus[0].condition.key}
+            return None, ""
+        days = [self.cat.services[self.cat.procedures[p].service].global_days or 0 for p in before.procedures]
+        if not any(days):
+            return None, ""
+        return before.start.date() + dt.timedelta(days=max(days)), visit.focus[0].condition.key
 
 
 VITAL_RANGE_KEYS = ("systolic", "diastolic", "heart_rate", "resp_rate", "temp_f", "spo2", "bmi")
