@@ -353,7 +353,8 @@ def test_corpus_tobacco_history_from_the_note(slug):
 @pytest.mark.slow
 @slow_scenarios
 def test_corpus_ed_claims_hold_only_professional_services(slug):
-    facility = {"36415", "96372", "94640", "73610", "73110", "71046", "93000", "81002", "87880", "83036", "82962", "87804"}
+    facility = {"36415", "96372", "94640", "73610", "73110", "71046", "93000", "81002", "87880", "83036", "82962", "87804",
+                "73100", "73590", "73000", "70450"}
     for v in corpus(slug):
         codes_ = {c for c, *_ in v["lines"]}
         if v["setting"] == "emergency":

@@ -216,6 +216,7 @@ class Condition:
     encounter: str = ""  # injuries: "subsequent" or "sequela" visit (the note says so); "" = initial
     follow_up: str = ""  # an injury seen again: the condition (same side) of the patient's next visit
     follow_days: tuple[int, int] = (7, 14)  # how many days after this visit the follow-up visit is
+    disposition: str = ""  # ED: where the patient goes when not home ("admitted to medicine", "transferred ...")
 
     def fits(self, age: int, sex: str) -> bool:
         return self.ages[0] <= age <= self.ages[1] and self.sex in ("any", sex)

@@ -195,13 +195,13 @@ def repair_lines(facts: VisitFacts, cat: Catalog, pointers: Callable[[str], tupl
             continue
         sums[family, group] = sums.get((family, group), 0.0) + length
         owners.setdefault((family, group), []).append(perf.for_condition)
-        names.setdefault((family, group), proc.name)
+        names[family, group] = f"{names[family, group]} + {proc.name}" if (family, group) in names else proc.name
     lines = []
     for n, key in enumerate(sorted(sums, key=lambda k: FAMILY_ORDER[k[0]])):
         code = repair_code(key[0], key[1], sums[key])
         modifiers = (distinct,) if n and FAMILY_ORDER[key[0]] > min(FAMILY_ORDER[k[0]] for k in sums) else ()
         lines.append(ServiceLine(code, 1, modifiers, pointers(owners[key][0]),
-                                 f"{names[key]}, {round(sums[key], 1):g} cm"))
+                                 f"{names[key]}, {round(sums[key], 1):g} cm in all"))
     return lines + adhesive
 
 

@@ -13,6 +13,7 @@ import re
 from typing import TYPE_CHECKING
 
 from simulator.clinical import FREQUENCIES, ROUTES, Catalog
+from simulator.coding import rules_injury
 from simulator.generate.scenario import Scenario
 
 if TYPE_CHECKING:
@@ -257,6 +258,8 @@ class NoteWriter:
             lines.append(f"Critical care time {v.critical_minutes} minutes, exclusive of separately billable "
                          "procedures.")
             lines.append(f"Disposition: admitted to the ICU {v.end.strftime('%H:%M')}.")
+        elif v.setting == "emergency" and v.focus[0].condition.disposition:
+            lines.append(f"Disposition: {v.focus[0].condition.disposition} {v.end.strftime('%H:%M')}.")
         elif v.setting == "emergency":
             lines.append(f"Disposition: discharged home {v.end.strftime('%H:%M')}, " +
                          self.rng.choice(("PCP follow-up in 2-3 days.", "follow up with primary care this week.",
@@ -292,7 +295,7 @@ class NoteWriter:
                                         "healing well on follow-up"))
             if c.encounter == "sequela":
                 return self.rng.choice(("late effect of the old injury", "residual of the healed injury"))
-            if any(code[:1] in "ST" for code in ac.variant_codes):
+            if any(code.startswith("S") or rules_injury.burn_degree(code) for code in ac.variant_codes):
                 text = self.rng.choice(("initial visit for this injury", "new injury, first evaluation",
                                         "first visit for this injury"))
             return text
