@@ -354,7 +354,7 @@ def test_corpus_tobacco_history_from_the_note(slug):
 @slow_scenarios
 def test_corpus_ed_claims_hold_only_professional_services(slug):
     facility = {"36415", "96372", "94640", "73610", "73110", "71046", "93000", "81002", "87880", "83036", "82962", "87804",
-                "73100", "73590", "73000", "70450"}
+                "73100", "73000", "70450"}
     for v in corpus(slug):
         codes_ = {c for c, *_ in v["lines"]}
         if v["setting"] == "emergency":
@@ -379,8 +379,10 @@ def test_corpus_modifier_25_and_minor_procedures(slug):
             # visit was inside a procedure's global period (99024).
             assert any(CAT.services[c].global_days is not None for c in others) or others & {"99291", "99024"}, \
                 (v["seed"], lines)
-        # Other lines: only RT/LT on a procedure of one of paired parts, 59/XS on a distinct repair (NCCI Ch. I §E).
-        assert all(set(ln[1]) <= {"RT", "LT", "59", "XS"} for ln in lines if ln[0] not in EM_ALL), lines
+        # Other lines: RT/LT on a procedure of one of paired parts, 59/XS on a distinct repair (NCCI Ch. I §E), 26 on
+        # an ED physician's own formal reading of a film (the professional component).
+        assert all(set(ln[1]) <= {"RT", "LT", "59", "XS", "26"} for ln in lines if ln[0] not in EM_ALL), lines
+        assert all(ln[1] == ("26",) for ln in lines if ln[0] == "73590")
 
 
 @pytest.mark.slow

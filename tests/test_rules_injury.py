@@ -223,3 +223,28 @@ def test_the_injury_clinic_follows_an_injury_from_a_to_d_to_s_on_the_same_side()
                 assert a.startswith("S52.53") and a[-1] == "D" and a[6] == b[6]  # same wrist
                 seen.add("S")
     assert seen == {"D", "S"}
+
+
+def test_an_ed_physicians_formal_reading_of_a_film_is_the_professional_component_26():
+    """CPT modifier 26 (and NCCI Policy Manual Ch. I §C): the physician who writes the report of a film the hospital
+    took reports the code with 26; the hospital reports the technical part. It is then not also counted as an
+    independent interpretation in MDM."""
+    f = facts(problem("open-tibia-fracture", kind="threat"), hospitalization_decision=True,
+              procedures=(Performed("tibia-xray", "open-tibia-fracture", "right"),))
+    assert lines(rules.code_visit(f, CAT)) == [("99285", (), 1), ("73590", ("26",), 1)]
+    office = facts(problem("open-tibia-fracture", kind="threat"), setting="office", last_seen=DAY,
+                   procedures=(Performed("tibia-xray", "open-tibia-fracture", "right"),))
+    assert ("73590", (), 1) in lines(rules.code_visit(office, CAT))  # global service in the office
+
+
+def test_a_patient_allergic_to_the_drug_is_never_given_its_adverse_effect():
+    sc = load_scenario("ed-poisonings-burns")
+    for seed in range(80):
+        key = generate_case(sc, seed).key
+        for e in key["entry"]:
+            r = e["resource"]
+            if r["resourceType"] != "Claim" or r["diagnosis"][0]["diagnosisCodeableConcept"]["coding"][0]["code"] != "L27.0":
+                continue
+            allergies = [a["code"]["text"] for x in key["entry"] if (a := x["resource"])["resourceType"] == "AllergyIntolerance"
+                         and a["patient"]["reference"] == r["patient"]["reference"]]
+            assert "penicillin" not in allergies

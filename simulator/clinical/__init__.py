@@ -69,6 +69,7 @@ class Procedure:
     size: tuple[float, float] = (0.0, 0.0)  # a repair: the wound lengths (cm) its code stands for
     repair: str = ""  # "family:anatomic group" (CPT repair families): the code follows the summed length
     sided: bool = False  # done on one of a pair of body parts: RT / LT from the condition's side
+    ed_modifier: str = ""  # "26": the ED physician reports only the professional component of ed_service
 
     def __post_init__(self) -> None:
         if self.ed_service is None:
@@ -217,6 +218,7 @@ class Condition:
     follow_up: str = ""  # an injury seen again: the condition (same side) of the patient's next visit
     follow_days: tuple[int, int] = (7, 14)  # how many days after this visit the follow-up visit is
     disposition: str = ""  # ED: where the patient goes when not home ("admitted to medicine", "transferred ...")
+    allergy_excludes: tuple[str, ...] = ()  # allergies a patient with this condition cannot have (on that drug)
 
     def fits(self, age: int, sex: str) -> bool:
         return self.ages[0] <= age <= self.ages[1] and self.sex in ("any", sex)
@@ -372,6 +374,8 @@ def _check_references(cat: Catalog) -> None:
             need(f"{where}.labs", lab, cat.labs, "lab")
         for x in c.excludes:
             need(f"{where}.excludes", x, cat.conditions, "condition")
+        for x in c.allergy_excludes:
+            need(f"{where}.allergy_excludes", x, cat.allergies, "allergy")
         for vital in c.vitals:
             if vital not in VITAL_KEYS:
                 raise CatalogError(f"{where}.vitals: unknown vital {vital!r}; expected one of {', '.join(VITAL_KEYS)}")

@@ -431,6 +431,8 @@ def services(facts: VisitFacts, dx: list[Diagnosis], cat: Catalog, mdm: Mdm, sta
             continue
         why = _pointers(coded, [code_of.get(perf.for_condition, "")])
         sided = rules_injury.side_modifier(perf.side) if proc.sided else ()
+        if facts.setting == "emergency" and proc.ed_modifier:
+            sided = (proc.ed_modifier, *sided)  # the professional component only (CPT modifier 26)
         lines.append(ServiceLine(code, 1, sided, why, proc.name if code == proc.service else proc.ed_words))
         if proc.drug and facts.setting == "office":
             lines.append(ServiceLine(proc.drug, proc.units, (), why, proc.name))

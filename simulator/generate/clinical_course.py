@@ -280,6 +280,8 @@ class CourseBuilder:
                 continue
             if c.months and start.month not in c.months:
                 continue
+            if any(key in c.allergy_excludes for key, _ in course.allergies):
+                continue
             if c.history and all(ac.condition.key != c.history for ac in course.chronic):
                 hist = self.cat.conditions[c.history]
                 if not hist.fits(age, course.sex) or self._excluded(hist, [ac.condition for ac in course.chronic]):
