@@ -248,3 +248,9 @@ def test_a_patient_allergic_to_the_drug_is_never_given_its_adverse_effect():
             allergies = [a["code"]["text"] for x in key["entry"] if (a := x["resource"])["resourceType"] == "AllergyIntolerance"
                          and a["patient"]["reference"] == r["patient"]["reference"]]
             assert "penicillin" not in allergies
+
+
+def test_a_splint_on_one_wrist_carries_rt_or_lt_and_the_e_m_25():
+    f = facts(problem("wrist-fracture", kind="injury-complicated", variant=1), prescription_management=True,
+              procedures=(Performed("wrist-xray", "wrist-fracture", "left"), Performed("short-arm-splint", "wrist-fracture", "left")))
+    assert lines(rules.code_visit(f, CAT)) == [("99284", ("25",), 1), ("29125", ("LT",), 1)]
