@@ -50,8 +50,27 @@ def test_every_icd10cm_code_is_valid_and_billable_in_the_pinned_release(code):
 
 def test_seventh_character_codes_are_used_for_injuries():
     injury_codes = [c for c in CAT.icd10cm_codes() if c.startswith("S")]
-    assert injury_codes and all(len(c.replace(".", "")) == 7 and c.endswith("A") for c in injury_codes)
+    assert injury_codes and all(len(c.replace(".", "")) == 7 for c in injury_codes)
     assert "S01.01XA" in injury_codes  # the placeholder X before the 7th character
+
+
+def test_the_seventh_character_agrees_with_the_encounter_the_condition_documents():
+    """I.C.19.a: A (B/C for open fractures, I.C.19.c.1) at the initial encounter, D at a subsequent one
+    (healing injury, aftercare of the injury), S for a sequela; external causes carry the same (I.C.20)."""
+    wanted = {"": set("ABC"), "subsequent": {"D"}, "sequela": {"S"}}
+    for c in CAT.conditions.values():
+        for v in c.variants:
+            for code in v.codes:
+                if code[:1] in "ST" and len(code.replace(".", "")) == 7 and not code.startswith(("T31", "T32")):
+                    assert code[-1] in wanted[c.encounter], (c.key, code)
+                    assert code[-1] in "BC" or "open fracture" not in CAT.icd10cm_titles[code], (c.key, code)
+        for event in c.injury_events:
+            assert event.codes[0][-1] in wanted[c.encounter], (c.key, event.codes)
+        assert c.encounter in wanted, c.key
+        if c.follow_up:
+            after = CAT.conditions[c.follow_up]
+            assert after.encounter in ("subsequent", "sequela"), (c.key, c.follow_up)
+            assert {v.side for v in after.variants} >= {v.side for v in c.variants}, (c.key, c.follow_up)
 
 
 @pytest.mark.parametrize("lab", sorted(CAT.labs.values(), key=lambda lab: lab.key), ids=lambda lab: lab.key)

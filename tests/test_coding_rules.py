@@ -16,7 +16,7 @@ from importlib import resources
 import pytest
 
 from simulator.clinical import load_catalog
-from simulator.coding import rules, tabular
+from simulator.coding import rules, rules_injury, tabular
 from simulator.coding.rules import CodingPolicy, Collected, ExternalCause, LongTermDrug, Performed, Problem, VisitFacts
 from simulator.generate import generate_case, load_scenario
 from simulator.generate.scenario import list_scenario_files
@@ -316,17 +316,26 @@ def test_corpus_sequence_follows_the_tabular_and_external_causes_come_last(slug)
 @pytest.mark.slow
 @slow_scenarios
 def test_corpus_injuries_carry_optional_external_causes(slug):
+    """I.C.20: cause, activity, place and status at the initial encounter; at a subsequent or sequela encounter
+    only the cause, with the injury's 7th character (I.C.20.b-c-k, I.C.20.h). None with a Table of Drugs code,
+    whose intent and cause are in the code itself. Optional unless the scenario requires them."""
     injuries = 0
+    required = next(s for s in SCENARIOS if s.slug == slug).coding_policy.external_causes == "required"
     for v in corpus(slug):
         codes_ = _codes(v)
-        if any(CHAPTER19.match(c) for c in codes_):
-            injuries += 1
-            external = [(c, opt) for c, opt in v["dx"] if c[:1] in "VWXY"]
-            assert {c[:1] for c, _ in external} >= {"Y"} and any(c[:1] in "VWX" for c, _ in external), codes_
-            assert all(opt for _, opt in external)
+        if any(rules_injury.drug_column(c) for c in codes_) or not any(CHAPTER19.match(c) for c in codes_):
+            assert not any(c[:1] in "VWXY" for c in codes_), codes_
+            continue
+        injuries += 1
+        external = [(c, opt) for c, opt in v["dx"] if c[:1] in "VWXY"]
+        assert all(opt != required for _, opt in external)
+        assert any(c[:1] in "VWX" for c, _ in external), codes_
+        stage = {rules_injury.encounter_of(c) for c in codes_ if c[:1] in "ST"} - {""}
+        if "initial" in stage:
             assert sum(c.startswith("Y92") for c, _ in external) == 1 and sum(c.startswith("Y99") for c, _ in external) == 1
         else:
-            assert not any(c[:1] in "VWXY" for c in codes_)
+            assert not any(c[:3] in ("Y92", "Y93", "Y99") for c, _ in external), codes_
+            assert {c[-1] for c, _ in external} == {c[-1] for c in codes_ if c[:1] in "ST" and rules_injury.encounter_of(c)}
     if slug == "emergency-department":
         assert injuries > 100
 
@@ -345,7 +354,8 @@ def test_corpus_tobacco_history_from_the_note(slug):
 @pytest.mark.slow
 @slow_scenarios
 def test_corpus_ed_claims_hold_only_professional_services(slug):
-    facility = {"36415", "96372", "94640", "73610", "73110", "71046", "93000", "81002", "87880", "83036", "82962", "87804"}
+    facility = {"36415", "96372", "94640", "73610", "73110", "71046", "93000", "81002", "87880", "83036", "82962", "87804",
+                "73100", "73000", "70450"}
     for v in corpus(slug):
         codes_ = {c for c, *_ in v["lines"]}
         if v["setting"] == "emergency":
@@ -368,11 +378,15 @@ def test_corpus_modifier_25_and_minor_procedures(slug):
         elif em:
             assert (em[0][1] == ("25",)) == bool(others & needs_25), (v["seed"], lines)
         else:
-            # No E/M only when a minor procedure, or immunizations alone (Z23), were the whole visit, or at a routine
-            # prenatal visit of the global obstetric package (tracked with 0500F / 0502F).
+            # No E/M only when a minor procedure, or immunizations alone (Z23), were the whole visit, at a routine
+            # prenatal visit of the global obstetric package (tracked with 0500F / 0502F), when critical care took its
+            # place (CPT), or inside a procedure's global period (99024).
             assert (any(CAT.services[c].global_days is not None for c in others) or _codes(v)[:1] == ["Z23"]
-                    or others & ANTEPARTUM), (v["seed"], lines)
-        assert all(ln[1] == () for ln in lines if ln[0] not in EM_ALL)
+                    or others & ANTEPARTUM or others & {"99291", "99024"}), (v["seed"], lines)
+        # Other lines: RT/LT on a procedure of one of paired parts, 59/XS on a distinct repair (NCCI Ch. I §E), 26 on
+        # an ED physician's own formal reading of a film (the professional component).
+        assert all(set(ln[1]) <= {"RT", "LT", "59", "XS", "26"} for ln in lines if ln[0] not in EM_ALL), lines
+        assert all(ln[1] == ("26",) for ln in lines if ln[0] == "73590")
 
 
 @pytest.mark.slow
@@ -435,11 +449,15 @@ def test_corpus_services_point_to_the_diagnosis_that_justifies_them(slug):
             proc_service.setdefault(p.ed_service, set()).add(p.key)
         if p.drug:
             proc_service.setdefault(p.drug, set()).add(p.key)
+    repairs = {code for bands in rules_injury.REPAIRS.values() for _, code in bands} | {"G0168"}
     for v in corpus(slug):
         for code, _mods, pointers, _units in v["lines"]:
             assert pointers, (v["seed"], code)
             owners = set().union(*(_condition_of(p) for p in pointers))
-            if code in panel_service:
+            if code in repairs:
+                assert any(CAT.procedures[p].repair or CAT.procedures[p].size[1] for k in owners
+                           for p in CAT.conditions[k].procedures), (v["seed"], code, pointers)
+            elif code in panel_service:
                 assert any(panel_service[code] in CAT.conditions[k].panels for k in owners), (v["seed"], code, pointers)
             elif code in proc_service:
                 assert any(proc_service[code] & set(CAT.conditions[k].procedures) for k in owners), (v["seed"], code, pointers)

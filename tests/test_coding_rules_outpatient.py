@@ -295,7 +295,7 @@ def test_corpus_area_c_claims_follow_the_rules(slug):
 
 # ============================================================================ infusions in the office
 def _infused(*items: tuple[str, int]) -> tuple[Performed, ...]:
-    return tuple(Performed(k, "pyelonephritis-iv", minutes) for k, minutes in items)
+    return tuple(Performed(k, "pyelonephritis-iv", minutes=minutes) for k, minutes in items)
 
 
 @pytest.mark.parametrize("items, expected", [

@@ -78,6 +78,9 @@ class Procedure:
     margin: float = 0.0  # a lesion excision: the margin (cm) each side; `size` is then the excised diameter
     add_on: str = ""  # an add-on code reported with the primary one (17003 with 17000), with its units
     add_on_units: int = 0
+    repair: str = ""  # "family:anatomic group" (CPT repair families): the code follows the summed length
+    sided: bool = False  # done on one of a pair of body parts: RT / LT from the condition's side
+    ed_modifier: str = ""  # "26": the ED physician reports only the professional component of ed_service
 
     def __post_init__(self) -> None:
         if self.ed_service is None:
@@ -222,6 +225,15 @@ class Condition:
     vaccine_counseling: bool = False  # the physician counsels on each vaccine (CPT 90460/90461 under age 19)
     by_trimester: tuple[str, ...] = ()  # pregnancy: codes whose last character is the trimester (stems: "Z34.8")
     not_with: tuple[str, ...] = ()  # acute: never offered to a patient with one of these chronic conditions
+    critical_care: tuple[int, int] = (0, 0)  # ED: critical care minutes documented (range)
+    tbsa: tuple[float, float] = (0.0, 0.0)  # burns: percent of body surface burned (range)
+    third_degree: tuple[float, float] = (0.0, 0.0)  # burns: percent of body surface with third-degree burns
+    rule_codes: tuple[str, ...] = ()  # codes a coding rule can add for it (e.g. the T31 extent of a burn)
+    encounter: str = ""  # injuries: "subsequent" or "sequela" visit (the note says so); "" = initial
+    follow_up: str = ""  # an injury seen again: the condition (same side) of the patient's next visit
+    follow_days: tuple[int, int] = (7, 14)  # how many days after this visit the follow-up visit is
+    disposition: str = ""  # ED: where the patient goes when not home ("admitted to medicine", "transferred ...")
+    allergy_excludes: tuple[str, ...] = ()  # allergies a patient with this condition cannot have (on that drug)
 
     def fits(self, age: int, sex: str) -> bool:
         return self.ages[0] <= age <= self.ages[1] and self.sex in ("any", sex)
@@ -256,6 +268,7 @@ class Catalog:
         for c in self.conditions.values():
             for event in c.injury_events:
                 codes.update(event.codes)
+            codes.update(c.rule_codes)
         codes.update(RULE_CODES)
         return codes
 
@@ -389,6 +402,8 @@ def _check_references(cat: Catalog) -> None:
             need(f"{where}.labs", lab, cat.labs, "lab")
         for x in c.excludes:
             need(f"{where}.excludes", x, cat.conditions, "condition")
+        for x in c.allergy_excludes:
+            need(f"{where}.allergy_excludes", x, cat.allergies, "allergy")
         for vital in c.vitals:
             if vital not in VITAL_KEYS:
                 raise CatalogError(f"{where}.vitals: unknown vital {vital!r}; expected one of {', '.join(VITAL_KEYS)}")
@@ -400,6 +415,8 @@ def _check_references(cat: Catalog) -> None:
             need(f"{where}.history", c.history, cat.conditions, "condition")
         for x in c.not_with:
             need(f"{where}.not_with", x, cat.conditions, "condition")
+        if c.follow_up:
+            need(f"{where}.follow_up", c.follow_up, cat.conditions, "condition")
         for vital in c.uncontrolled:
             if vital not in VITAL_KEYS and vital not in cat.labs:
                 raise CatalogError(f"{where}.uncontrolled: {vital!r} is neither a vital sign nor a lab")

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from simulator.clinical import Catalog, Condition, bmi_code
-from simulator.coding import rules_office, rules_outpatient, tabular
+from simulator.coding import rules_injury, rules_office, rules_outpatient, tabular
 
 Setting = Literal["office", "emergency"]
 # How a documented problem weighs in medical decision making (CPT E/M guidelines, "Number and
@@ -59,6 +59,8 @@ class Performed:
 
     procedure: str
     for_condition: str
+    side: str = ""  # right / left: the side of the condition it treats (RT/LT)
+    length: float = 0.0  # a repair: the documented wound length (cm)
     minutes: int = 0  # an infusion's documented running time
 
 
@@ -107,6 +109,11 @@ class VisitFacts:
     vaccine_counseling: bool = False  # the physician documents counseling on each vaccine given
     gestation_days: int | None = None  # a pregnant patient: days since the last menstrual period
     birth_date: dt.date | None = None  # for a newborn's age in days
+    critical_care_minutes: int = 0  # documented critical care time, excluding separately billed procedures
+    burn_tbsa: float = 0.0  # burns: documented percent of total body surface area
+    burn_third_degree: float = 0.0  # burns: the part of it that is third degree (percent of the body surface)
+    global_ends: dt.date | None = None  # last day of the global period of a procedure done for the injury followed up
+    global_for: str = ""  # the condition (catalog key) this visit follows up inside that global period
 
 
 @dataclass(frozen=True)
@@ -117,6 +124,7 @@ class CodingPolicy:
     em_basis: Literal["mdm", "time", "higher"] = "mdm"  # office E/M level by MDM, or by documented time
     g2211: Literal["never", "medicare", "all"] = "never"  # which payers take the visit-complexity add-on
     time_documented: float = 0.0  # share of office visits whose note documents the total time on the date
+    distinct_modifier: Literal["59", "XS"] = "59"  # a distinct procedure the same day (NCCI Ch. I §E)
 
 
 @dataclass
@@ -273,6 +281,9 @@ def diagnoses(facts: VisitFacts, cat: Catalog, policy: CodingPolicy) -> list[Dia
     superseded = rules_office.superseded_supervision([d.code for d in dx])
     dx = [d for d in dx if d.code not in superseded]
     first_code_of = {k: v for k, v in first_code_of.items() if any(d.code == v for d in dx)}
+    extent = rules_injury.burn_extent(facts)
+    if extent:
+        add(extent, f"TBSA {facts.burn_tbsa:g}%", "")
     coded = [d.code for d in dx if not d.optional]
     optional_codes = {d.code for d in dx if d.optional}
     for code, text, optional in long_term_drug_codes(facts, first_code_of, optional_codes):
@@ -291,8 +302,10 @@ def diagnoses(facts: VisitFacts, cat: Catalog, policy: CodingPolicy) -> list[Dia
     weeks = rules_office.weeks_of_gestation(facts, coded, [d.code for d in dx])
     if weeks:
         add(*weeks[:2], "", weeks[2])
-    for code, text, optional in external_cause_codes(facts, coded, policy):
+    for code, text, optional in rules_injury.encounter_causes(external_cause_codes(facts, coded, policy), coded):
         add(code, text, "", optional)
+    if facts.problems:
+        dx = rules_injury.order_reason(dx, _documented_order(facts)[0].condition.key)
     return sequence(dx)
 
 
@@ -435,10 +448,13 @@ def services(facts: VisitFacts, dx: list[Diagnosis], cat: Catalog, mdm: Mdm, sta
     for perf in facts.procedures:
         proc = cat.procedures[perf.procedure]
         code = _billed_by(cat, perf.procedure, facts.setting)
-        if not code:
+        if not code or proc.repair:
             continue
         why = _pointers(coded, [rules_office.finding_at_checkup(perf.for_condition, dx_codes(dx))
                                 or code_of.get(perf.for_condition, "")])
+        sided = rules_injury.side_modifier(perf.side) if proc.sided else ()
+        if facts.setting == "emergency" and proc.ed_modifier:
+            sided = (proc.ed_modifier, *sided)  # the professional component only (CPT modifier 26)
         if proc.components:  # a vaccine: administration coded for all vaccines together, pointing to Z23 (I.C.21.c.2)
             why = _pointers(coded, ["Z23"])
             vaccines.append((proc, why))
@@ -448,18 +464,24 @@ def services(facts: VisitFacts, dx: list[Diagnosis], cat: Catalog, mdm: Mdm, sta
             infusions.append((proc, why, perf.minutes))
         else:
             for billed in rules_outpatient.payer_codes(proc, code, facts.medicare):
-                lines.append(ServiceLine(billed, 1, (), why, proc.name if code == proc.service else proc.ed_words))
+                lines.append(ServiceLine(billed, 1, sided, why, proc.name if code == proc.service else proc.ed_words))
         if proc.drug and facts.setting == "office":
             lines.append(ServiceLine(proc.drug, proc.units, (), why, proc.name))
         if proc.add_on and code == proc.service:  # e.g. 17003 per lesion after the first (CPT add-on codes)
             lines.append(ServiceLine(proc.add_on, proc.add_on_units, (), why, f"{proc.name}, additional lesions"))
     lines = rules_outpatient.infusion_lines(infusions) + rules_outpatient.immunization_administration(facts, vaccines) + lines
+    lines += rules_injury.repair_lines(facts, cat, lambda key: _pointers(coded, [code_of.get(key, "")]),
+                                       policy.distinct_modifier)
     if facts.setting == "office":
         lines += _lab_lines(facts, cat, coded, code_of)
-    em, by_time = _em_line(facts, cat, mdm, status, required, {d.code for d in dx if d.condition}, lines, policy)
+    critical = rules_injury.critical_care_lines(facts, tuple(d for d in required if d in code_of.values())[:4])
+    em, by_time = (None, False) if critical else _em_line(facts, cat, mdm, status, required,
+                                                          {d.code for d in dx if d.condition}, lines, policy)
+    em = rules_injury.global_period_visit(facts, em, code_of)
     if em is None:
-        return lines
-    return [em] + rules_outpatient.em_add_ons(facts, cat, policy, em, by_time, lines) + lines
+        return critical + lines
+    add_ons = [] if em.code == "99024" else rules_outpatient.em_add_ons(facts, cat, policy, em, by_time, lines)
+    return critical + [em] + add_ons + lines
 
 
 def _lab_lines(facts: VisitFacts, cat: Catalog, coded: list[str], code_of: dict[str, str]) -> list[ServiceLine]:
@@ -486,7 +508,7 @@ def _em_line(facts: VisitFacts, cat: Catalog, mdm: Mdm, status: str, required: l
     NCCI Policy Manual Ch. I §D and Ch. XI §A; CPT Appendix A, modifier 25)."""
     antepartum = rules_office.routine_antepartum(facts)
     if antepartum:
-        return ServiceLine(antepartum[0], 1, (), tuple(required[:1]), antepartum[1])
+        return ServiceLine(antepartum[0], 1, (), tuple(required[:1]), antepartum[1]), False
     if facts.preventive:
         code = preventive_code(facts.age, status, facts.medicare, facts.awv_elements, facts.prior_awv, facts.date)
         words = "Annual wellness visit" if code.startswith("G") else "Preventive visit"

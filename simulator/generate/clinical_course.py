@@ -105,6 +105,11 @@ class Visit:
     copied_forward: bool = False  # the messiness knob copied the previous visit's history paragraph
     total_minutes: int = 0  # the total time on the date the note documents (0: not documented)
     infusion_minutes: dict[str, int] = field(default_factory=dict)  # infusion procedure -> its running time
+    wound_lengths: dict[str, float] = field(default_factory=dict)  # repair procedure -> wound length (cm)
+    critical_minutes: int = 0  # ED: documented critical care time
+    tbsa: float = 0.0  # burns: percent of body surface, and the third-degree part of it
+    third_degree: float = 0.0
+    event_index: int = 0  # which of the condition's injury events happened (a follow-up visit tells the same one)
 
 
 @dataclass
@@ -254,7 +259,15 @@ class CourseBuilder:
         course = Course(sex=sex, birth_date=birth, chronic=chronic, allergies=allergies, visits=[], meds=[],
                         medicare=starts[0].year - birth.year >= 65)
         course.base = self._baseline(sex, age)
-        plans = [self._plan_visit(course, i, start, _age_on(birth, start.date())) for i, start in enumerate(starts)]
+        plans: list[Visit] = []
+        shift = dt.timedelta(0)
+        for i, start in enumerate(starts):
+            start += shift
+            if plans and plans[-1].focus[0].condition.follow_up and sc.setting == "office":
+                plans.append(self._follow_up(plans[-1], i, start))
+                shift += plans[-1].start - start
+            else:
+                plans.append(self._plan_visit(course, i, start, _age_on(birth, start.date())))
         self._name_problems(course)
         self._history(course, starts[0].date())
         self._pregnancy(course, starts)
@@ -289,7 +302,8 @@ class CourseBuilder:
                 continue
             if c.months and start.month not in c.months:
                 continue
-            if any(ac.condition.key in c.not_with for ac in course.chronic):
+            if any(ac.condition.key in c.not_with for ac in course.chronic) or any(
+                    key in c.allergy_excludes for key, _ in course.allergies):
                 continue
             if c.history and all(ac.condition.key != c.history for ac in course.chronic):
                 hist = self.cat.conditions[c.history]
@@ -301,6 +315,19 @@ class CourseBuilder:
     def _ensure_history(self, course: Course, c: Condition, first_visit: dt.date) -> None:
         if c.history and all(ac.condition.key != c.history for ac in course.chronic):
             course.chronic.append(self._activate(self.cat.conditions[c.history], first_visit, (1, 10)))
+
+    def _follow_up(self, previous: Visit, i: int, start: dt.datetime) -> Visit:
+        """An injury seen again: the same injury, same side, at a subsequent (or sequela) encounter."""
+        before = previous.focus[0]
+        c = self.cat.conditions[before.condition.follow_up]
+        variant = next((v for v in c.variants if v.side == before.side), c.variants[0])
+        cond = ActiveCondition(c, "", variant.codes, variant.side, before.onset)
+        day = previous.start.date() + dt.timedelta(days=self.rng.randint(*before.condition.follow_days))
+        while day.weekday() >= 5:
+            day += dt.timedelta(days=1)
+        start = dt.datetime.combine(day, start.time())
+        length = dt.timedelta(minutes=self.rng.choice((20, 30)))
+        return Visit(i + 1, start, start + length, "office", "follow-up", [cond])
 
     def _plan_visit(self, course: Course, i: int, start: dt.datetime, age: int) -> Visit:
         rng, sc, cat = self.rng, self.sc, self.cat
@@ -440,7 +467,12 @@ class CourseBuilder:
             if c.kind == "acute":
                 self._prescribe(course, ac, visit.start.date(), avoid, existing=False, visit=visit)
                 if c.injury_events:
-                    event = rng.choice(c.injury_events)
+                    prev = course.visits[-1] if course.visits else None
+                    if c.encounter and prev is not None and prev.focus[0].condition.follow_up == c.key:
+                        event = c.injury_events[min(prev.event_index, len(c.injury_events) - 1)]
+                    else:
+                        event = rng.choice(c.injury_events)
+                    visit.event_index = c.injury_events.index(event)
                     visit.event, visit.event_codes = event.text.replace("<side>", ac.side), event.codes
             elif c.kind == "chronic" and not visit.at_goal.get(c.key, True):
                 self._adjust(course, ac, visit, avoid)
@@ -448,10 +480,18 @@ class CourseBuilder:
             low, high = cat.procedures[key].size
             if high:
                 visit.wound_cm = round(rng.uniform(low, high), 1)
+                visit.wound_lengths[key] = visit.wound_cm
             if cat.procedures[key].minutes[1]:
                 visit.infusion_minutes[key] = rng.randint(*cat.procedures[key].minutes)
         if visit.infusion_minutes:  # the patient stays for the infusions
             visit.end = max(visit.end, visit.start + dt.timedelta(minutes=sum(visit.infusion_minutes.values()) + 20))
+        reason = visit.focus[0].condition
+        if reason.critical_care[1]:
+            visit.critical_minutes = rng.randint(*reason.critical_care)
+        if reason.tbsa[1]:
+            visit.tbsa = float(rng.randint(*map(int, reason.tbsa)))
+            if reason.third_degree[1]:
+                visit.third_degree = float(min(visit.tbsa, rng.randint(*map(int, reason.third_degree))))
         age = _age_on(course.birth_date, visit.start.date())
         for key in panels:
             for lab_key in cat.panels[key].labs:
@@ -582,10 +622,12 @@ class CourseBuilder:
                           and (m.condition in keys or m.condition in history_of))
         managed = [m for m in active if m.condition in keys and visit.kind != "preventive"]
         managed += [m for m in visit.meds_started if m not in managed]
-        procedure_owner = {}
+        procedure_owner: dict[str, str] = {}
+        procedure_side: dict[str, str] = {}
         for ac in visit.focus:
             for p in ac.condition.procedures:
                 procedure_owner.setdefault(p, ac.condition.key)
+                procedure_side.setdefault(p, ac.side)
         panel_owner = {}
         for ac in visit.focus:
             for p in ac.condition.panels:
@@ -595,6 +637,7 @@ class CourseBuilder:
         interpretations = sum(1 for p in visit.procedures if emergency and cat.procedures[p].test
                               and not cat.procedures[p].ed_service and reason.independent_interpretation)
         drugs_given = any(cat.procedures[p].drug for p in visit.procedures)
+        global_ends, global_for = self._global_period(course, visit)
         return rules.VisitFacts(
             setting=visit.setting,  # type: ignore[arg-type]
             preventive=visit.kind == "preventive", date=visit.start.date(), age=age, last_seen=visit.last_seen,
@@ -603,7 +646,8 @@ class CourseBuilder:
             tobacco=course.tobacco,  # type: ignore[arg-type]
             long_term_drugs=long_term,
             bmi=visit.vitals.bmi if visit.vitals else None,
-            procedures=tuple(rules.Performed(p, procedure_owner.get(p, reason.key), visit.infusion_minutes.get(p, 0))
+            procedures=tuple(rules.Performed(p, procedure_owner.get(p, reason.key), minutes=visit.infusion_minutes.get(p, 0),
+                                             side=procedure_side.get(p, ""), length=visit.wound_lengths.get(p, 0.0))
                              for p in visit.procedures),
             panels=tuple(rules.Collected(k, panel_owner.get(k, reason.key)) for k in dict.fromkeys(r.panel for r in visit.labs)),
             prescription_management=any(not m.medication.otc for m in managed) or drugs_given,
@@ -618,7 +662,22 @@ class CourseBuilder:
             vaccine_counseling=age < 19 and any(ac.condition.vaccine_counseling for ac in visit.focus),
             gestation_days=(visit.start.date() - course.lmp).days if course.lmp else None,
             birth_date=course.birth_date,
+            critical_care_minutes=visit.critical_minutes, burn_tbsa=visit.tbsa, burn_third_degree=visit.third_degree,
+            global_ends=global_ends, global_for=global_for,
         )
+
+    def _global_period(self, course: Course, visit: Visit) -> tuple[dt.date | None, str]:
+        """A follow-up visit of an injury repaired at the previous visit: the last day of the repair's global
+        period and the condition followed up (None, "" otherwise)."""
+        if visit.kind != "follow-up" or visit.number < 2:
+            return None, ""
+        before = course.visits[visit.number - 2]
+        if before.focus[0].condition.follow_up != visit.focus[0].condition.key:
+            return None, ""
+        days = [self.cat.services[self.cat.procedures[p].service].global_days or 0 for p in before.procedures]
+        if not any(days):
+            return None, ""
+        return before.start.date() + dt.timedelta(days=max(days)), visit.focus[0].condition.key
 
 
 VITAL_RANGE_KEYS = ("systolic", "diastolic", "heart_rate", "resp_rate", "temp_f", "spo2", "bmi")

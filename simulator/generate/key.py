@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from simulator.clinical import FREQUENCIES, ROUTES, Catalog, load_catalog
+from simulator.coding import rules_injury
 from simulator.fhir import CPT, HCPCS, HITSIM, ICD10CM, LOINC, MRN_SYSTEM, RXNORM, SNOMED, UCUM
 from simulator.generate._gc import collector_paused
 from simulator.generate.clinical_course import Course, CourseBuilder, Visit
@@ -349,6 +350,9 @@ class KeyBuilder:
         for key in visit.procedures:
             proc = self.cat.procedures[key]
             service = self.cat.services[proc.service]
+            if proc.repair and not proc.repair.startswith("adhesive"):  # the repair as done: its own length's code
+                family, group = proc.repair.split(":")
+                service = self.cat.services[rules_injury.repair_code(family, group, visit.wound_lengths[key])]
             self.add({
                 "resourceType": "Procedure", "id": self.ids.new(), "status": "completed",
                 "code": _cc(CPT if service.system == "CPT" else HCPCS, service.code, service.description, proc.name),

@@ -13,6 +13,7 @@ import re
 from typing import TYPE_CHECKING
 
 from simulator.clinical import FREQUENCIES, ROUTES, Catalog
+from simulator.coding import rules_injury
 from simulator.generate.scenario import Scenario
 
 if TYPE_CHECKING:
@@ -210,8 +211,7 @@ class NoteWriter:
         if vs.bmi is not None:
             vitals += f", BMI {vs.bmi}"
         lines = [f"O: {vitals}."]
-        exam = [self._sizes(v, self.pick(ac.condition.exam, ac.side))
-                for ac in v.focus]
+        exam = [self._fill(v, self.pick(ac.condition.exam, ac.side)) for ac in v.focus]
         lines.append(" ".join(exam))
         if v.labs:
             lines.append("Results: " + "; ".join(lab_phrase(r, cat) for r in v.labs) + ".")
@@ -223,13 +223,17 @@ class NoteWriter:
                 lines.append(self._procedure_text(visit, key))
         return "\n".join(lines)
 
-    def _sizes(self, visit: Visit, text: str) -> str:
-        """A wound's length, or an excised lesion's diameter and margins (excised diameter = lesion + 2 margins)."""
+    def _fill(self, visit: Visit, text: str) -> str:
+        """Measured facts into a phrase: wound lengths (<size>, <size:procedure>), an excised lesion's diameter and
+        margins (<lesion>, <margin>; excised diameter = lesion + 2 margins), burn extent (<tbsa>, <third>)."""
+        for key, length in visit.wound_lengths.items():
+            text = text.replace(f"<size:{key}>", f"{length:g}")
         margin = max((self.cat.procedures[k].margin for k in visit.procedures if self.cat.procedures[k].size[1]),
                      default=0.0)
         lesion = round(visit.wound_cm - 2 * margin, 1)
-        return text.replace("<size>", f"{visit.wound_cm:g}").replace("<lesion>", f"{lesion:g}")\
-            .replace("<margin>", f"{margin:g}")
+        return (text.replace("<size>", f"{visit.wound_cm:g}").replace("<lesion>", f"{lesion:g}")
+                .replace("<margin>", f"{margin:g}").replace("<tbsa>", f"{visit.tbsa:g}")
+                .replace("<third>", f"{visit.third_degree:g}"))
 
     def _procedure_text(self, visit: Visit, key: str) -> str:
         proc = self.cat.procedures[key]
@@ -238,7 +242,8 @@ class NoteWriter:
         for ac in visit.focus:
             findings.update(ac.condition.findings)
         text = self.pick(proc.result, reason.side) if proc.result else f"{proc.name} done."
-        text = self._sizes(visit, text).replace("<minutes>", str(visit.infusion_minutes.get(key, 0)))
+        text = self._fill(visit, text.replace("<size>", f"{visit.wound_lengths.get(key, visit.wound_cm):g}"))
+        text = text.replace("<minutes>", str(visit.infusion_minutes.get(key, 0)))
         for name, value in findings.items():
             text = text.replace(f"<{name}>", value)
         return text
@@ -275,7 +280,13 @@ class NoteWriter:
                          + ("; not counting the separately billed procedure" if any(
                              not self.cat.procedures[k].test for k in v.procedures) else "") + ").")
         follow = v.follow_up
-        if v.setting == "emergency":
+        if v.critical_minutes:
+            lines.append(f"Critical care time {v.critical_minutes} minutes, exclusive of separately billable "
+                         "procedures.")
+            lines.append(f"Disposition: admitted to the ICU {v.end.strftime('%H:%M')}.")
+        elif v.setting == "emergency" and v.focus[0].condition.disposition:
+            lines.append(f"Disposition: {v.focus[0].condition.disposition} {v.end.strftime('%H:%M')}.")
+        elif v.setting == "emergency":
             lines.append(f"Disposition: discharged home {v.end.strftime('%H:%M')}, " +
                          self.rng.choice(("PCP follow-up in 2-3 days.", "follow up with primary care this week.",
                                           "return precautions given.")))
@@ -309,7 +320,12 @@ class NoteWriter:
             return self.rng.choice(("reason for today's visit", "done today", "as planned"))
         if c.kind == "acute":
             text = self.rng.choice(("new problem", "acute", "today's main problem", "new today"))
-            if any(code.startswith("S") for code in ac.variant_codes):
+            if c.encounter == "subsequent":
+                return self.rng.choice(("follow-up of this injury, healing as expected", "routine healing, recheck",
+                                        "healing well on follow-up"))
+            if c.encounter == "sequela":
+                return self.rng.choice(("late effect of the old injury", "residual of the healed injury"))
+            if any(code.startswith("S") or rules_injury.burn_degree(code) for code in ac.variant_codes):
                 text = self.rng.choice(("initial visit for this injury", "new injury, first evaluation",
                                         "first visit for this injury"))
             return text

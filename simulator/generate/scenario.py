@@ -205,6 +205,7 @@ def parse_scenario(text: str, file: str, slug: str, catalog: Catalog | None = No
     em_basis = k.choice("em_basis", ("mdm", "time", "higher"), "mdm")
     g2211 = k.choice("g2211", ("never", "medicare", "all"), "never")
     time_documented = k.number("time_documented", 0, 1, 0.0, (int, float))
+    distinct_modifier = k.choice("distinct_modifier", ("59", "XS"), "59")
     k.finish()
     f = _Reader(file, "faults.", top.get("faults", dict, "a [faults] table", {}))
     fault_count = f.number("count", 0, 30, 0)
@@ -240,7 +241,7 @@ def parse_scenario(text: str, file: str, slug: str, catalog: Catalog | None = No
         rubric_overrides=rubric_overrides, consistency_count=consistency_count, consistency_kinds=consistency_kinds,
         legitimate_changes=legitimate, coding_policy=CodingPolicy(
             external_causes=external_causes, em_basis=em_basis, g2211=g2211,  # type: ignore[arg-type]
-            time_documented=float(time_documented)),
+            time_documented=float(time_documented), distinct_modifier=distinct_modifier),  # type: ignore[arg-type]
         superbill_em=superbill_em, copy_forward=float(copy_forward),
         audit=audit,
     )
