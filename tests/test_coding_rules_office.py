@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from functools import partial
 
 import pytest
 
 from simulator.clinical import Condition, Variant, load_catalog
 from simulator.coding import rules, rules_office
-from simulator.coding.rules import Collected, Performed, Problem, VisitFacts
+from simulator.coding.rules import Collected, Performed, Problem
 from tests.test_coding_rules import corpus
+from tests.test_coding_rules import facts as base_facts
+from tests.test_coding_rules import problem as base_problem
 
 CAT = load_catalog()
 C = CAT.conditions
@@ -23,15 +26,11 @@ OFFICE_SCENARIOS = ["prenatal-clinic", "dermatology-procedures", "blood-eye-hiv-
 
 
 def problem(key: str, role: str = "reason", kind: str = "acute", side: int = 0) -> Problem:
-    c = C[key]
-    return Problem(c, c.variants[side].codes, key, role, kind)  # type: ignore[arg-type]
+    """A documented problem, by default the acute reason for the visit."""
+    return base_problem(key, role, kind, side)
 
 
-def facts(*problems: Problem, **kw) -> VisitFacts:
-    base = dict(setting="office", preventive=False, date=DAY, age=30, last_seen=DAY - dt.timedelta(days=30),
-                problems=tuple(problems))
-    base.update(kw)
-    return VisitFacts(**base)  # type: ignore[arg-type]
+facts = partial(base_facts, age=30, last_seen=DAY - dt.timedelta(days=30))  # a 30-year-old seen a month ago
 
 
 def dx(coded: rules.CodedVisit) -> list[tuple[str, bool]]:

@@ -13,25 +13,13 @@ import pytest
 
 from simulator.clinical import load_catalog
 from simulator.coding import rules, rules_outpatient
-from simulator.coding.rules import CodingPolicy, LongTermDrug, Performed, Problem, VisitFacts
-from tests.test_coding_rules import corpus
+from simulator.coding.rules import CodingPolicy, LongTermDrug, Performed
+from tests.test_coding_rules import corpus, facts, problem
 
 CAT = load_catalog()
 C = CAT.conditions
 DAY = dt.date(2025, 6, 2)
 AREA_C = ["diabetes-heart-clinic", "vaccine-preventive-day", "behavioral-health-clinic", "outpatient-coding-rules"]
-
-
-def problem(key: str, role: str = "reason", kind: str = "chronic-stable", side: int = 0) -> Problem:
-    c = C[key]
-    return Problem(c, c.variants[side].codes, key, role, kind)  # type: ignore[arg-type]
-
-
-def facts(*problems: Problem, **kw) -> VisitFacts:
-    base = dict(setting="office", preventive=False, date=DAY, age=60, last_seen=DAY - dt.timedelta(days=200),
-                problems=tuple(problems))
-    base.update(kw)
-    return VisitFacts(**base)  # type: ignore[arg-type]
 
 
 def dx(coded: rules.CodedVisit, with_optional: bool = True) -> list[str]:
