@@ -22,7 +22,6 @@ import orjson
 
 from simulator.clinical import load_catalog
 from simulator.fhir import HITSIM, ICD10CM, RXNORM, SNOMED
-from simulator.generate._gc import collector_paused
 from simulator.generate.faults import _change_digit, _is_date, _misspell
 from simulator.generate.key import GeneratedCase
 from simulator.reports import consistency_rules as rules
@@ -710,9 +709,8 @@ def _in_rule_words(planted: list[PlantedChange], charts: tuple[Chart, ...]) -> l
 def consistency_for(case: GeneratedCase) -> ConsistencyCase:
     """The consistency task's record for a generated case (same case and seed, same record)."""
     sc = case.scenario
-    with collector_paused():
-        return plant_consistency(case.key, sc.consistency_count, random.Random(f"consistency:{case.seed}"),
-                                 sc.consistency_kinds, sc.legitimate_changes)
+    return plant_consistency(case.key, sc.consistency_count, random.Random(f"consistency:{case.seed}"),
+                             sc.consistency_kinds, sc.legitimate_changes)
 
 
 # ------------------------------------------------------------------------------------- as FHIR

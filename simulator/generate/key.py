@@ -17,7 +17,6 @@ from typing import Any
 from simulator.clinical import FREQUENCIES, ROUTES, Catalog, load_catalog
 from simulator.coding import rules_injury
 from simulator.fhir import CPT, HCPCS, HITSIM, ICD10CM, LOINC, MRN_SYSTEM, RXNORM, SNOMED, UCUM
-from simulator.generate._gc import collector_paused
 from simulator.generate.clinical_course import Course, CourseBuilder, Visit
 from simulator.generate.notes import qualitative_text, sig_text
 from simulator.generate.people import (
@@ -472,8 +471,7 @@ INTERPRETATIONS = {"H": "High", "L": "Low", "N": "Normal", "A": "Abnormal"}
 
 
 def generate_case(scenario: Scenario, seed: int, catalog: Catalog | None = None) -> GeneratedCase:
-    with collector_paused():
-        return KeyBuilder(scenario, seed, catalog).build()
+    return KeyBuilder(scenario, seed, catalog).build()
 
 
 def key_json(case: GeneratedCase) -> str:
