@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -41,13 +42,14 @@ class Context:
 class Section:
     name: str  # rubric key
     resource_type: str
-    select: Callable[[dict[str, Any]], bool]
+    category: str | None  # the code an Observation's first category carries (None: every resource of the type)
     fields: tuple[f.Field, ...]
     # What identifies an item: a key item and a student item may be paired only when they share a
     # token (the same drug, the same LOINC code in the same visit…). (resource, context, is_key) -> tokens
     tokens: Callable[[dict[str, Any], Context, bool], frozenset[str]]
     label: Callable[[dict[str, Any], Context], str]  # "lisinopril 10 mg tablet"
     where: Callable[[dict[str, Any], Context], str] = lambda _r, _c: ""  # finding section, default the title
+    identity: str | None = None  # the field that says what the item is: its value is the item's tokens
 
 
 ANY = frozenset({"*"})
@@ -126,32 +128,28 @@ _BP = frozenset({"85354-9"})
 
 def _observation_codes(r: dict[str, Any]) -> frozenset[str]:
     codes = f.codes(r.get("code"))
-    if not codes.isdisjoint(eq.equivalents().bp_panels):  # 55284-4, 35094-2 … are the blood pressure 85354-9
+    if not codes.isdisjoint(_bp_panels()):  # 55284-4, 35094-2 … are the blood pressure 85354-9
         return _BP
     return codes
 
 
+@functools.cache
+def _bp_panels() -> frozenset[str]:
+    return eq.equivalents().bp_panels
+
+
 def _observation_tokens(r: dict[str, Any], ctx: Context, is_key: bool) -> frozenset[str]:
-    enc = (ctx.key_chart if is_key else ctx.sub_chart).resolve(f.encounter_of(r))
+    ref = r.get("encounter")
+    enc = (ctx.key_chart if is_key else ctx.sub_chart).resolve(ref if ref is not None else f.encounter_of(r))
     if enc is not None:
         visit = f"e{id(enc) if is_key else ctx.reverse_map.get(id(enc), 'unmatched')}"
     else:
         visit = f"d{_local_date(r.get('effectiveDateTime'), ctx)}"
-    return frozenset(f"{code}@{visit}" for code in _observation_codes(r))
-
-
-def _category(code: str) -> Callable[[dict[str, Any]], bool]:
-    def select(r: dict[str, Any]) -> bool:
-        categories = r.get("category")
-        first = categories[0] if isinstance(categories, list) and categories else None
-        codings = first.get("coding") if isinstance(first, dict) else None
-        if not isinstance(codings, list):
-            return False
-        for c in codings:
-            if isinstance(c, dict) and c.get("code") == code:
-                return True
-        return False
-    return select
+    codes = _observation_codes(r)
+    if len(codes) == 1:
+        for code in codes:
+            return frozenset((f"{code}@{visit}",))
+    return frozenset(f"{code}@{visit}" for code in codes)
 
 
 def _visit(r: dict[str, Any], ctx: Context) -> str:
@@ -182,7 +180,7 @@ def _raw(getter: Callable[[dict[str, Any]], Any]) -> Callable[[dict[str, Any], A
 
 
 DEMOGRAPHICS = Section(
-    "demographics", "Patient", lambda _r: True,
+    "demographics", "Patient", None,
     (
         f.Field("family_name", "Last name", "Patient.name.family", lambda r, _c: n.name(f.official_name(r).get("family")),
                 _raw(lambda r: f.official_name(r).get("family")), f.name_compare),
@@ -212,7 +210,7 @@ DEMOGRAPHICS = Section(
 )
 
 ENCOUNTERS = Section(
-    "encounters", "Encounter", lambda _r: True,
+    "encounters", "Encounter", None,
     (
         f.Field("date", "Visit date", "Encounter.period.start", lambda r, c: _local_date(f.get(r, "period", "start"), c),
                 lambda r, c: _show_day(_local_date(f.get(r, "period", "start"), c)), f.date_compare),
@@ -247,7 +245,7 @@ def _onset(r: dict[str, Any], ctx: Any) -> Any:
     return n.date(r.get("onsetDateTime"))
 
 PROBLEMS = Section(
-    "problem_list", "Condition", lambda _r: True,
+    "problem_list", "Condition", None,
     (
         f.Field("problem", "Problem", "Condition.code", _identity(_code_or_text("code")),
                 lambda r, _c: f.concept_show(r.get("code")), f.identity_compare),
@@ -260,10 +258,11 @@ PROBLEMS = Section(
     ),
     _code_or_text("code"),
     lambda r, _c: f.concept_show(r.get("code")) or "problem",
+    identity="problem",
 )
 
 MEDICATIONS = Section(
-    "medications", "MedicationRequest", lambda _r: True,
+    "medications", "MedicationRequest", None,
     (
         f.Field("medication", "Medication", "MedicationRequest.medication", lambda r, _c: f.medication_identity(r),
                 lambda r, _c: f.concept_show(r.get("medicationCodeableConcept")), f.identity_compare),
@@ -278,10 +277,11 @@ MEDICATIONS = Section(
     ),
     lambda r, _c, _k: f.medication_identity(r),
     lambda r, _c: f.concept_show(r.get("medicationCodeableConcept")) or "medication",
+    identity="medication",
 )
 
 ALLERGIES = Section(
-    "allergies", "AllergyIntolerance", lambda _r: True,
+    "allergies", "AllergyIntolerance", None,
     (
         f.Field("substance", "Substance", "AllergyIntolerance.code", _identity(_allergy_tokens),
                 lambda r, _c: f.concept_show(r.get("code")), f.identity_compare),
@@ -293,12 +293,13 @@ ALLERGIES = Section(
     ),
     _allergy_tokens,
     lambda r, _c: f.concept_show(r.get("code")) or "allergy",
+    identity="substance",
 )
 
 
 def _observation_section(name: str, category: str) -> Section:
     return Section(
-        name, "Observation", _category(category),
+        name, "Observation", category,
         (
             f.Field("value", "Value", "Observation.value", f.observation_value, f.show_observation_value, f.value_compare),
             f.Field("unit", "Unit", "Observation.value.unit", f.observation_unit_kind,
@@ -319,7 +320,7 @@ def _observation_name(r: dict[str, Any]) -> str:
 
 
 PROCEDURES = Section(
-    "procedures", "Procedure", lambda _r: True,
+    "procedures", "Procedure", None,
     (
         f.Field("procedure", "Procedure", "Procedure.code", _identity(_code_or_text("code")),
                 lambda r, _c: f.concept_show(r.get("code")), f.identity_compare),
@@ -329,10 +330,11 @@ PROCEDURES = Section(
     ),
     _code_or_text("code"),
     lambda r, c: f"{f.concept_show(r.get('code'))}{_visit(r, c)}",
+    identity="procedure",
 )
 
 NOTES = Section(
-    "notes", "DocumentReference", lambda _r: True,
+    "notes", "DocumentReference", None,
     (
         f.Field("type", "Note type", "DocumentReference.type", lambda r, _c: f.codes(r.get("type")) or f.concept_text(r.get("type")),
                 lambda r, _c: f.concept_show(r.get("type"))),
@@ -360,31 +362,43 @@ class _Item:
     @property
     def values(self) -> dict[str, Any]:
         if self._values is None:
-            self._values = _values(self._section, self.resource, self._ctx)
+            self._values = _values(self._section, self.resource, self._ctx, self.tokens)
         return self._values
 
 
-def _values(section: Section, res: dict[str, Any], ctx: Context) -> dict[str, Any]:
-    return {fd.name: fd.value(res, ctx) for fd in section.fields}
+def _values(section: Section, res: dict[str, Any], ctx: Context, tokens: frozenset[str]) -> dict[str, Any]:
+    # The identity field's value is the item's identifying tokens, already worked out for the pairing.
+    identity = section.identity
+    return {fd.name: tokens if fd.name == identity else fd.value(res, ctx) for fd in section.fields}
 
 
-def _credits(section: Section, key: _Item, sub: _Item, rubric: Rubric) -> dict[str, float]:
+def _graded(section: Section, rubric: Rubric) -> tuple[tuple[f.Field, float], ...]:
+    """The section's fields the rubric gives weight to, with their weights, in the section's order."""
+    weights = rubric.weights(section.name)
+    return tuple((fd, weights[fd.name]) for fd in section.fields if weights.get(fd.name, 0) > 0)
+
+
+def _credits(graded: tuple[tuple[f.Field, float], ...], key: _Item, sub: _Item, rubric: Rubric) -> dict[str, float]:
+    """Credit per field the key has (0 to 1), for the fields the rubric weighs."""
     out = {}
-    for fd in section.fields:
-        expected = key.values[fd.name]
-        if expected is None or rubric.weights(section.name).get(fd.name, 0) <= 0:
+    expected_values, got_values = key.values, sub.values
+    for fd, _weight in graded:
+        expected = expected_values[fd.name]
+        if expected is None:
             continue
-        got = sub.values[fd.name]
+        got = got_values[fd.name]
         out[fd.name] = 0.0 if got is None else fd.compare(expected, got, rubric)
     return out
 
 
-def _similarity(section: Section, key: _Item, sub: _Item, rubric: Rubric) -> float:
-    if key.resource == sub.resource and (section is not DEMOGRAPHICS or  # insurance is in the Coverage
-                                         key._ctx.coverage.get(id(key.resource)) == sub._ctx.coverage.get(id(sub.resource))):
+def _similarity(section: Section, graded: tuple[tuple[f.Field, float], ...], key: _Item, sub: _Item,
+                rubric: Rubric) -> float:
+    if key.resource is sub.resource or key.resource == sub.resource and (
+            section is not DEMOGRAPHICS or  # insurance is in the Coverage
+            key._ctx.coverage.get(id(key.resource)) == sub._ctx.coverage.get(id(sub.resource))):
         return 1.0  # entered exactly as in the key: every field is right
+    credits = _credits(graded, key, sub, rubric)
     weights = rubric.weights(section.name)
-    credits = _credits(section, key, sub, rubric)
     total = sum(weights[k] for k in credits)
     return sum(weights[k] * c for k, c in credits.items()) / total if total else 1.0
 
@@ -392,8 +406,12 @@ def _similarity(section: Section, key: _Item, sub: _Item, rubric: Rubric) -> flo
 def _items(section: Section, record: PatientRecord | None, ctx: Context, is_key: bool) -> list[_Item]:
     if record is None:
         return []
-    resources = [record.patient] if section.name == "demographics" else record.of(section.resource_type)
-    chosen = [r for r in resources if section.select(r)]
+    if section.name == "demographics":
+        chosen = [record.patient]
+    elif section.category is None:
+        chosen = record.of(section.resource_type)
+    else:
+        chosen = record.in_category(section.resource_type, section.category)
     if section.name == "vitals" and not is_key:
         chosen = _blood_pressure_panels(chosen)
     return [_Item(r, section, ctx, section.tokens(r, ctx, is_key)) for r in chosen]
@@ -462,17 +480,18 @@ SUBSTITUTABLE = ("problem_list", "medications", "allergies", "procedures")
 class _SectionGrader:
     def __init__(self, section: Section, rubric: Rubric, item_value: float):
         self.section, self.rubric, self.value = section, rubric, item_value
+        self.graded = _graded(section, rubric)
         self.findings: list[Finding] = []
         self.extras: list[tuple[_Item, Context]] = []
         self.source: dict[int, dict[str, Any]] = {}  # id(finding) -> the key resource it is about
         self.unlinked: list[tuple[_Item, Context]] = []  # student items paired by day: their visit link is broken
 
     def grade(self, keys: list[_Item], subs: list[_Item], ctx: Context) -> list[tuple[int, int]]:
-        sec, rubric = self.section, self.rubric
+        sec, rubric, graded = self.section, self.rubric, self.graded
         pairs = []
         for key_ix, sub_ix in _blocks(keys, subs):
             found = best_pairs([keys[i] for i in key_ix], [subs[j] for j in sub_ix],
-                               lambda a, b: _similarity(sec, a, b, rubric) if a.tokens & b.tokens else None)
+                               lambda a, b: _similarity(sec, graded, a, b, rubric) if a.tokens & b.tokens else None)
             pairs += [(key_ix[i], sub_ix[j], sim) for i, j, sim in found]
         if sec.resource_type == "Observation" and any(next(iter(x.tokens), "@e").split("@")[-1][:1] == "d" for x in subs):
             pairs += self._pair_by_day(keys, subs, pairs, ctx)
@@ -482,7 +501,7 @@ class _SectionGrader:
             left_keys = [i for i in range(len(keys)) if i not in paired_keys and id(keys[i].resource) not in ctx.optional]
             left_subs = [j for j in range(len(subs)) if j not in paired_subs]
             found = best_pairs([keys[i] for i in left_keys], [subs[j] for j in left_subs],
-                               lambda a, b: _similarity(sec, a, b, rubric) if _same_place(a, b, ctx) else None)
+                               lambda a, b: _similarity(sec, graded, a, b, rubric) if _same_place(a, b, ctx) else None)
             for i, j, sim in found:
                 pairs.append((left_keys[i], left_subs[j], sim))
                 substituted.add((left_keys[i], left_subs[j]))
@@ -499,7 +518,7 @@ class _SectionGrader:
                 self.unlinked.append((sub, ctx))
             if sim == 1.0:  # every graded field is right (the similarity is their weighted agreement)
                 continue
-            credits = _credits(sec, key, sub, rubric)
+            credits = _credits(graded, key, sub, rubric)
             total = sum(weights[k] for k in credits)
             if (i, j) in substituted:
                 lost = sum(self.value * weights[k] / total * (1 - c) for k, c in credits.items()) if total else self.value
@@ -534,7 +553,7 @@ class _SectionGrader:
         left_keys = [i for i in range(len(keys)) if i not in paired_keys]
         left_subs = [j for j in range(len(subs)) if j not in paired_subs]
         days = {i: _by_day(keys[i].resource, ctx) for i in left_keys}
-        found = best_pairs(left_keys, left_subs, lambda i, j: _similarity(self.section, keys[i], subs[j], self.rubric)
+        found = best_pairs(left_keys, left_subs, lambda i, j: _similarity(self.section, self.graded, keys[i], subs[j], self.rubric)
                            if days[i] & subs[j].tokens else None)
         return [(left_keys[i], left_subs[j], sim) for i, j, sim in found]
 
@@ -670,7 +689,8 @@ def _pair_patients(key_chart: Chart, sub_chart: Chart, rubric: Rubric) -> list[t
     empty = Context(key_chart, sub_chart, None, None)
     keys = [_Item(p.patient, DEMOGRAPHICS, empty) for p in key_chart.patients]
     subs = [_Item(p.patient, DEMOGRAPHICS, empty) for p in sub_chart.patients]
-    pairs = best_pairs(keys, subs, lambda a, b: _similarity(DEMOGRAPHICS, a, b, rubric))
+    graded = _graded(DEMOGRAPHICS, rubric)
+    pairs = best_pairs(keys, subs, lambda a, b: _similarity(DEMOGRAPHICS, graded, a, b, rubric))
     out: list[tuple[PatientRecord | None, PatientRecord | None]] = [
         (key_chart.patients[i], sub_chart.patients[j]) for i, j, _ in pairs]
     out += [(p, None) for i, p in enumerate(key_chart.patients) if i not in {i for i, _, _ in pairs}]
