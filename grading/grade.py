@@ -50,6 +50,8 @@ class Section:
     label: Callable[[dict[str, Any], Context], str]  # "lisinopril 10 mg tablet"
     where: Callable[[dict[str, Any], Context], str] = lambda _r, _c: ""  # finding section, default the title
     identity: str | None = None  # the field that says what the item is: its value is the item's tokens
+    by_visit: bool = False  # the tokens name the item's visit (the student's visit mapped to the key's)
+    pairs_visits: bool = False  # the pairing itself is used later (the encounters: the visit map), never skipped
 
 
 ANY = frozenset({"*"})
@@ -92,16 +94,26 @@ def _identity(tokens: Callable[[dict[str, Any], Context, bool], frozenset[str]])
 
 def _local_date(value: Any, ctx: Context) -> dt.date | None:
     """The calendar day of a date or dateTime at the clinic: the same instant written in another zone is the same day."""
-    moment = n.moment(value) if ctx.zone is not None and isinstance(value, str) and len(value) > 19 else None
+    return _day_at(value, ctx.zone) if isinstance(value, str) else n.date(value)
+
+
+@functools.lru_cache(maxsize=8192)
+def _day_at(value: str, zone: dt.tzinfo | None) -> dt.date | None:
+    moment = n.moment(value) if zone is not None and len(value) > 19 else None
     if moment is not None and value[19:]:  # an offset or Z is written: compare instants
-        return moment.astimezone(ctx.zone).date()
+        return moment.astimezone(zone).date()
     return n.date(value)
 
 
 def _local_time(value: Any, ctx: Context) -> str | None:
-    moment = n.moment(value) if ctx.zone is not None and isinstance(value, str) and len(value) > 19 else None
+    return _time_at(value, ctx.zone) if isinstance(value, str) else n.local_time(value)
+
+
+@functools.lru_cache(maxsize=8192)
+def _time_at(value: str, zone: dt.tzinfo | None) -> str | None:
+    moment = n.moment(value) if zone is not None and len(value) > 19 else None
     if moment is not None and value[19:]:
-        return moment.astimezone(ctx.zone).strftime("%H:%M")
+        return moment.astimezone(zone).strftime("%H:%M")
     return n.local_time(value)
 
 
@@ -227,6 +239,7 @@ ENCOUNTERS = Section(
     _any,
     lambda r, c: f"visit {c.encounter_number.get(id(r), '?')}",
     lambda r, c: f"encounter {c.encounter_number.get(id(r), '?')}",
+    pairs_visits=True,
 )
 
 
@@ -307,6 +320,7 @@ def _observation_section(name: str, category: str) -> Section:
         ),
         _observation_tokens,
         lambda r, c: f"{_observation_name(r)}{_visit(r, c)}",
+        by_visit=True,
     )
 
 
@@ -343,6 +357,7 @@ NOTES = Section(
     ),
     lambda r, c, k: _visit_token(r, c, k, "date"),
     lambda r, c: f"{f.concept_show(r.get('type')) or 'note'}{_visit(r, c)}",
+    by_visit=True,
 )
 
 SECTIONS = (DEMOGRAPHICS, ENCOUNTERS, PROBLEMS, MEDICATIONS, ALLERGIES, _observation_section("vitals", "vital-signs"),
@@ -403,18 +418,50 @@ def _similarity(section: Section, graded: tuple[tuple[f.Field, float], ...], key
     return sum(weights[k] * c for k, c in credits.items()) / total if total else 1.0
 
 
-def _items(section: Section, record: PatientRecord | None, ctx: Context, is_key: bool) -> list[_Item]:
+def _chosen(section: Section, record: PatientRecord | None, is_key: bool) -> list[dict[str, Any]]:
+    """The resources a section grades in one patient's record (the student's split blood pressures joined)."""
     if record is None:
         return []
     if section.name == "demographics":
-        chosen = [record.patient]
-    elif section.category is None:
-        chosen = record.of(section.resource_type)
-    else:
-        chosen = record.in_category(section.resource_type, section.category)
+        return [record.patient]
+    if section.category is None:
+        return record.of(section.resource_type)
+    chosen = record.in_category(section.resource_type, section.category)
     if section.name == "vitals" and not is_key:
         chosen = _blood_pressure_panels(chosen)
-    return [_Item(r, section, ctx, section.tokens(r, ctx, is_key)) for r in chosen]
+    return chosen
+
+
+def _items(section: Section, resources: list[dict[str, Any]], ctx: Context, is_key: bool) -> list[_Item]:
+    tokens = section.tokens
+    return [_Item(r, section, ctx, tokens(r, ctx, is_key)) for r in resources]
+
+
+def _verbatim(section: Section, keys: list[dict[str, Any]], subs: list[dict[str, Any]], ctx: Context) -> bool:
+    """The student's items are the chart's own, equal one for one and in order, each linked to the visit the key's
+    is linked to. Then each is paired with its copy at full credit and nothing is missing, extra or unlinked:
+    the section has nothing to find, and pairing and comparing can be skipped (the grade is the same)."""
+    if section.pairs_visits or len(keys) != len(subs) or keys != subs:
+        return False
+    if section is DEMOGRAPHICS:  # the insurance fields are read from the patient's Coverage
+        return all(ctx.coverage.get(id(k)) == ctx.coverage.get(id(s)) for k, s in zip(keys, subs, strict=True))
+    if not section.by_visit:
+        return True  # what identifies these items is in the items themselves
+    seen: dict[str, bool] = {}
+    for res in keys:
+        link = f.encounter_of(res)
+        if link is None:
+            continue  # paired by its date, the same on both sides
+        ref = link.get("reference") if isinstance(link, dict) else None
+        same = seen.get(ref) if isinstance(ref, str) else None
+        if same is None:
+            key_enc, sub_enc = ctx.key_chart.resolve(link), ctx.sub_chart.resolve(link)
+            same = key_enc is not None and sub_enc is not None and ctx.reverse_map.get(id(sub_enc)) == id(key_enc)
+            if isinstance(ref, str):
+                seen[ref] = same
+        if not same:
+            return False
+    return True
 
 
 def _blood_pressure_panels(observations: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -490,13 +537,21 @@ class _SectionGrader:
         sec, rubric, graded = self.section, self.rubric, self.graded
         pairs = []
         for key_ix, sub_ix in _blocks(keys, subs):
+            if len(key_ix) == 1 and len(sub_ix) == 1:  # the usual block: one chart item, one entry (best_pairs' 1 x 1)
+                a, b = keys[key_ix[0]], subs[sub_ix[0]]
+                if not a.tokens.isdisjoint(b.tokens):
+                    pairs.append((key_ix[0], sub_ix[0], _similarity(sec, graded, a, b, rubric)))
+                continue
             found = best_pairs([keys[i] for i in key_ix], [subs[j] for j in sub_ix],
                                lambda a, b: _similarity(sec, graded, a, b, rubric) if a.tokens & b.tokens else None)
             pairs += [(key_ix[i], sub_ix[j], sim) for i, j, sim in found]
-        if sec.resource_type == "Observation" and any(next(iter(x.tokens), "@e").split("@")[-1][:1] == "d" for x in subs):
+        # Observations a student linked to no visit of theirs carry day tokens ('…@d2025-01-28').
+        by_day = [next(iter(x.tokens), "@e").split("@")[-1][:1] == "d" for x in subs] \
+            if sec.resource_type == "Observation" else []
+        if any(by_day):
             pairs += self._pair_by_day(keys, subs, pairs, ctx)
         substituted: set[tuple[int, int]] = set()
-        if sec.name in SUBSTITUTABLE:  # the wrong item in a row: one "chart says A, you entered B"
+        if sec.name in SUBSTITUTABLE and len(pairs) < len(subs):  # the wrong item in a row: one "chart says A, you entered B"
             paired_keys, paired_subs = {p[0] for p in pairs}, {p[1] for p in pairs}
             left_keys = [i for i in range(len(keys)) if i not in paired_keys and id(keys[i].resource) not in ctx.optional]
             left_subs = [j for j in range(len(subs)) if j not in paired_subs]
@@ -513,8 +568,7 @@ class _SectionGrader:
             key, sub = keys[i], subs[j]
             if id(key.resource) in ctx.optional:
                 continue
-            if sec.resource_type == "Observation" and next(iter(sub.tokens), "@e").split("@")[-1][:1] == "d" \
-                    and f.encounter_of(sub.resource) is not None:
+            if by_day and by_day[j] and f.encounter_of(sub.resource) is not None:
                 self.unlinked.append((sub, ctx))
             if sim == 1.0:  # every graded field is right (the similarity is their weighted agreement)
                 continue
@@ -880,8 +934,8 @@ def grade(key: Any, submission: Any, rubric: Rubric | None = None, *,
         elif several and sub_rec is not None:
             ctx.who = f"{_patient_name(sub_rec)} — "
         contexts.append(ctx)
-    key_items = {(s.name, i): _items(s, c.key, c, True) for s in SECTIONS for i, c in enumerate(contexts)}
-    counts = {s.name: sum(1 for i, c in enumerate(contexts) for x in key_items[s.name, i] if id(x.resource) not in c.optional)
+    key_chosen = {(s.name, i): _chosen(s, c.key, True) for s in SECTIONS for i, c in enumerate(contexts)}
+    counts = {s.name: sum(1 for i, c in enumerate(contexts) for r in key_chosen[s.name, i] if id(r) not in c.optional)
               if rubric.points(s.name) else 0 for s in SECTIONS}
     for extra in EXTRA_SECTIONS:
         counts[extra.name] = extra.count(contexts) if rubric.points(extra.name) else 0
@@ -893,8 +947,10 @@ def grade(key: Any, submission: Any, rubric: Rubric | None = None, *,
         possible = points.get(section.name, 0.0)
         grader = _SectionGrader(section, rubric, possible / counts[section.name] if counts[section.name] else 0.0)
         for i, ctx in enumerate(contexts):
-            keys = key_items[section.name, i]
-            subs = _items(section, ctx.sub, ctx, False)
+            key_res, sub_res = key_chosen[section.name, i], _chosen(section, ctx.sub, False)
+            if _verbatim(section, key_res, sub_res, ctx):
+                continue
+            keys, subs = _items(section, key_res, ctx, True), _items(section, sub_res, ctx, False)
             pairs = grader.grade(keys, subs, ctx)
             if section is ENCOUNTERS:
                 ctx.reverse_map = {id(subs[j].resource): id(keys[i].resource) for i, j in pairs}
