@@ -437,6 +437,22 @@ def _items(section: Section, resources: list[dict[str, Any]], ctx: Context, is_k
     return [_Item(r, section, ctx, tokens(r, ctx, is_key)) for r in resources]
 
 
+def _same_link(res: dict[str, Any], ctx: Context, seen: dict[str, bool]) -> bool:
+    """A resource present in both records is linked to the same visit in each (the student's visit mapped to the
+    key's), or to none: its visit tokens are the same on both sides and it is not an unlinked entry."""
+    link = f.encounter_of(res)
+    if link is None:
+        return True  # paired by its date, the same on both sides
+    ref = link.get("reference") if isinstance(link, dict) else None
+    same = seen.get(ref) if isinstance(ref, str) else None
+    if same is None:
+        key_enc, sub_enc = ctx.key_chart.resolve(link), ctx.sub_chart.resolve(link)
+        same = key_enc is not None and sub_enc is not None and ctx.reverse_map.get(id(sub_enc)) == id(key_enc)
+        if isinstance(ref, str):
+            seen[ref] = same
+    return same
+
+
 def _verbatim(section: Section, keys: list[dict[str, Any]], subs: list[dict[str, Any]], ctx: Context) -> bool:
     """The student's items are the chart's own, equal one for one and in order, each linked to the visit the key's
     is linked to. Then each is paired with its copy at full credit and nothing is missing, extra or unlinked:
@@ -448,20 +464,24 @@ def _verbatim(section: Section, keys: list[dict[str, Any]], subs: list[dict[str,
     if not section.by_visit:
         return True  # what identifies these items is in the items themselves
     seen: dict[str, bool] = {}
-    for res in keys:
-        link = f.encounter_of(res)
-        if link is None:
-            continue  # paired by its date, the same on both sides
-        ref = link.get("reference") if isinstance(link, dict) else None
-        same = seen.get(ref) if isinstance(ref, str) else None
-        if same is None:
-            key_enc, sub_enc = ctx.key_chart.resolve(link), ctx.sub_chart.resolve(link)
-            same = key_enc is not None and sub_enc is not None and ctx.reverse_map.get(id(sub_enc)) == id(key_enc)
-            if isinstance(ref, str):
-                seen[ref] = same
-        if not same:
-            return False
-    return True
+    return all(_same_link(res, ctx, seen) for res in keys)
+
+
+def _student_items(section: Section, resources: list[dict[str, Any]], keys: list[_Item], ctx: Context
+                   ) -> tuple[list[_Item], set[int]]:
+    """The student's items, and the places i where the entry is the key's item i itself (equal, same visit): such an
+    entry has the key item's tokens, which are not worked out again."""
+    if section.pairs_visits or section is DEMOGRAPHICS:
+        return _items(section, resources, ctx, False), set()
+    tokens, out, same = section.tokens, [], set()
+    seen: dict[str, bool] = {}
+    for i, res in enumerate(resources):
+        if i < len(keys) and keys[i].resource == res and (not section.by_visit or _same_link(res, ctx, seen)):
+            out.append(_Item(res, section, ctx, keys[i].tokens))
+            same.add(i)
+        else:
+            out.append(_Item(res, section, ctx, tokens(res, ctx, False)))
+    return out, same
 
 
 def _blood_pressure_panels(observations: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -533,10 +553,18 @@ class _SectionGrader:
         self.source: dict[int, dict[str, Any]] = {}  # id(finding) -> the key resource it is about
         self.unlinked: list[tuple[_Item, Context]] = []  # student items paired by day: their visit link is broken
 
-    def grade(self, keys: list[_Item], subs: list[_Item], ctx: Context) -> list[tuple[int, int]]:
+    def grade(self, keys: list[_Item], subs: list[_Item], ctx: Context, same: set[int] | None = None
+              ) -> list[tuple[int, int]]:
+        """Pair, compare and note findings; ``same``: places where the entry is the key item itself (see
+        _student_items). Returns the pairs (key index, student index)."""
         sec, rubric, graded = self.section, self.rubric, self.graded
         pairs = []
         for key_ix, sub_ix in _blocks(keys, subs):
+            if same and key_ix == sub_ix and same.issuperset(key_ix):
+                # Only copies of the key's items: each is paired with its own at full credit (any optimal pairing
+                # of this block is all full credit, so nothing else in the grade depends on which one is chosen).
+                pairs += [(i, i, 1.0) for i in key_ix]
+                continue
             if len(key_ix) == 1 and len(sub_ix) == 1:  # the usual block: one chart item, one entry (best_pairs' 1 x 1)
                 a, b = keys[key_ix[0]], subs[sub_ix[0]]
                 if not a.tokens.isdisjoint(b.tokens):
@@ -950,8 +978,9 @@ def grade(key: Any, submission: Any, rubric: Rubric | None = None, *,
             key_res, sub_res = key_chosen[section.name, i], _chosen(section, ctx.sub, False)
             if _verbatim(section, key_res, sub_res, ctx):
                 continue
-            keys, subs = _items(section, key_res, ctx, True), _items(section, sub_res, ctx, False)
-            pairs = grader.grade(keys, subs, ctx)
+            keys = _items(section, key_res, ctx, True)
+            subs, same = _student_items(section, sub_res, keys, ctx)
+            pairs = grader.grade(keys, subs, ctx, same)
             if section is ENCOUNTERS:
                 ctx.reverse_map = {id(subs[j].resource): id(keys[i].resource) for i, j in pairs}
         earned = grader.finish(possible)
