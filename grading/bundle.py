@@ -60,8 +60,9 @@ class Chart:
         if not isinstance(reference, dict) or not isinstance(reference.get("reference"), str):
             return None
         ref = reference["reference"]
-        if ref in self.by_ref:
-            return self.by_ref[ref]
+        found = self.by_ref.get(ref)
+        if found is not None:
+            return found
         parts = ref.rstrip("/").split("/")
         return self.by_ref.get("/".join(parts[-2:])) if len(parts) >= 2 else None
 
@@ -81,6 +82,8 @@ def is_resource_type(name: str) -> bool:
 
 def as_dict(document: Any) -> Any:
     """fhir.resources models become FHIR JSON dicts; anything else is returned as it is."""
+    if type(document) is dict:  # JSON already (the usual case): no attribute lookup that fails
+        return document
     dump = getattr(document, "model_dump", None)
     if callable(dump):
         return dump(mode="json", by_alias=True, exclude_none=True)

@@ -511,7 +511,8 @@ def _blood_pressure_panels(observations: list[dict[str, Any]]) -> list[dict[str,
 
 def _blocks(keys: list[_Item], subs: list[_Item]) -> list[tuple[list[int], list[int]]]:
     """Groups of key and student items that share identifying tokens; matching runs within each group."""
-    if all(len(item.tokens) == 1 for item in keys + subs):  # one token each: the groups are the tokens
+    if all(len(item.tokens) == 1 for item in keys) and all(len(item.tokens) == 1 for item in subs):
+        # one token each: the groups are the tokens
         simple: dict[str, tuple[list[int], list[int]]] = {}
         for side, items in ((0, keys), (1, subs)):
             for i, item in enumerate(items):
@@ -815,12 +816,26 @@ def _grade_coding(contexts: list[Context], rubric: Rubric, claim_value: float,
             for i, claim in enumerate(sorted(claims, key=_claim_order)):
                 grader = coding.ClaimGrader(rubric, claim_value, f"{ctx.who}coding, visit {number or '?'}")
                 other = student[i] if i < len(student) else None
-                grader.grade(coding.read_claim(claim, ctx.key_chart.resolve),
-                             coding.read_claim(other, ctx.sub_chart.resolve) if other else None)
+                key_codes = coding.read_claim(claim, ctx.key_chart.resolve)
+                if other is not None and _reads_alike(claim, other):
+                    sub_codes: coding.ClaimCodes | None = key_codes  # the same claim: read once
+                else:
+                    sub_codes = coding.read_claim(other, ctx.sub_chart.resolve) if other else None
+                grader.grade(key_codes, sub_codes)
                 findings += grader.findings
                 if sources is not None:
                     sources.update({id(x): claim for x in grader.findings})
     return findings
+
+
+def _reads_alike(key_claim: dict[str, Any], claim: dict[str, Any]) -> bool:
+    """The student's claim is the key's (the same or an equal one) with no diagnosis given by reference, which would
+    be looked up in each record: its codes read the same."""
+    if claim is not key_claim and claim != key_claim:
+        return False
+    diagnoses = claim.get("diagnosis")
+    return not isinstance(diagnoses, list) or not any(
+        isinstance(dx, dict) and dx.get("diagnosisReference") is not None for dx in diagnoses)
 
 
 def _clinic_zone(record: PatientRecord | None) -> dt.tzinfo | None:
@@ -963,7 +978,8 @@ def grade(key: Any, submission: Any, rubric: Rubric | None = None, *,
             ctx.who = f"{_patient_name(sub_rec)} — "
         contexts.append(ctx)
     key_chosen = {(s.name, i): _chosen(s, c.key, True) for s in SECTIONS for i, c in enumerate(contexts)}
-    counts = {s.name: sum(1 for i, c in enumerate(contexts) for r in key_chosen[s.name, i] if id(r) not in c.optional)
+    counts = {s.name: sum(len(key_chosen[s.name, i]) if not c.optional else
+                          sum(1 for r in key_chosen[s.name, i] if id(r) not in c.optional) for i, c in enumerate(contexts))
               if rubric.points(s.name) else 0 for s in SECTIONS}
     for extra in EXTRA_SECTIONS:
         counts[extra.name] = extra.count(contexts) if rubric.points(extra.name) else 0
