@@ -461,6 +461,12 @@ def _verbatim(section: Section, keys: list[dict[str, Any]], subs: list[dict[str,
         return False
     if section is DEMOGRAPHICS:  # the insurance fields are read from the patient's Coverage
         return all(ctx.coverage.get(id(k)) == ctx.coverage.get(id(s)) for k, s in zip(keys, subs, strict=True))
+    # An item with nothing that identifies it (no code, no name) is never paired, not even with its copy.
+    if section.resource_type == "Observation":
+        if not all(_observation_codes(r) for r in keys):
+            return False
+    elif section is not NOTES and not all(section.tokens(r, ctx, True) for r in keys):  # a note always has its visit
+        return False
     if not section.by_visit:
         return True  # what identifies these items is in the items themselves
     seen: dict[str, bool] = {}

@@ -112,6 +112,30 @@ def test_the_frozen_reports_cover_every_section_and_every_kind_of_finding() -> N
     assert len({r["score"] for r in reports}) > COUNT // 2
 
 
+def _reordered(bundle: dict[str, Any]) -> dict[str, Any]:
+    """The same record with its entries in the opposite order (what a student enters first does not matter)."""
+    out = copy.deepcopy(bundle)
+    out["entry"].reverse()
+    return out
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_a_verbatim_copy_is_graded_as_the_same_copy_in_another_order(seed: int) -> None:
+    """The grader takes a short cut for entries that are the key's own, in the key's order; entered in another
+    order the same entries are graded the long way. Both give the same report, also for items with nothing
+    that identifies them (an uncoded problem, an uncoded result), which are never paired."""
+    key = copy.deepcopy(case(seed)[0])
+    resources = [e["resource"] for e in key["entry"]]
+    next(r for r in resources if r["resourceType"] == "Condition")["code"] = {}
+    next(r for r in resources if r["resourceType"] == "Observation")["code"] = {"text": ""}
+    submission, _ = plant_faults(key, 1, random.Random(seed))
+    in_order = grading.grade(key, submission, grading.default_rubric())
+    other_order = grading.grade(key, _reordered(submission), grading.default_rubric())
+    assert in_order.score < 100
+    assert round(in_order.score, 9) == round(other_order.score, 9)
+    assert sorted(map(repr, in_order.findings)) == sorted(map(repr, other_order.findings))
+
+
 if __name__ == "__main__" and "--refresh" in sys.argv:
     FROZEN.write_text(json.dumps([report_of(seed) for seed in range(COUNT)], indent=1, ensure_ascii=False) + "\n",
                       encoding="utf-8")
