@@ -25,8 +25,29 @@ class PatientRecord:
     patient: dict[str, Any]
     resources: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
+    _categories: dict[str, dict[str, list[dict[str, Any]]]] = field(default_factory=dict, repr=False, compare=False)
+
     def of(self, resource_type: str) -> list[dict[str, Any]]:
         return self.resources.get(resource_type, [])
+
+    def in_category(self, resource_type: str, code: str) -> list[dict[str, Any]]:
+        """The resources whose first category carries ``code`` (vital signs, laboratory), in record order."""
+        groups = self._categories.get(resource_type)
+        if groups is None:
+            groups = self._categories[resource_type] = {}
+            for res in self.of(resource_type):
+                categories = res.get("category")
+                first = categories[0] if isinstance(categories, list) and categories else None
+                codings = first.get("coding") if isinstance(first, dict) else None
+                if not isinstance(codings, list):
+                    continue
+                seen: set[str] = set()
+                for c in codings:
+                    value = c.get("code") if isinstance(c, dict) else None
+                    if isinstance(value, str) and value not in seen:
+                        seen.add(value)
+                        groups.setdefault(value, []).append(res)
+        return groups.get(code, [])
 
 
 @dataclass
@@ -39,8 +60,9 @@ class Chart:
         if not isinstance(reference, dict) or not isinstance(reference.get("reference"), str):
             return None
         ref = reference["reference"]
-        if ref in self.by_ref:
-            return self.by_ref[ref]
+        found = self.by_ref.get(ref)
+        if found is not None:
+            return found
         parts = ref.rstrip("/").split("/")
         return self.by_ref.get("/".join(parts[-2:])) if len(parts) >= 2 else None
 
@@ -60,6 +82,8 @@ def is_resource_type(name: str) -> bool:
 
 def as_dict(document: Any) -> Any:
     """fhir.resources models become FHIR JSON dicts; anything else is returned as it is."""
+    if type(document) is dict:  # JSON already (the usual case): no attribute lookup that fails
+        return document
     dump = getattr(document, "model_dump", None)
     if callable(dump):
         return dump(mode="json", by_alias=True, exclude_none=True)
@@ -113,7 +137,31 @@ def read_chart(document: Any, who: str) -> Chart:
     """``who`` is 'submission' or 'key' (used in messages)."""
     document = as_dict(document)
     problems: list[Problem] = []
-    entries: list[tuple[str | None, dict[str, Any]]] = []
+    late: list[Problem] = []  # what is wrong inside a resource, reported after the entries that have none
+    by_ref: dict[str, dict[str, Any]] = {}
+    usable: list[tuple[str, dict[str, Any]]] = []
+    records: dict[int, PatientRecord] = {}
+    check_types = who == "submission"
+
+    def take(full_url: Any, res: dict[str, Any]) -> None:
+        rtype = res.get("resourceType")
+        known = _known_types.get(rtype) if isinstance(rtype, str) else False
+        if known is None:
+            known = is_resource_type(rtype)  # type: ignore[arg-type]
+        if not known:
+            late.append(Problem(str(rtype), f"{rtype!r} is not a FHIR resource type; that entry was skipped"))
+            return
+        if check_types and rtype in _SHAPES:
+            res = _well_typed(res, late)
+        usable.append((rtype, res))  # type: ignore[arg-type]
+        if full_url and isinstance(full_url, str):
+            by_ref[full_url] = res
+        rid = res.get("id")
+        if isinstance(rid, str):
+            by_ref[f"{rtype}/{rid}"] = res
+        if rtype == "Patient":
+            records[id(res)] = PatientRecord(res)
+
     if isinstance(document, dict) and document.get("resourceType") == "Bundle":
         raw_entries = document.get("entry", [])
         if not isinstance(raw_entries, list):
@@ -126,40 +174,18 @@ def read_chart(document: Any, who: str) -> Chart:
             if not isinstance(res, dict):
                 problems.append(Problem(f"Bundle.entry[{i}]", "entry without a resource was skipped"))
                 continue
-            full_url = entry.get("fullUrl")
-            entries.append((full_url if isinstance(full_url, str) else None, res))
+            take(entry.get("fullUrl"), res)
     elif isinstance(document, dict) and isinstance(document.get("resourceType"), str):
         problems.append(Problem(document["resourceType"], f"the {who} is a single {document['resourceType']}, "
                                                           "not a Bundle; it was graded as a Bundle of one resource"))
-        entries.append((None, document))
+        take(None, document)
     else:
         problems.append(Problem("(document)", f"the {who} is not a FHIR Bundle (a JSON object with resourceType "
                                               "'Bundle'); nothing could be graded"))
-    by_ref: dict[str, dict[str, Any]] = {}
-    usable: list[dict[str, Any]] = []
-    records: dict[int, PatientRecord] = {}
-    for full_url, res in entries:
-        rtype = res.get("resourceType")
-        known = _known_types.get(rtype) if isinstance(rtype, str) else False
-        if known is None:
-            known = is_resource_type(rtype)  # type: ignore[arg-type]
-        if not known:
-            problems.append(Problem(str(rtype), f"{rtype!r} is not a FHIR resource type; that entry was skipped"))
-            continue
-        if who == "submission":
-            res = _well_typed(res, problems)
-        usable.append(res)
-        if full_url:
-            by_ref[full_url] = res
-        rid = res.get("id")
-        if isinstance(rid, str):
-            by_ref[f"{rtype}/{rid}"] = res
-        if rtype == "Patient":
-            records[id(res)] = PatientRecord(res)
+    problems += late
     chart = Chart(list(records.values()), by_ref, problems)
-    for res in usable:
-        rtype = res["resourceType"]
-        if rtype == "Patient" or rtype not in GRADED_TYPES:
+    for rtype, res in usable:
+        if rtype not in GRADED_TYPES or rtype == "Patient":
             continue
         subject_field = "subject" if "subject" in res else "patient" if "patient" in res else (
             "beneficiary" if "beneficiary" in res else None)
@@ -172,5 +198,9 @@ def read_chart(document: Any, who: str) -> Chart:
                                     f"{label} points to patient {ref!r}, which is not in the record; not graded"
                                     if ref else f"{label} names no patient; not graded"))
             continue
-        record.resources.setdefault(rtype, []).append(res)
+        bucket = record.resources.get(rtype)
+        if bucket is None:
+            record.resources[rtype] = [res]
+        else:
+            bucket.append(res)
     return chart

@@ -32,18 +32,39 @@ def get(res: Any, *path: str) -> Any:
     return res
 
 
+_NO_CODES: frozenset[str] = frozenset()
+_code_forms: dict[str, str] = {}  # code as written -> normalised ('e11.9' -> 'E119'), a cache
+
+
+def _code_form(value: str) -> str:
+    form = _code_forms.get(value)
+    if form is None:
+        form = "".join(value.split()).replace(".", "").upper()
+        if len(_code_forms) < 100_000:  # bounded: codes typed by students are not a limited set
+            _code_forms[value] = form
+    return form
+
+
 def codes(concept: Any) -> frozenset[str]:
     """Normalised codes of a CodeableConcept (system ignored: ICD 'E11.9' = 'e119')."""
     if isinstance(concept, list):
         concept = concept[0] if concept else None
     coding = concept.get("coding") if isinstance(concept, dict) else None
     if not isinstance(coding, list):
-        return frozenset()
+        return _NO_CODES
+    if len(coding) == 1:  # the usual case: one coding
+        x = coding[0]
+        value = x.get("code") if isinstance(x, dict) else None
+        if isinstance(value, str):
+            value = _code_form(value)
+            if value:
+                return frozenset((value,))
+        return _NO_CODES
     out = []
     for x in coding:  # n.code inlined: this runs for every coded element of both records
         value = x.get("code") if isinstance(x, dict) else None
         if isinstance(value, str):
-            value = "".join(value.split()).replace(".", "").upper()
+            value = _code_form(value)
             if value:
                 out.append(value)
     return frozenset(out)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -41,13 +42,16 @@ class Context:
 class Section:
     name: str  # rubric key
     resource_type: str
-    select: Callable[[dict[str, Any]], bool]
+    category: str | None  # the code an Observation's first category carries (None: every resource of the type)
     fields: tuple[f.Field, ...]
     # What identifies an item: a key item and a student item may be paired only when they share a
     # token (the same drug, the same LOINC code in the same visit…). (resource, context, is_key) -> tokens
     tokens: Callable[[dict[str, Any], Context, bool], frozenset[str]]
     label: Callable[[dict[str, Any], Context], str]  # "lisinopril 10 mg tablet"
     where: Callable[[dict[str, Any], Context], str] = lambda _r, _c: ""  # finding section, default the title
+    identity: str | None = None  # the field that says what the item is: its value is the item's tokens
+    by_visit: bool = False  # the tokens name the item's visit (the student's visit mapped to the key's)
+    pairs_visits: bool = False  # the pairing itself is used later (the encounters: the visit map), never skipped
 
 
 ANY = frozenset({"*"})
@@ -90,16 +94,26 @@ def _identity(tokens: Callable[[dict[str, Any], Context, bool], frozenset[str]])
 
 def _local_date(value: Any, ctx: Context) -> dt.date | None:
     """The calendar day of a date or dateTime at the clinic: the same instant written in another zone is the same day."""
-    moment = n.moment(value) if ctx.zone is not None and isinstance(value, str) and len(value) > 19 else None
+    return _day_at(value, ctx.zone) if isinstance(value, str) else n.date(value)
+
+
+@functools.lru_cache(maxsize=8192)
+def _day_at(value: str, zone: dt.tzinfo | None) -> dt.date | None:
+    moment = n.moment(value) if zone is not None and len(value) > 19 else None
     if moment is not None and value[19:]:  # an offset or Z is written: compare instants
-        return moment.astimezone(ctx.zone).date()
+        return moment.astimezone(zone).date()
     return n.date(value)
 
 
 def _local_time(value: Any, ctx: Context) -> str | None:
-    moment = n.moment(value) if ctx.zone is not None and isinstance(value, str) and len(value) > 19 else None
+    return _time_at(value, ctx.zone) if isinstance(value, str) else n.local_time(value)
+
+
+@functools.lru_cache(maxsize=8192)
+def _time_at(value: str, zone: dt.tzinfo | None) -> str | None:
+    moment = n.moment(value) if zone is not None and len(value) > 19 else None
     if moment is not None and value[19:]:
-        return moment.astimezone(ctx.zone).strftime("%H:%M")
+        return moment.astimezone(zone).strftime("%H:%M")
     return n.local_time(value)
 
 
@@ -126,32 +140,28 @@ _BP = frozenset({"85354-9"})
 
 def _observation_codes(r: dict[str, Any]) -> frozenset[str]:
     codes = f.codes(r.get("code"))
-    if not codes.isdisjoint(eq.equivalents().bp_panels):  # 55284-4, 35094-2 … are the blood pressure 85354-9
+    if not codes.isdisjoint(_bp_panels()):  # 55284-4, 35094-2 … are the blood pressure 85354-9
         return _BP
     return codes
 
 
+@functools.cache
+def _bp_panels() -> frozenset[str]:
+    return eq.equivalents().bp_panels
+
+
 def _observation_tokens(r: dict[str, Any], ctx: Context, is_key: bool) -> frozenset[str]:
-    enc = (ctx.key_chart if is_key else ctx.sub_chart).resolve(f.encounter_of(r))
+    ref = r.get("encounter")
+    enc = (ctx.key_chart if is_key else ctx.sub_chart).resolve(ref if ref is not None else f.encounter_of(r))
     if enc is not None:
         visit = f"e{id(enc) if is_key else ctx.reverse_map.get(id(enc), 'unmatched')}"
     else:
         visit = f"d{_local_date(r.get('effectiveDateTime'), ctx)}"
-    return frozenset(f"{code}@{visit}" for code in _observation_codes(r))
-
-
-def _category(code: str) -> Callable[[dict[str, Any]], bool]:
-    def select(r: dict[str, Any]) -> bool:
-        categories = r.get("category")
-        first = categories[0] if isinstance(categories, list) and categories else None
-        codings = first.get("coding") if isinstance(first, dict) else None
-        if not isinstance(codings, list):
-            return False
-        for c in codings:
-            if isinstance(c, dict) and c.get("code") == code:
-                return True
-        return False
-    return select
+    codes = _observation_codes(r)
+    if len(codes) == 1:
+        for code in codes:
+            return frozenset((f"{code}@{visit}",))
+    return frozenset(f"{code}@{visit}" for code in codes)
 
 
 def _visit(r: dict[str, Any], ctx: Context) -> str:
@@ -182,7 +192,7 @@ def _raw(getter: Callable[[dict[str, Any]], Any]) -> Callable[[dict[str, Any], A
 
 
 DEMOGRAPHICS = Section(
-    "demographics", "Patient", lambda _r: True,
+    "demographics", "Patient", None,
     (
         f.Field("family_name", "Last name", "Patient.name.family", lambda r, _c: n.name(f.official_name(r).get("family")),
                 _raw(lambda r: f.official_name(r).get("family")), f.name_compare),
@@ -212,7 +222,7 @@ DEMOGRAPHICS = Section(
 )
 
 ENCOUNTERS = Section(
-    "encounters", "Encounter", lambda _r: True,
+    "encounters", "Encounter", None,
     (
         f.Field("date", "Visit date", "Encounter.period.start", lambda r, c: _local_date(f.get(r, "period", "start"), c),
                 lambda r, c: _show_day(_local_date(f.get(r, "period", "start"), c)), f.date_compare),
@@ -229,6 +239,7 @@ ENCOUNTERS = Section(
     _any,
     lambda r, c: f"visit {c.encounter_number.get(id(r), '?')}",
     lambda r, c: f"encounter {c.encounter_number.get(id(r), '?')}",
+    pairs_visits=True,
 )
 
 
@@ -247,7 +258,7 @@ def _onset(r: dict[str, Any], ctx: Any) -> Any:
     return n.date(r.get("onsetDateTime"))
 
 PROBLEMS = Section(
-    "problem_list", "Condition", lambda _r: True,
+    "problem_list", "Condition", None,
     (
         f.Field("problem", "Problem", "Condition.code", _identity(_code_or_text("code")),
                 lambda r, _c: f.concept_show(r.get("code")), f.identity_compare),
@@ -260,10 +271,11 @@ PROBLEMS = Section(
     ),
     _code_or_text("code"),
     lambda r, _c: f.concept_show(r.get("code")) or "problem",
+    identity="problem",
 )
 
 MEDICATIONS = Section(
-    "medications", "MedicationRequest", lambda _r: True,
+    "medications", "MedicationRequest", None,
     (
         f.Field("medication", "Medication", "MedicationRequest.medication", lambda r, _c: f.medication_identity(r),
                 lambda r, _c: f.concept_show(r.get("medicationCodeableConcept")), f.identity_compare),
@@ -278,10 +290,11 @@ MEDICATIONS = Section(
     ),
     lambda r, _c, _k: f.medication_identity(r),
     lambda r, _c: f.concept_show(r.get("medicationCodeableConcept")) or "medication",
+    identity="medication",
 )
 
 ALLERGIES = Section(
-    "allergies", "AllergyIntolerance", lambda _r: True,
+    "allergies", "AllergyIntolerance", None,
     (
         f.Field("substance", "Substance", "AllergyIntolerance.code", _identity(_allergy_tokens),
                 lambda r, _c: f.concept_show(r.get("code")), f.identity_compare),
@@ -293,12 +306,13 @@ ALLERGIES = Section(
     ),
     _allergy_tokens,
     lambda r, _c: f.concept_show(r.get("code")) or "allergy",
+    identity="substance",
 )
 
 
 def _observation_section(name: str, category: str) -> Section:
     return Section(
-        name, "Observation", _category(category),
+        name, "Observation", category,
         (
             f.Field("value", "Value", "Observation.value", f.observation_value, f.show_observation_value, f.value_compare),
             f.Field("unit", "Unit", "Observation.value.unit", f.observation_unit_kind,
@@ -306,6 +320,7 @@ def _observation_section(name: str, category: str) -> Section:
         ),
         _observation_tokens,
         lambda r, c: f"{_observation_name(r)}{_visit(r, c)}",
+        by_visit=True,
     )
 
 
@@ -319,7 +334,7 @@ def _observation_name(r: dict[str, Any]) -> str:
 
 
 PROCEDURES = Section(
-    "procedures", "Procedure", lambda _r: True,
+    "procedures", "Procedure", None,
     (
         f.Field("procedure", "Procedure", "Procedure.code", _identity(_code_or_text("code")),
                 lambda r, _c: f.concept_show(r.get("code")), f.identity_compare),
@@ -329,10 +344,11 @@ PROCEDURES = Section(
     ),
     _code_or_text("code"),
     lambda r, c: f"{f.concept_show(r.get('code'))}{_visit(r, c)}",
+    identity="procedure",
 )
 
 NOTES = Section(
-    "notes", "DocumentReference", lambda _r: True,
+    "notes", "DocumentReference", None,
     (
         f.Field("type", "Note type", "DocumentReference.type", lambda r, _c: f.codes(r.get("type")) or f.concept_text(r.get("type")),
                 lambda r, _c: f.concept_show(r.get("type"))),
@@ -341,6 +357,7 @@ NOTES = Section(
     ),
     lambda r, c, k: _visit_token(r, c, k, "date"),
     lambda r, c: f"{f.concept_show(r.get('type')) or 'note'}{_visit(r, c)}",
+    by_visit=True,
 )
 
 SECTIONS = (DEMOGRAPHICS, ENCOUNTERS, PROBLEMS, MEDICATIONS, ALLERGIES, _observation_section("vitals", "vital-signs"),
@@ -360,43 +377,117 @@ class _Item:
     @property
     def values(self) -> dict[str, Any]:
         if self._values is None:
-            self._values = _values(self._section, self.resource, self._ctx)
+            self._values = _values(self._section, self.resource, self._ctx, self.tokens)
         return self._values
 
 
-def _values(section: Section, res: dict[str, Any], ctx: Context) -> dict[str, Any]:
-    return {fd.name: fd.value(res, ctx) for fd in section.fields}
+def _values(section: Section, res: dict[str, Any], ctx: Context, tokens: frozenset[str]) -> dict[str, Any]:
+    # The identity field's value is the item's identifying tokens, already worked out for the pairing.
+    identity = section.identity
+    return {fd.name: tokens if fd.name == identity else fd.value(res, ctx) for fd in section.fields}
 
 
-def _credits(section: Section, key: _Item, sub: _Item, rubric: Rubric) -> dict[str, float]:
+def _graded(section: Section, rubric: Rubric) -> tuple[tuple[f.Field, float], ...]:
+    """The section's fields the rubric gives weight to, with their weights, in the section's order."""
+    weights = rubric.weights(section.name)
+    return tuple((fd, weights[fd.name]) for fd in section.fields if weights.get(fd.name, 0) > 0)
+
+
+def _credits(graded: tuple[tuple[f.Field, float], ...], key: _Item, sub: _Item, rubric: Rubric) -> dict[str, float]:
+    """Credit per field the key has (0 to 1), for the fields the rubric weighs."""
     out = {}
-    for fd in section.fields:
-        expected = key.values[fd.name]
-        if expected is None or rubric.weights(section.name).get(fd.name, 0) <= 0:
+    expected_values, got_values = key.values, sub.values
+    for fd, _weight in graded:
+        expected = expected_values[fd.name]
+        if expected is None:
             continue
-        got = sub.values[fd.name]
+        got = got_values[fd.name]
         out[fd.name] = 0.0 if got is None else fd.compare(expected, got, rubric)
     return out
 
 
-def _similarity(section: Section, key: _Item, sub: _Item, rubric: Rubric) -> float:
-    if key.resource == sub.resource and (section is not DEMOGRAPHICS or  # insurance is in the Coverage
-                                         key._ctx.coverage.get(id(key.resource)) == sub._ctx.coverage.get(id(sub.resource))):
+def _similarity(section: Section, graded: tuple[tuple[f.Field, float], ...], key: _Item, sub: _Item,
+                rubric: Rubric) -> float:
+    if key.resource is sub.resource or key.resource == sub.resource and (
+            section is not DEMOGRAPHICS or  # insurance is in the Coverage
+            key._ctx.coverage.get(id(key.resource)) == sub._ctx.coverage.get(id(sub.resource))):
         return 1.0  # entered exactly as in the key: every field is right
+    credits = _credits(graded, key, sub, rubric)
     weights = rubric.weights(section.name)
-    credits = _credits(section, key, sub, rubric)
     total = sum(weights[k] for k in credits)
     return sum(weights[k] * c for k, c in credits.items()) / total if total else 1.0
 
 
-def _items(section: Section, record: PatientRecord | None, ctx: Context, is_key: bool) -> list[_Item]:
+def _chosen(section: Section, record: PatientRecord | None, is_key: bool) -> list[dict[str, Any]]:
+    """The resources a section grades in one patient's record (the student's split blood pressures joined)."""
     if record is None:
         return []
-    resources = [record.patient] if section.name == "demographics" else record.of(section.resource_type)
-    chosen = [r for r in resources if section.select(r)]
+    if section.name == "demographics":
+        return [record.patient]
+    if section.category is None:
+        return record.of(section.resource_type)
+    chosen = record.in_category(section.resource_type, section.category)
     if section.name == "vitals" and not is_key:
         chosen = _blood_pressure_panels(chosen)
-    return [_Item(r, section, ctx, section.tokens(r, ctx, is_key)) for r in chosen]
+    return chosen
+
+
+def _items(section: Section, resources: list[dict[str, Any]], ctx: Context, is_key: bool) -> list[_Item]:
+    tokens = section.tokens
+    return [_Item(r, section, ctx, tokens(r, ctx, is_key)) for r in resources]
+
+
+def _same_link(res: dict[str, Any], ctx: Context, seen: dict[str, bool]) -> bool:
+    """A resource present in both records is linked to the same visit in each (the student's visit mapped to the
+    key's), or to none: its visit tokens are the same on both sides and it is not an unlinked entry."""
+    link = f.encounter_of(res)
+    if link is None:
+        return True  # paired by its date, the same on both sides
+    ref = link.get("reference") if isinstance(link, dict) else None
+    same = seen.get(ref) if isinstance(ref, str) else None
+    if same is None:
+        key_enc, sub_enc = ctx.key_chart.resolve(link), ctx.sub_chart.resolve(link)
+        same = key_enc is not None and sub_enc is not None and ctx.reverse_map.get(id(sub_enc)) == id(key_enc)
+        if isinstance(ref, str):
+            seen[ref] = same
+    return same
+
+
+def _verbatim(section: Section, keys: list[dict[str, Any]], subs: list[dict[str, Any]], ctx: Context) -> bool:
+    """The student's items are the chart's own, equal one for one and in order, each linked to the visit the key's
+    is linked to. Then each is paired with its copy at full credit and nothing is missing, extra or unlinked:
+    the section has nothing to find, and pairing and comparing can be skipped (the grade is the same)."""
+    if section.pairs_visits or len(keys) != len(subs) or keys != subs:
+        return False
+    if section is DEMOGRAPHICS:  # the insurance fields are read from the patient's Coverage
+        return all(ctx.coverage.get(id(k)) == ctx.coverage.get(id(s)) for k, s in zip(keys, subs, strict=True))
+    # An item with nothing that identifies it (no code, no name) is never paired, not even with its copy.
+    if section.resource_type == "Observation":
+        if not all(_observation_codes(r) for r in keys):
+            return False
+    elif section is not NOTES and not all(section.tokens(r, ctx, True) for r in keys):  # a note always has its visit
+        return False
+    if not section.by_visit:
+        return True  # what identifies these items is in the items themselves
+    seen: dict[str, bool] = {}
+    return all(_same_link(res, ctx, seen) for res in keys)
+
+
+def _student_items(section: Section, resources: list[dict[str, Any]], keys: list[_Item], ctx: Context
+                   ) -> tuple[list[_Item], set[int]]:
+    """The student's items, and the places i where the entry is the key's item i itself (equal, same visit): such an
+    entry has the key item's tokens, which are not worked out again."""
+    if section.pairs_visits or section is DEMOGRAPHICS:
+        return _items(section, resources, ctx, False), set()
+    tokens, out, same = section.tokens, [], set()
+    seen: dict[str, bool] = {}
+    for i, res in enumerate(resources):
+        if i < len(keys) and keys[i].resource == res and (not section.by_visit or _same_link(res, ctx, seen)):
+            out.append(_Item(res, section, ctx, keys[i].tokens))
+            same.add(i)
+        else:
+            out.append(_Item(res, section, ctx, tokens(res, ctx, False)))
+    return out, same
 
 
 def _blood_pressure_panels(observations: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -426,7 +517,8 @@ def _blood_pressure_panels(observations: list[dict[str, Any]]) -> list[dict[str,
 
 def _blocks(keys: list[_Item], subs: list[_Item]) -> list[tuple[list[int], list[int]]]:
     """Groups of key and student items that share identifying tokens; matching runs within each group."""
-    if all(len(item.tokens) == 1 for item in keys + subs):  # one token each: the groups are the tokens
+    if all(len(item.tokens) == 1 for item in keys) and all(len(item.tokens) == 1 for item in subs):
+        # one token each: the groups are the tokens
         simple: dict[str, tuple[list[int], list[int]]] = {}
         for side, items in ((0, keys), (1, subs)):
             for i, item in enumerate(items):
@@ -462,27 +554,44 @@ SUBSTITUTABLE = ("problem_list", "medications", "allergies", "procedures")
 class _SectionGrader:
     def __init__(self, section: Section, rubric: Rubric, item_value: float):
         self.section, self.rubric, self.value = section, rubric, item_value
+        self.graded = _graded(section, rubric)
         self.findings: list[Finding] = []
         self.extras: list[tuple[_Item, Context]] = []
         self.source: dict[int, dict[str, Any]] = {}  # id(finding) -> the key resource it is about
         self.unlinked: list[tuple[_Item, Context]] = []  # student items paired by day: their visit link is broken
 
-    def grade(self, keys: list[_Item], subs: list[_Item], ctx: Context) -> list[tuple[int, int]]:
-        sec, rubric = self.section, self.rubric
+    def grade(self, keys: list[_Item], subs: list[_Item], ctx: Context, same: set[int] | None = None
+              ) -> list[tuple[int, int]]:
+        """Pair, compare and note findings; ``same``: places where the entry is the key item itself (see
+        _student_items). Returns the pairs (key index, student index)."""
+        sec, rubric, graded = self.section, self.rubric, self.graded
         pairs = []
         for key_ix, sub_ix in _blocks(keys, subs):
+            if same and key_ix == sub_ix and same.issuperset(key_ix):
+                # Only copies of the key's items: each is paired with its own at full credit (any optimal pairing
+                # of this block is all full credit, so nothing else in the grade depends on which one is chosen).
+                pairs += [(i, i, 1.0) for i in key_ix]
+                continue
+            if len(key_ix) == 1 and len(sub_ix) == 1:  # the usual block: one chart item, one entry (best_pairs' 1 x 1)
+                a, b = keys[key_ix[0]], subs[sub_ix[0]]
+                if not a.tokens.isdisjoint(b.tokens):
+                    pairs.append((key_ix[0], sub_ix[0], _similarity(sec, graded, a, b, rubric)))
+                continue
             found = best_pairs([keys[i] for i in key_ix], [subs[j] for j in sub_ix],
-                               lambda a, b: _similarity(sec, a, b, rubric) if a.tokens & b.tokens else None)
+                               lambda a, b: _similarity(sec, graded, a, b, rubric) if a.tokens & b.tokens else None)
             pairs += [(key_ix[i], sub_ix[j], sim) for i, j, sim in found]
-        if sec.resource_type == "Observation" and any(next(iter(x.tokens), "@e").split("@")[-1][:1] == "d" for x in subs):
+        # Observations a student linked to no visit of theirs carry day tokens ('…@d2025-01-28').
+        by_day = [next(iter(x.tokens), "@e").split("@")[-1][:1] == "d" for x in subs] \
+            if sec.resource_type == "Observation" else []
+        if any(by_day):
             pairs += self._pair_by_day(keys, subs, pairs, ctx)
         substituted: set[tuple[int, int]] = set()
-        if sec.name in SUBSTITUTABLE:  # the wrong item in a row: one "chart says A, you entered B"
+        if sec.name in SUBSTITUTABLE and len(pairs) < len(subs):  # the wrong item in a row: one "chart says A, you entered B"
             paired_keys, paired_subs = {p[0] for p in pairs}, {p[1] for p in pairs}
             left_keys = [i for i in range(len(keys)) if i not in paired_keys and id(keys[i].resource) not in ctx.optional]
             left_subs = [j for j in range(len(subs)) if j not in paired_subs]
             found = best_pairs([keys[i] for i in left_keys], [subs[j] for j in left_subs],
-                               lambda a, b: _similarity(sec, a, b, rubric) if _same_place(a, b, ctx) else None)
+                               lambda a, b: _similarity(sec, graded, a, b, rubric) if _same_place(a, b, ctx) else None)
             for i, j, sim in found:
                 pairs.append((left_keys[i], left_subs[j], sim))
                 substituted.add((left_keys[i], left_subs[j]))
@@ -494,12 +603,11 @@ class _SectionGrader:
             key, sub = keys[i], subs[j]
             if id(key.resource) in ctx.optional:
                 continue
-            if sec.resource_type == "Observation" and next(iter(sub.tokens), "@e").split("@")[-1][:1] == "d" \
-                    and f.encounter_of(sub.resource) is not None:
+            if by_day and by_day[j] and f.encounter_of(sub.resource) is not None:
                 self.unlinked.append((sub, ctx))
             if sim == 1.0:  # every graded field is right (the similarity is their weighted agreement)
                 continue
-            credits = _credits(sec, key, sub, rubric)
+            credits = _credits(graded, key, sub, rubric)
             total = sum(weights[k] for k in credits)
             if (i, j) in substituted:
                 lost = sum(self.value * weights[k] / total * (1 - c) for k, c in credits.items()) if total else self.value
@@ -534,7 +642,7 @@ class _SectionGrader:
         left_keys = [i for i in range(len(keys)) if i not in paired_keys]
         left_subs = [j for j in range(len(subs)) if j not in paired_subs]
         days = {i: _by_day(keys[i].resource, ctx) for i in left_keys}
-        found = best_pairs(left_keys, left_subs, lambda i, j: _similarity(self.section, keys[i], subs[j], self.rubric)
+        found = best_pairs(left_keys, left_subs, lambda i, j: _similarity(self.section, self.graded, keys[i], subs[j], self.rubric)
                            if days[i] & subs[j].tokens else None)
         return [(left_keys[i], left_subs[j], sim) for i, j, sim in found]
 
@@ -670,7 +778,8 @@ def _pair_patients(key_chart: Chart, sub_chart: Chart, rubric: Rubric) -> list[t
     empty = Context(key_chart, sub_chart, None, None)
     keys = [_Item(p.patient, DEMOGRAPHICS, empty) for p in key_chart.patients]
     subs = [_Item(p.patient, DEMOGRAPHICS, empty) for p in sub_chart.patients]
-    pairs = best_pairs(keys, subs, lambda a, b: _similarity(DEMOGRAPHICS, a, b, rubric))
+    graded = _graded(DEMOGRAPHICS, rubric)
+    pairs = best_pairs(keys, subs, lambda a, b: _similarity(DEMOGRAPHICS, graded, a, b, rubric))
     out: list[tuple[PatientRecord | None, PatientRecord | None]] = [
         (key_chart.patients[i], sub_chart.patients[j]) for i, j, _ in pairs]
     out += [(p, None) for i, p in enumerate(key_chart.patients) if i not in {i for i, _, _ in pairs}]
@@ -713,12 +822,26 @@ def _grade_coding(contexts: list[Context], rubric: Rubric, claim_value: float,
             for i, claim in enumerate(sorted(claims, key=_claim_order)):
                 grader = coding.ClaimGrader(rubric, claim_value, f"{ctx.who}coding, visit {number or '?'}")
                 other = student[i] if i < len(student) else None
-                grader.grade(coding.read_claim(claim, ctx.key_chart.resolve),
-                             coding.read_claim(other, ctx.sub_chart.resolve) if other else None)
+                key_codes = coding.read_claim(claim, ctx.key_chart.resolve)
+                if other is not None and _reads_alike(claim, other):
+                    sub_codes: coding.ClaimCodes | None = key_codes  # the same claim: read once
+                else:
+                    sub_codes = coding.read_claim(other, ctx.sub_chart.resolve) if other else None
+                grader.grade(key_codes, sub_codes)
                 findings += grader.findings
                 if sources is not None:
                     sources.update({id(x): claim for x in grader.findings})
     return findings
+
+
+def _reads_alike(key_claim: dict[str, Any], claim: dict[str, Any]) -> bool:
+    """The student's claim is the key's (the same or an equal one) with no diagnosis given by reference, which would
+    be looked up in each record: its codes read the same."""
+    if claim is not key_claim and claim != key_claim:
+        return False
+    diagnoses = claim.get("diagnosis")
+    return not isinstance(diagnoses, list) or not any(
+        isinstance(dx, dict) and dx.get("diagnosisReference") is not None for dx in diagnoses)
 
 
 def _clinic_zone(record: PatientRecord | None) -> dt.tzinfo | None:
@@ -860,8 +983,9 @@ def grade(key: Any, submission: Any, rubric: Rubric | None = None, *,
         elif several and sub_rec is not None:
             ctx.who = f"{_patient_name(sub_rec)} — "
         contexts.append(ctx)
-    key_items = {(s.name, i): _items(s, c.key, c, True) for s in SECTIONS for i, c in enumerate(contexts)}
-    counts = {s.name: sum(1 for i, c in enumerate(contexts) for x in key_items[s.name, i] if id(x.resource) not in c.optional)
+    key_chosen = {(s.name, i): _chosen(s, c.key, True) for s in SECTIONS for i, c in enumerate(contexts)}
+    counts = {s.name: sum(len(key_chosen[s.name, i]) if not c.optional else
+                          sum(1 for r in key_chosen[s.name, i] if id(r) not in c.optional) for i, c in enumerate(contexts))
               if rubric.points(s.name) else 0 for s in SECTIONS}
     for extra in EXTRA_SECTIONS:
         counts[extra.name] = extra.count(contexts) if rubric.points(extra.name) else 0
@@ -873,9 +997,12 @@ def grade(key: Any, submission: Any, rubric: Rubric | None = None, *,
         possible = points.get(section.name, 0.0)
         grader = _SectionGrader(section, rubric, possible / counts[section.name] if counts[section.name] else 0.0)
         for i, ctx in enumerate(contexts):
-            keys = key_items[section.name, i]
-            subs = _items(section, ctx.sub, ctx, False)
-            pairs = grader.grade(keys, subs, ctx)
+            key_res, sub_res = key_chosen[section.name, i], _chosen(section, ctx.sub, False)
+            if _verbatim(section, key_res, sub_res, ctx):
+                continue
+            keys = _items(section, key_res, ctx, True)
+            subs, same = _student_items(section, sub_res, keys, ctx)
+            pairs = grader.grade(keys, subs, ctx, same)
             if section is ENCOUNTERS:
                 ctx.reverse_map = {id(subs[j].resource): id(keys[i].resource) for i, j in pairs}
         earned = grader.finish(possible)
