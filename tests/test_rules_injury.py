@@ -172,6 +172,8 @@ def test_repairs_summed_per_family_and_group_the_more_complex_first_the_lesser_w
     assert lines(coded) == [("12032", (), 1), ("12002", ("59",), 1)]  # simple 2.0 + 1.5 = 3.5 cm -> 12002
     xs = rules.code_visit(f, CAT, CodingPolicy(distinct_modifier="XS"))
     assert lines(xs)[1] == ("12002", ("XS",), 1)
+    # CMS-1500 item 24E: each repair line points to the wounds it closed (forearm; hand and knee)
+    assert [ln.diagnosis_codes for ln in coded.services] == [("S51.811A",), ("S61.411A", "S81.011A")]
     assert rules_injury.repair_code("intermediate", "scalp-trunk-limbs", 2.5) == "12031"
     assert rules_injury.repair_code("intermediate", "scalp-trunk-limbs", 2.6) == "12032"
     assert rules_injury.repair_code("complex", "forehead-cheeks-chin-neck-hands-feet", 6.0) == "13132"
@@ -254,3 +256,11 @@ def test_a_splint_on_one_wrist_carries_rt_or_lt_and_the_e_m_25():
     f = facts(problem("wrist-fracture", kind="injury-complicated", variant=1), prescription_management=True,
               procedures=(Performed("wrist-xray", "wrist-fracture", "left"), Performed("short-arm-splint", "wrist-fracture", "left")))
     assert lines(rules.code_visit(f, CAT)) == [("99284", ("25",), 1), ("29125", ("LT",), 1)]
+
+
+def test_a_trip_through_a_glass_door_is_a_fall_striking_glass_not_contact_with_glass():
+    """W25's Excludes1: a fall on the same level from tripping with subsequent striking against sharp glass is
+    W01.110- (I.A.12.a); a place the note does not specify is not assumed (a house's type: Y92.008)."""
+    events = [e for e in CAT.conditions["multiple-lacerations"].injury_events if "fell" in e.text]
+    assert events and all(e.codes[0] == "W01.110A" and "Y93.01" not in e.codes for e in events)
+    assert "Y92.008" in events[0].codes and "Y92.018" not in events[0].codes

@@ -471,7 +471,7 @@ def services(facts: VisitFacts, dx: list[Diagnosis], cat: Catalog, mdm: Mdm, sta
             lines.append(ServiceLine(proc.add_on, proc.add_on_units, (), why, f"{proc.name}, additional lesions"))
     lines = rules_outpatient.infusion_lines(infusions) + rules_outpatient.immunization_administration(facts, vaccines) + lines
     lines += rules_injury.repair_lines(facts, cat, lambda key: _pointers(coded, [code_of.get(key, "")]),
-                                       policy.distinct_modifier)
+                                       policy.distinct_modifier, coded)
     if facts.setting == "office":
         lines += _lab_lines(facts, cat, coded, code_of)
     critical = rules_injury.critical_care_lines(facts, tuple(d for d in required if d in code_of.values())[:4])

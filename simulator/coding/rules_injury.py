@@ -173,7 +173,7 @@ def tissue_adhesive_code(facts: VisitFacts) -> str | None:
 
 
 def repair_lines(facts: VisitFacts, cat: Catalog, pointers: Callable[[str], tuple[str, ...]],
-                 distinct: str) -> list[ServiceLine]:
+                 distinct: str, coded: Sequence[str] = ()) -> list[ServiceLine]:
     """Repairs of one visit: lengths summed per family and anatomic group (CPT repair guidelines), the most
     complicated family first; a less complicated family on the same day carries modifier 59 or XS (CPT repair
     guidelines, "list the more complicated as the primary procedure and the less complicated as the secondary
@@ -182,6 +182,7 @@ def repair_lines(facts: VisitFacts, cat: Catalog, pointers: Callable[[str], tupl
 
     sums: dict[tuple[str, str], float] = {}
     owners: dict[tuple[str, str], list[str]] = {}
+    wounds: dict[tuple[str, str], list[str]] = {}  # the wound codes each repair line stands for (its pointers)
     names: dict[tuple[str, str], str] = {}
     adhesive: list[ServiceLine] = []
     for perf in facts.procedures:
@@ -195,14 +196,29 @@ def repair_lines(facts: VisitFacts, cat: Catalog, pointers: Callable[[str], tupl
             continue
         sums[family, group] = sums.get((family, group), 0.0) + length
         owners.setdefault((family, group), []).append(perf.for_condition)
+        wound = _wound_code(facts, cat, perf.procedure, perf.for_condition)
+        if wound:
+            wounds.setdefault((family, group), []).append(wound)
         names[family, group] = f"{names[family, group]} + {proc.name}" if (family, group) in names else proc.name
     lines = []
     for n, key in enumerate(sorted(sums, key=lambda k: FAMILY_ORDER[k[0]])):
         code = repair_code(key[0], key[1], sums[key])
         modifiers = (distinct,) if n and FAMILY_ORDER[key[0]] > min(FAMILY_ORDER[k[0]] for k in sums) else ()
-        lines.append(ServiceLine(code, 1, modifiers, pointers(owners[key][0]),
+        # CMS-1500 item 24E: a line points to the diagnoses it treats, here the wounds this repair closed
+        why = tuple(c for c in wounds.get(key, []) if c in coded) or pointers(owners[key][0])
+        lines.append(ServiceLine(code, 1, modifiers, tuple(dict.fromkeys(why))[:4],
                                  f"{names[key]}, {round(sums[key], 1):g} cm in all"))
     return lines + adhesive
+
+
+def _wound_code(facts: VisitFacts, cat: Catalog, procedure: str, condition: str) -> str:
+    """The wound a repair closed, when one condition is several wounds: its codes and its repair procedures are
+    listed in the same order in the catalog (forearm, hand, knee); "" when the condition is one wound."""
+    procedures = cat.conditions[condition].procedures
+    for p in facts.problems:
+        if p.condition.key == condition and len(p.codes) > 1 and len(p.codes) == len(procedures):
+            return p.codes[procedures.index(procedure)]
+    return ""
 
 
 def side_modifier(side: str) -> tuple[str, ...]:
