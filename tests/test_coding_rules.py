@@ -266,8 +266,10 @@ def corpus(slug: str) -> list[dict]:
             enc_ref = claim["extension"][0]["valueReference"]["reference"]
             enc = by_ref[enc_ref]
             patient = enc["subject"]["reference"]
+            coverage = by_ref.get(claim["insurance"][0]["coverage"]["reference"], {})
             out.append({
                 "seed": seed, "setting": sc.setting, "note": notes[enc_ref], "encounter": enc, "patient": patient,
+                "medicare": any("Medicare" in (p.get("display") or "") for p in coverage.get("payor", [])),
                 "dx": [(d["diagnosisCodeableConcept"]["coding"][0]["code"], "extension" in d) for d in claim["diagnosis"]],
                 "lines": [(i["productOrService"]["coding"][0]["code"], tuple(m["coding"][0]["code"] for m in i.get("modifier", [])),
                            [claim["diagnosis"][s - 1]["diagnosisCodeableConcept"]["coding"][0]["code"] for s in i["diagnosisSequence"]],
@@ -385,7 +387,10 @@ def test_corpus_modifier_25_and_minor_procedures(slug):
                     or others & ANTEPARTUM or others & {"99291", "99024"}), (v["seed"], lines)
         # Other lines: RT/LT on a procedure of one of paired parts, 59/XS on a distinct repair (NCCI Ch. I §E), 26 on
         # an ED physician's own formal reading of a film (the professional component).
-        assert all(set(ln[1]) <= {"RT", "LT", "59", "XS", "26"} for ln in lines if ln[0] not in EM_ALL), lines
+        # QW on a CLIA-waived test done in the office, for Medicare only (CMS CLIA-waived test list).
+        assert all(set(ln[1]) <= {"RT", "LT", "59", "XS", "26", "QW"} for ln in lines if ln[0] not in EM_ALL), lines
+        assert all(("QW" in ln[1]) == (v["medicare"] and CAT.services[ln[0]].waived_qw)
+                   for ln in lines if ln[0] in CAT.services and CAT.services[ln[0]].waived_qw), (v["seed"], lines)
         assert all(ln[1] == ("26",) for ln in lines if ln[0] == "73590")
 
 
@@ -635,3 +640,14 @@ def test_the_superbill_shows_the_providers_em_level_only_when_the_scenario_says_
     for markup in (shown, hidden):
         for superbill in re.findall(r"class='superbill'>(.*?)</section>", markup, re.S):
             assert not re.search(r"\b9921[2-5]\b|\b9920[2-5]\b|Encounter for|unspecified", superbill)
+
+
+def test_a_waived_test_in_the_office_carries_qw_for_medicare_only():
+    """CMS CLIA-waived tests: Medicare wants QW on a waived test (83036 with a waived analyser) unless the code is
+    on its exempt list (81002, 82962…); other payers here do not."""
+    def poc(medicare: bool) -> list[tuple[str, tuple[str, ...]]]:
+        f = facts(problem("type2-diabetes"), medicare=medicare, age=70 if medicare else 50,
+                  panels=(Collected("a1c-poc", "type2-diabetes"), Collected("urine-dip", "type2-diabetes")))
+        return [(ln.code, ln.modifiers) for ln in rules.code_visit(f, CAT).services if ln.code in ("83036", "81002")]
+    assert poc(True) == [("83036", ("QW",)), ("81002", ())]
+    assert poc(False) == [("83036", ()), ("81002", ())]

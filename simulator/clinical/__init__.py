@@ -56,6 +56,7 @@ class Service:
     description: str
     global_days: int | None = None  # a minor procedure's global period (0 or 10 days): NCCI / CMS
     em_modifier: str = ""  # "25": an E/M billed the same day needs modifier 25 (NCCI edit with this code)
+    waived_qw: bool = False  # a CLIA-waived test that Medicare wants with modifier QW (not on CMS's exempt list)
 
 
 @dataclass(frozen=True)
@@ -309,7 +310,8 @@ def _range(where: str, value: Any) -> tuple[float, float]:
 
 
 def parse_catalog(data: dict[str, Any]) -> Catalog:
-    services = {code: Service(code, s["system"], s["description"], s.get("global_days"), s.get("em_modifier", ""))
+    services = {code: Service(code, s["system"], s["description"], s.get("global_days"), s.get("em_modifier", ""),
+                              s.get("waived_qw", False))
                 for code, s in data["services"].items()}
     procedures = {k: Procedure(key=k, **{n: tuple(v) if isinstance(v, list) else v for n, v in p.items()})
                   for k, p in data["procedures"].items()}

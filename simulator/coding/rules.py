@@ -493,7 +493,9 @@ def _lab_lines(facts: VisitFacts, cat: Catalog, coded: list[str], code_of: dict[
         panel = cat.panels[c.panel]
         why = _pointers(coded, [code_of.get(c.for_condition, "")])
         if panel.in_office and panel.service:
-            lines.append(ServiceLine(panel.service, 1, (), why, panel.name))
+            # Medicare: a CLIA-waived test done in the office carries QW unless CMS exempts it (81002, 82962…)
+            qw = ("QW",) if facts.medicare and cat.services[panel.service].waived_qw else ()
+            lines.append(ServiceLine(panel.service, 1, qw, why, panel.name))
         elif panel.specimen == "blood":
             drawn_for += [w for w in why if w not in drawn_for]
     if drawn_for:
