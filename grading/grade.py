@@ -472,7 +472,9 @@ class _SectionGrader:
         pairs = []
         for key_ix, sub_ix in _blocks(keys, subs):
             found = best_pairs([keys[i] for i in key_ix], [subs[j] for j in sub_ix],
-                               lambda a, b: _similarity(sec, a, b, rubric) if a.tokens & b.tokens else None)
+                               lambda a, b: _pairing_score(sec, a, b, rubric, ctx))
+            if sec.name == "problem_list":  # the stored similarity is the fields' agreement, without the tie-break
+                found = [(i, j, _similarity(sec, keys[key_ix[i]], subs[sub_ix[j]], rubric)) for i, j, _ in found]
             pairs += [(key_ix[i], sub_ix[j], sim) for i, j, sim in found]
         if sec.resource_type == "Observation" and any(next(iter(x.tokens), "@e").split("@")[-1][:1] == "d" for x in subs):
             pairs += self._pair_by_day(keys, subs, pairs, ctx)
@@ -618,6 +620,22 @@ def _with_code(label: str, res: dict[str, Any]) -> str:
 
 def show_day(value: Any) -> str:
     return f.show_date(value)
+
+
+_SAME_VISIT = 1e-3  # smaller than any field's share of an item: it only breaks ties
+
+
+def _pairing_score(sec: Section, a: _Item, b: _Item, rubric: Rubric, ctx: Context) -> float | None:
+    """How well a chart item and an entry pair; a visit diagnosis prefers the entry made at its own visit.
+
+    The same code at two visits (cellulitis in May and again in October) is otherwise a tie, and a student who
+    left out the May visit would be told the October diagnosis they entered is missing."""
+    if not a.tokens & b.tokens:
+        return None
+    sim = _similarity(sec, a, b, rubric)
+    if sec.name == "problem_list" and _is_visit_diagnosis(a.resource) and _same_place(a, b, ctx):
+        sim += _SAME_VISIT
+    return sim
 
 
 def _same_place(a: _Item, b: _Item, ctx: Context) -> bool:
