@@ -74,6 +74,23 @@ def make_user(store: Store, username: str, role: str = "student") -> accounts.Si
                                    password=f"{username}-password-1")
 
 
+def enter_the_visits(store: Store, student: accounts.SignedInUser, attempt_id: int) -> None:
+    """The student enters the chart's patients and visits as the chart has them, and nothing recorded at them.
+
+    A visit left out folds everything recorded at it into one finding, its claim included (grading/grade.py,
+    _fold_missing_visits); with the visits entered, each code the chart calls for is a finding of its own."""
+    from simulator.services import cases, workspace
+    from simulator.store import repo
+    from tests.grading_cases import student_copy
+
+    with store.session() as s:
+        a = repo.get_attempt(s, attempt_id=attempt_id)
+        key = cases.case_for(a.assignment.scenario.source_toml, a.assignment.scenario.slug, a.seed).key
+    for entry in student_copy(key, coding=False)["entry"]:
+        if entry["resource"]["resourceType"] in ("Patient", "Encounter"):
+            workspace.save_entry(store, user=student, attempt_id=attempt_id, resource=entry["resource"], expected_version=0)
+
+
 @pytest.fixture
 def app_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, encoder_path: Path) -> Iterator[Store]:
     """The database the app under the `user` fixture runs on (tests/app_main.py reads these settings)."""
