@@ -86,9 +86,11 @@ async def test_the_students_own_opening_is_in_the_trail_and_the_instructor_repor
             break
         await asyncio.sleep(0.1)
     assert opened and opened[0].user_id == "student" and opened[0].workstation.startswith("WS-")
-    await user.open("/logout")
+    await user.open("/logout")  # asks first: no GET signs anyone out
+    user.find(marker="confirm-logout").click()
+    await user.should_see(marker="sign-in", retries=40)
     await sign_in(user, demo, "instructor")
-    await user.should_see(marker="class-audit-1")
+    await user.should_see(marker="class-audit-1", retries=50)
     await user.open("/class/1/audit")
     await user.should_see(marker="audit-table")
     table = next(iter(user.find(marker="audit-table").elements))
