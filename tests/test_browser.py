@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -23,46 +18,6 @@ pytestmark = [
 ]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def demo_server(tmp_path, encoder_path):
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST" and not k.startswith("HITSIM_")}
-    env |= {"HITSIM_DATA_DIR": str(tmp_path / "data"), "HITSIM_PORT": str(port), "PYTHONUNBUFFERED": "1",
-            "HITSIM_ENCODER_INDEX": str(encoder_path)}
-    proc = subprocess.Popen([sys.executable, "-m", "simulator.cli", "demo"], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
-    lines: list[str] = []
-    passwords: dict[str, str] = {}
-    deadline = time.time() + 60
-    try:
-        while time.time() < deadline:
-            line = proc.stdout.readline()
-            if not line:
-                break
-            lines.append(line)
-            match = re.match(r"\s+(\w+)\s+password: (\S+)", line)
-            if match:
-                passwords[match.group(1)] = match.group(2)
-            if "ready to go" in line:
-                break
-        else:
-            pytest.fail("hitsim demo did not start:\n" + "".join(lines))
-        assert {"instructor", "student"} <= passwords.keys(), "".join(lines)
-        yield f"http://127.0.0.1:{port}", passwords
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-
-
 def launch(p):  # type: ignore[no-untyped-def]
     return p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
                                                              "--disable-background-networking", "--no-first-run"])
@@ -71,7 +26,7 @@ def launch(p):  # type: ignore[no-untyped-def]
 def test_student_signs_in_and_reads_the_paper_chart_in_chromium(demo_server):
     from playwright.sync_api import expect, sync_playwright
 
-    base, passwords = demo_server
+    base, passwords, _ = demo_server
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as p:
         browser = launch(p)
@@ -99,7 +54,7 @@ def test_student_signs_in_and_reads_the_paper_chart_in_chromium(demo_server):
 def test_student_enters_a_record_submits_and_sees_the_score_in_chromium(demo_server):
     from playwright.sync_api import expect, sync_playwright
 
-    base, passwords = demo_server
+    base, passwords, _ = demo_server
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as p:
         browser = launch(p)
@@ -179,7 +134,7 @@ def test_student_enters_a_record_submits_and_sees_the_score_in_chromium(demo_ser
 def test_a_verify_report_opens_with_the_planted_errors_caught_in_chromium(demo_server):
     from playwright.sync_api import expect, sync_playwright
 
-    base, passwords = demo_server
+    base, passwords, _ = demo_server
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as p:
         browser = launch(p)

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import time
 
-from tests.test_browser import ARTIFACTS, demo_server, launch, pytestmark  # noqa: F401 - fixture and marks
+from tests.test_browser import ARTIFACTS, launch, pytestmark  # noqa: F401  (marks)
 
 
-def test_student_audits_the_log_flags_an_access_and_the_visit_is_in_the_trail_in_chromium(demo_server, tmp_path):  # noqa: F811
+def test_student_audits_the_log_flags_an_access_and_the_visit_is_in_the_trail_in_chromium(demo_server, tmp_path):
     from playwright.sync_api import expect, sync_playwright
 
     from simulator.audit import trail
     from simulator.store import open_store
 
-    base, passwords = demo_server
+    base, passwords, _ = demo_server
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as p:
         browser = launch(p)

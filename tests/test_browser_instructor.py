@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from tests.test_browser import ARTIFACTS, demo_server, launch, pytestmark  # noqa: F401  (fixture and marks)
+from tests.test_browser import ARTIFACTS, launch, pytestmark  # noqa: F401  (marks)
 
 TITLE = "Adult primary care: two follow-up visits"
 
@@ -16,10 +16,10 @@ def sign_in(page, base: str, username: str, password: str) -> None:  # type: ign
     page.get_by_label("Password").press("Enter")
 
 
-def test_instructor_assigns_from_the_library_and_sees_the_students_score_in_chromium(demo_server):  # noqa: F811
+def test_instructor_assigns_from_the_library_and_sees_the_students_score_in_chromium(demo_server):
     from playwright.sync_api import expect, sync_playwright
 
-    base, passwords = demo_server
+    base, passwords, _ = demo_server
     ARTIFACTS.mkdir(exist_ok=True)
     expect.set_options(timeout=20_000)  # generating charts on a shared 2-core machine takes seconds
     with sync_playwright() as p:

@@ -3,7 +3,7 @@ not-found, start and sign-out pages as a student sees them (screenshots in tests
 
 from __future__ import annotations
 
-from tests.test_browser import ARTIFACTS, CHROMIUM, demo_server, launch, pytestmark  # noqa: F401
+from tests.test_browser import ARTIFACTS, CHROMIUM, launch, pytestmark  # noqa: F401  (marks)
 
 
 def _sign_in(page, base: str, password: str) -> None:  # type: ignore[no-untyped-def]
@@ -16,10 +16,10 @@ def _sign_in(page, base: str, password: str) -> None:  # type: ignore[no-untyped
     expect(page.get_by_text("Chart entry: chronic care clinic")).to_be_visible(timeout=20_000)
 
 
-def test_an_open_tab_is_signed_out_and_foreign_ids_are_not_found_in_chromium(demo_server):  # noqa: F811
+def test_an_open_tab_is_signed_out_and_foreign_ids_are_not_found_in_chromium(demo_server):
     from playwright.sync_api import expect, sync_playwright
 
-    base, passwords = demo_server
+    base, passwords, _ = demo_server
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as p:
         browser = launch(p)

@@ -8,7 +8,7 @@ from simulator.generate.scenario import load_scenario
 from simulator.services import accounts, assignments
 from simulator.services.demo import DEMO_CLASS
 from simulator.store import open_store, repo
-from tests.test_browser import ARTIFACTS, demo_server, launch, pytestmark  # noqa: F401  (fixture and marks)
+from tests.test_browser import ARTIFACTS, launch, pytestmark  # noqa: F401  (marks)
 
 TITLE = "Consistency report: a year of visits"
 
@@ -26,10 +26,10 @@ def _assign(data_dir: Path, instructor_password: str) -> int:
         store.dispose()
 
 
-def test_student_runs_the_consistency_report_records_a_discrepancy_and_submits(demo_server, tmp_path):  # noqa: F811
+def test_student_runs_the_consistency_report_records_a_discrepancy_and_submits(demo_server, tmp_path):
     from playwright.sync_api import expect, sync_playwright
 
-    base, passwords = demo_server
+    base, passwords, _ = demo_server
     assignment_id = _assign(tmp_path / "data", passwords["instructor"])
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as p:
