@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from simulator.services.demo import DEMO_VERIFY_ASSIGNMENT
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).parent / "artifacts"
 
@@ -16,6 +18,12 @@ pytestmark = [
     pytest.mark.skipif(not Path(CHROMIUM).exists(),
                        reason="browser tests need Debian's chromium (apt-get install -y chromium); .ci/run installs it"),
 ]
+
+
+def start_from_card(page, title: str) -> None:  # type: ignore[no-untyped-def]
+    """Start a fresh assignment from its card on the student's start page: starting an attempt asks first."""
+    page.locator(".q-card", has_text=title).get_by_role("button", name="Start", exact=True).click()
+    page.get_by_role("button", name="Start attempt 1").click()
 
 
 def launch(p):  # type: ignore[no-untyped-def]
@@ -143,7 +151,7 @@ def test_a_verify_report_opens_with_the_planted_errors_caught_in_chromium(demo_s
         page.get_by_label("Username").fill("student")
         page.get_by_label("Password").fill(passwords["student"])
         page.get_by_role("button", name="Sign in").click()
-        page.get_by_role("button", name="Open").last.click()  # the verify assignment
+        start_from_card(page, DEMO_VERIFY_ASSIGNMENT)  # the clerk's record, errors included
         expect(page.get_by_text("Patient registration")).to_be_visible()
         page.get_by_role("button", name="Submit for grading").click()
         page.get_by_role("button", name="Submit", exact=True).click()

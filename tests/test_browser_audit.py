@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from tests.test_browser import ARTIFACTS, launch, pytestmark  # noqa: F401  (marks)
+from tests.test_browser import ARTIFACTS, launch, pytestmark, start_from_card  # noqa: F401  (marks)
 
 
 def test_student_audits_the_log_flags_an_access_and_the_visit_is_in_the_trail_in_chromium(demo_server, tmp_path):
@@ -22,8 +22,7 @@ def test_student_audits_the_log_flags_an_access_and_the_visit_is_in_the_trail_in
         page.get_by_label("Username").fill("student")
         page.get_by_label("Password").fill(passwords["student"])
         page.get_by_label("Password").press("Enter")
-        card = page.locator(".q-card", has_text="Access audit: who looked")
-        card.get_by_role("button", name="Open").click()
+        start_from_card(page, "Access audit: who looked")
         expect(page.get_by_text("accesses", exact=False).first).to_be_visible(timeout=30_000)
         opened_at = time.time()
         page.get_by_label("Open longer than (min)").fill("abc")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from tests.test_browser import ARTIFACTS, launch, pytestmark  # noqa: F401  (marks)
+from tests.test_browser import ARTIFACTS, launch, pytestmark, start_from_card  # noqa: F401  (marks)
 
 TITLE = "Adult primary care: two follow-up visits"
 
@@ -53,7 +53,7 @@ def test_instructor_assigns_from_the_library_and_sees_the_students_score_in_chro
 
         student = student_browser.new_context(viewport={"width": 1366, "height": 768}).new_page()
         sign_in(student, base, "student", passwords["student"])
-        student.locator(".q-card", has_text=TITLE).get_by_role("button", name="Open").click()
+        start_from_card(student, TITLE)
         expect(student.get_by_text("Electronic health record")).to_be_visible(timeout=20_000)
         face = student.locator(".hitsim-chart-paper").first
         family = face.locator(".field", has_text="Last name").locator(".value").inner_text()

@@ -3,7 +3,8 @@ not-found, start and sign-out pages as a student sees them (screenshots in tests
 
 from __future__ import annotations
 
-from tests.test_browser import ARTIFACTS, CHROMIUM, launch, pytestmark  # noqa: F401  (marks)
+from simulator.services.demo import DEMO_ASSIGNMENT
+from tests.test_browser import ARTIFACTS, CHROMIUM, launch, pytestmark, start_from_card  # noqa: F401  (marks)
 
 
 def _sign_in(page, base: str, password: str) -> None:  # type: ignore[no-untyped-def]
@@ -25,7 +26,7 @@ def test_an_open_tab_is_signed_out_and_foreign_ids_are_not_found_in_chromium(dem
         browser = launch(p)
         lab = browser.new_context(viewport={"width": 1366, "height": 768}).new_page()
         _sign_in(lab, base, passwords["student"])
-        lab.get_by_role("button", name="Open").first.click()
+        start_from_card(lab, DEMO_ASSIGNMENT)
         expect(lab.get_by_text("Paper chart")).to_be_visible(timeout=30_000)
         home = browser.new_context(viewport={"width": 1366, "height": 768}).new_page()
         _sign_in(home, base, passwords["student"])
