@@ -55,6 +55,7 @@ def test_instructor_assigns_from_the_library_and_sees_the_students_score_in_chro
         sign_in(student, base, "student", passwords["student"])
         start_from_card(student, TITLE)
         expect(student.get_by_text("Electronic health record")).to_be_visible(timeout=20_000)
+        student.get_by_role("button", name="Got it").click()  # a fresh attempt opens with the instructions
         face = student.locator(".hitsim-chart-paper").first
         family = face.locator(".field", has_text="Last name").locator(".value").inner_text()
         student.get_by_label("Last name", exact=True).fill(family)

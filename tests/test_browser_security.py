@@ -27,7 +27,7 @@ def test_an_open_tab_is_signed_out_and_foreign_ids_are_not_found_in_chromium(dem
         lab = browser.new_context(viewport={"width": 1366, "height": 768}).new_page()
         _sign_in(lab, base, passwords["student"])
         start_from_card(lab, DEMO_ASSIGNMENT)
-        expect(lab.get_by_text("Paper chart")).to_be_visible(timeout=30_000)
+        expect(lab.get_by_text("Paper chart", exact=True)).to_be_visible(timeout=30_000)  # the instructions say it too
         lab.get_by_role("button", name="Got it").click()  # a fresh attempt opens with the instructions
         home = browser.new_context(viewport={"width": 1366, "height": 768}).new_page()
         _sign_in(home, base, passwords["student"])
