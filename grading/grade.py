@@ -951,6 +951,7 @@ def verification(planted: list[dict[str, Any]], key_chart: Chart, findings: list
 
 
 def _element(path: str) -> str:
-    """'Encounter[visit 2].period.start' -> 'period.start'; 'Patient.name.given[0]' -> 'name.given'."""
-    plain = re.sub(r"\[[^\]]*\]", "", path)
+    """'Encounter[visit 2].period.start' -> 'period.start'; 'Patient.name.given[0]' -> 'name.given';
+    'Patient.telecom(phone).value' -> 'telecom.value' (a planted fault names the element without the qualifier)."""
+    plain = re.sub(r"\[[^\]]*\]|\([^)]*\)", "", path)
     return plain.split(".", 1)[1] if "." in plain else ""
