@@ -125,19 +125,6 @@ def encoder(encoder_path: Path):
     return Encoder(encoder_path)
 
 
-_KNOWN_FAILURES = Path(__file__).with_name("known_integration_failures.txt")
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Tests listed in known_integration_failures.txt still run, but are reported as xfail/xpass (see its header)."""
-    listed = {line.strip() for line in _KNOWN_FAILURES.read_text(encoding="utf-8").splitlines()
-              if line.strip() and not line.startswith("#")}
-    for item in items:
-        if item.nodeid in listed:
-            item.add_marker(pytest.mark.xfail(reason="known failure after merging issues 9-16: see "
-                                                     "tests/known_integration_failures.txt", strict=False))
-
-
 # ------------------------------------------------------------------------------------------ browser tests
 def free_port() -> int:
     with socket.socket() as s:
