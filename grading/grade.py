@@ -578,7 +578,9 @@ class _SectionGrader:
                     pairs.append((key_ix[0], sub_ix[0], _similarity(sec, graded, a, b, rubric)))
                 continue
             found = best_pairs([keys[i] for i in key_ix], [subs[j] for j in sub_ix],
-                               lambda a, b: _similarity(sec, graded, a, b, rubric) if a.tokens & b.tokens else None)
+                               lambda a, b: _pairing_score(sec, graded, a, b, rubric, ctx))
+            if sec.name == "problem_list":  # the stored similarity is the fields' agreement, without the tie-break
+                found = [(i, j, _similarity(sec, graded, keys[key_ix[i]], subs[sub_ix[j]], rubric)) for i, j, _ in found]
             pairs += [(key_ix[i], sub_ix[j], sim) for i, j, sim in found]
         # Observations a student linked to no visit of theirs carry day tokens ('…@d2025-01-28').
         by_day = [next(iter(x.tokens), "@e").split("@")[-1][:1] == "d" for x in subs] \
@@ -726,6 +728,23 @@ def _with_code(label: str, res: dict[str, Any]) -> str:
 
 def show_day(value: Any) -> str:
     return f.show_date(value)
+
+
+_SAME_VISIT = 1e-3  # smaller than any field's share of an item: it only breaks ties
+
+
+def _pairing_score(sec: Section, graded: tuple[tuple[f.Field, float], ...], a: _Item, b: _Item, rubric: Rubric,
+                   ctx: Context) -> float | None:
+    """How well a chart item and an entry pair; a visit diagnosis prefers the entry made at its own visit.
+
+    The same code at two visits (cellulitis in May and again in October) is otherwise a tie, and a student who
+    left out the May visit would be told the October diagnosis they entered is missing."""
+    if not a.tokens & b.tokens:
+        return None
+    sim = _similarity(sec, graded, a, b, rubric)
+    if sec.name == "problem_list" and _is_visit_diagnosis(a.resource) and _same_place(a, b, ctx):
+        sim += _SAME_VISIT
+    return sim
 
 
 def _same_place(a: _Item, b: _Item, ctx: Context) -> bool:
@@ -1060,6 +1079,7 @@ def verification(planted: list[dict[str, Any]], key_chart: Chart, findings: list
 
 
 def _element(path: str) -> str:
-    """'Encounter[visit 2].period.start' -> 'period.start'; 'Patient.name.given[0]' -> 'name.given'."""
-    plain = re.sub(r"\[[^\]]*\]", "", path)
+    """'Encounter[visit 2].period.start' -> 'period.start'; 'Patient.name.given[0]' -> 'name.given';
+    'Patient.telecom(phone).value' -> 'telecom.value' (a planted fault names the element without the qualifier)."""
+    plain = re.sub(r"\[[^\]]*\]|\([^)]*\)", "", path)
     return plain.split(".", 1)[1] if "." in plain else ""

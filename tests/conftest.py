@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 from sqlalchemy import MetaData, create_engine
@@ -74,6 +80,23 @@ def make_user(store: Store, username: str, role: str = "student") -> accounts.Si
                                    password=f"{username}-password-1")
 
 
+def enter_the_visits(store: Store, student: accounts.SignedInUser, attempt_id: int) -> None:
+    """The student enters the chart's patients and visits as the chart has them, and nothing recorded at them.
+
+    A visit left out folds everything recorded at it into one finding, its claim included (grading/grade.py,
+    _fold_missing_visits); with the visits entered, each code the chart calls for is a finding of its own."""
+    from simulator.services import cases, workspace
+    from simulator.store import repo
+    from tests.grading_cases import student_copy
+
+    with store.session() as s:
+        a = repo.get_attempt(s, attempt_id=attempt_id)
+        key = cases.case_for(a.assignment.scenario.source_toml, a.assignment.scenario.slug, a.seed).key
+    for entry in student_copy(key, coding=False)["entry"]:
+        if entry["resource"]["resourceType"] in ("Patient", "Encounter"):
+            workspace.save_entry(store, user=student, attempt_id=attempt_id, resource=entry["resource"], expected_version=0)
+
+
 @pytest.fixture
 def app_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, encoder_path: Path) -> Iterator[Store]:
     """The database the app under the `user` fixture runs on (tests/app_main.py reads these settings)."""
@@ -102,14 +125,53 @@ def encoder(encoder_path: Path):
     return Encoder(encoder_path)
 
 
-_KNOWN_FAILURES = Path(__file__).with_name("known_integration_failures.txt")
+# ------------------------------------------------------------------------------------------ browser tests
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Tests listed in known_integration_failures.txt still run, but are reported as xfail/xpass (see its header)."""
-    listed = {line.strip() for line in _KNOWN_FAILURES.read_text(encoding="utf-8").splitlines()
-              if line.strip() and not line.startswith("#")}
-    for item in items:
-        if item.nodeid in listed:
-            item.add_marker(pytest.mark.xfail(reason="known failure after merging issues 9-16: see "
-                                                     "tests/known_integration_failures.txt", strict=False))
+class DemoServer(NamedTuple):
+    base: str  # http://127.0.0.1:PORT
+    passwords: dict[str, str]  # the demo accounts' new passwords, as `hitsim demo` prints them
+    process: subprocess.Popen[str]
+
+
+@pytest.fixture
+def demo_server(tmp_path: Path, encoder_path: Path) -> Iterator[DemoServer]:
+    """`hitsim demo` as a subprocess on a free port, for every browser test (one way to start the app under test).
+
+    PYTEST_CURRENT_TEST is removed from its environment: with it NiceGUI believes it runs in its own test
+    harness (NOTES-nicegui.md). The wait for start-up is generous: the machine may be busy."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST" and not k.startswith("HITSIM_")}
+    env |= {"HITSIM_DATA_DIR": str(tmp_path / "data"), "HITSIM_PORT": str(port), "PYTHONUNBUFFERED": "1",
+            "HITSIM_ENCODER_INDEX": str(encoder_path)}
+    proc = subprocess.Popen([sys.executable, "-m", "simulator.cli", "demo"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    assert proc.stdout is not None
+    lines: list[str] = []
+    passwords: dict[str, str] = {}
+    deadline = time.time() + 180
+    try:
+        while time.time() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            match = re.match(r"\s+(\w+)\s+password: (\S+)", line)
+            if match:
+                passwords[match.group(1)] = match.group(2)
+            if "ready to go" in line:
+                break
+        else:
+            pytest.fail("hitsim demo did not start:\n" + "".join(lines))
+        assert {"instructor", "student"} <= passwords.keys(), "".join(lines)
+        yield DemoServer(f"http://127.0.0.1:{port}", passwords, proc)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()

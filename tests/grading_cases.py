@@ -86,7 +86,7 @@ def has(key: dict[str, Any], need: str) -> bool:
     if what == "procedure":
         return bool(of(key, "Procedure"))
     if what == "superbill-only-dx":
-        return bool(superbill_only_diagnoses(key))
+        return any(superbill_only_codes(key).values())
     if what == "dose-text":
         return any(value in (m.get("dosageInstruction") or [{}])[0].get("text", "") for m in of(key, "MedicationRequest"))
     if what == "reason":
@@ -121,6 +121,19 @@ def superbill_only_diagnoses(key: dict[str, Any]) -> list[dict[str, Any]]:
     for c in of(key, "Condition"):
         if category(c) == "encounter-diagnosis" and c["code"].get("text", "").lower() not in notes.get(ref(c["encounter"]), ""):
             out.append(c)
+    return out
+
+
+def superbill_only_codes(key: dict[str, Any]) -> dict[str, set[str]]:
+    """Per visit (encounter id), the claim's diagnosis codes that no condition the note names carries: the lines
+    the coder adds from the medication list or the history (Z79 long-term use, Z87.891), printed on the superbill."""
+    notes = {ref(d["context"]["encounter"][0]): note_text(d).lower() for d in of(key, "DocumentReference")}
+    out: dict[str, set[str]] = {}
+    for claim in of(key, "Claim"):
+        visit = next(ref(x) for i in claim.get("item", []) for x in i.get("encounter", []))
+        named = {code_of(c) for c in of(key, "Condition") if c["code"].get("text", "").lower() in notes.get(visit, "")}
+        codes = {c["code"] for d in claim.get("diagnosis", []) for c in d["diagnosisCodeableConcept"]["coding"]}
+        out[visit] = codes - named
     return out
 
 
@@ -458,11 +471,16 @@ def drop_problem(sub, key, code: str) -> None:
 
 @edit
 def drop_superbill_only_dx(sub, key) -> None:
-    """The student records the visit diagnoses the note's assessment names, not the superbill's extra lines."""
-    ids = {c["id"] for c in superbill_only_diagnoses(key)}
+    """The student records the visit diagnoses the note's assessment names, not the superbill's extra lines
+    (whether the key makes them visit diagnoses the note never names, or puts them on the claim only)."""
     texts = {(c["code"]["text"], c.get("onsetDateTime")) for c in superbill_only_diagnoses(key)}
+    claim_only: dict[str, set[str]] = {}
+    for visit, codes in superbill_only_codes(key).items():  # the student's copy renames every id
+        claim_only[visit] = claim_only[str(uuid.uuid5(uuid.NAMESPACE_URL, f"student:{visit}"))] = codes
+    ids = {c["id"] for c in superbill_only_diagnoses(key)} | {c for codes in claim_only.values() for c in codes}
     for c in list(of(sub, "Condition")):
-        if category(c) == "encounter-diagnosis" and (c["code"].get("text"), c.get("onsetDateTime")) in texts:
+        if category(c) == "encounter-diagnosis" and ((c["code"].get("text"), c.get("onsetDateTime")) in texts
+                                                     or code_of(c) in claim_only.get(ref(c.get("encounter") or {}), ())):
             _drop(sub, c)
     for enc in of(sub, "Encounter"):
         kept = [d for d in enc.get("diagnosis", []) if ref(d["condition"]) in {r["id"] for r in of(sub, "Condition")}]

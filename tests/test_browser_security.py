@@ -3,7 +3,8 @@ not-found, start and sign-out pages as a student sees them (screenshots in tests
 
 from __future__ import annotations
 
-from tests.test_browser import ARTIFACTS, CHROMIUM, demo_server, launch, pytestmark  # noqa: F401
+from simulator.services.demo import DEMO_ASSIGNMENT
+from tests.test_browser import ARTIFACTS, CHROMIUM, launch, pytestmark, start_from_card  # noqa: F401  (marks)
 
 
 def _sign_in(page, base: str, password: str) -> None:  # type: ignore[no-untyped-def]
@@ -16,17 +17,18 @@ def _sign_in(page, base: str, password: str) -> None:  # type: ignore[no-untyped
     expect(page.get_by_text("Chart entry: chronic care clinic")).to_be_visible(timeout=20_000)
 
 
-def test_an_open_tab_is_signed_out_and_foreign_ids_are_not_found_in_chromium(demo_server):  # noqa: F811
+def test_an_open_tab_is_signed_out_and_foreign_ids_are_not_found_in_chromium(demo_server):
     from playwright.sync_api import expect, sync_playwright
 
-    base, passwords = demo_server
+    base, passwords, _ = demo_server
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as p:
         browser = launch(p)
         lab = browser.new_context(viewport={"width": 1366, "height": 768}).new_page()
         _sign_in(lab, base, passwords["student"])
-        lab.get_by_role("button", name="Open").first.click()
-        expect(lab.get_by_text("Paper chart")).to_be_visible(timeout=30_000)
+        start_from_card(lab, DEMO_ASSIGNMENT)
+        expect(lab.get_by_text("Paper chart", exact=True)).to_be_visible(timeout=30_000)  # the instructions say it too
+        lab.get_by_role("button", name="Got it").click()  # a fresh attempt opens with the instructions
         home = browser.new_context(viewport={"width": 1366, "height": 768}).new_page()
         _sign_in(home, base, passwords["student"])
         home.goto(base + "/attempt/abc")

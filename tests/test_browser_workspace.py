@@ -5,13 +5,10 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
-import time
 
 import pytest
 
-from tests.test_browser import ARTIFACTS, CHROMIUM, free_port, launch  # noqa: F401  (skip marker below)
+from tests.test_browser import ARTIFACTS, CHROMIUM, launch
 
 pytestmark = [
     pytest.mark.browser,
@@ -19,40 +16,6 @@ pytestmark = [
 ]
 
 SIZES = {"laptop": (1366, 768), "desktop": (1920, 1080)}
-
-
-@pytest.fixture
-def server(tmp_path, encoder_path):
-    """`hitsim demo` as a subprocess: (base URL, passwords, the process)."""
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST" and not k.startswith("HITSIM_")}
-    env |= {"HITSIM_DATA_DIR": str(tmp_path / "data"), "HITSIM_PORT": str(port), "PYTHONUNBUFFERED": "1",
-            "HITSIM_ENCODER_INDEX": str(encoder_path)}
-    proc = subprocess.Popen([sys.executable, "-m", "simulator.cli", "demo"], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
-    passwords: dict[str, str] = {}
-    lines: list[str] = []
-    deadline = time.time() + 90
-    try:
-        while time.time() < deadline:
-            line = proc.stdout.readline()
-            if not line:
-                break
-            lines.append(line)
-            match = re.match(r"\s+(\w+)\s+password: (\S+)", line)
-            if match:
-                passwords[match.group(1)] = match.group(2)
-            if "ready to go" in line:
-                break
-        else:
-            pytest.fail("hitsim demo did not start:\n" + "".join(lines))
-        yield f"http://127.0.0.1:{port}", passwords, proc
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def shot(page, name: str) -> None:
@@ -69,10 +32,10 @@ def sign_in(page, base: str, password: str) -> None:
 
 
 @pytest.mark.parametrize("size", SIZES)
-def test_a_student_works_by_keyboard_on_a_laptop_and_a_desktop(server, size):
+def test_a_student_works_by_keyboard_on_a_laptop_and_a_desktop(demo_server, size):
     from playwright.sync_api import expect, sync_playwright
 
-    base, passwords, proc = server
+    base, passwords, proc = demo_server
     width, height = SIZES[size]
     with sync_playwright() as p:
         browser = launch(p)

@@ -539,13 +539,21 @@ def test_no_two_visits_of_a_patient_share_a_note_paragraph(slug):
 
 
 def test_copy_forward_is_planted_only_when_the_scenario_asks():
-    text = (list_scenario_files()[1]).read_text().replace("[messiness]", "[messiness]\ncopy_forward = 1.0")
     from simulator.generate.scenario import parse_scenario
 
-    sc = parse_scenario(text, "copy.toml", "copy")
-    key = generate_case(sc, 3).key
-    notes = [base64.b64decode(d["content"][0]["attachment"]["data"]).decode() for d in _resources(key, "DocumentReference")]
-    assert len(notes) >= 2 and notes[1].split("\n\n")[0] == notes[0].split("\n\n")[0]
+    # By name: the scenario folder grows, and a scenario without a [messiness] table would plant nothing.
+    plain = next(f for f in list_scenario_files() if f.stem == "clinic-chronic-care").read_text()
+    assert "[messiness]" in plain
+
+    def histories(text: str) -> list[str]:
+        key = generate_case(parse_scenario(text, "copy.toml", "copy"), 3).key
+        return [base64.b64decode(d["content"][0]["attachment"]["data"]).decode().split("\n\n")[0]
+                for d in _resources(key, "DocumentReference")]
+
+    copied = histories(plain.replace("[messiness]", "[messiness]\ncopy_forward = 1.0"))
+    assert len(copied) >= 2 and copied[1] == copied[0]
+    written = histories(plain)
+    assert written[1] != written[0]
 
 
 # ============================================================================ a coherent course

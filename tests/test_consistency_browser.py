@@ -8,7 +8,7 @@ from simulator.generate.scenario import load_scenario
 from simulator.services import accounts, assignments
 from simulator.services.demo import DEMO_CLASS
 from simulator.store import open_store, repo
-from tests.test_browser import ARTIFACTS, demo_server, launch, pytestmark  # noqa: F401  (fixture and marks)
+from tests.test_browser import ARTIFACTS, launch, pytestmark, start_from_card  # noqa: F401  (marks)
 
 TITLE = "Consistency report: a year of visits"
 
@@ -26,11 +26,11 @@ def _assign(data_dir: Path, instructor_password: str) -> int:
         store.dispose()
 
 
-def test_student_runs_the_consistency_report_records_a_discrepancy_and_submits(demo_server, tmp_path):  # noqa: F811
+def test_student_runs_the_consistency_report_records_a_discrepancy_and_submits(demo_server, tmp_path):
     from playwright.sync_api import expect, sync_playwright
 
-    base, passwords = demo_server
-    assignment_id = _assign(tmp_path / "data", passwords["instructor"])
+    base, passwords, _ = demo_server
+    _assign(tmp_path / "data", passwords["instructor"])
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as p:
         browser = launch(p)
@@ -39,8 +39,7 @@ def test_student_runs_the_consistency_report_records_a_discrepancy_and_submits(d
         page.get_by_label("Username").fill("student")
         page.get_by_label("Password").fill(passwords["student"])
         page.get_by_label("Password").press("Enter")
-        page.locator(f"[data-testid=assignment-{assignment_id}], .q-card").filter(has_text=TITLE).get_by_role(
-            "button", name="Open").click()
+        start_from_card(page, TITLE)
         expect(page.get_by_text("Consistency report: compare each patient's visits")).to_be_visible(timeout=20_000)
         table = page.locator("table.cr")
         expect(table.get_by_text("Visit 1", exact=False).first).to_be_visible()

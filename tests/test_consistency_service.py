@@ -56,9 +56,10 @@ def test_only_the_student_writes_and_only_the_teacher_and_student_read(store, ta
     teacher, ann, ben, attempt = task
     view = consistency.load_report(store, user=ann, attempt_id=attempt)
     data = DiscrepancyInput("lab-unit", (view.charts[0].visits[0].encounter_id,))
-    with pytest.raises(PermissionDenied):
+    # another student's attempt is "not found", like one that does not exist: ids cannot be probed (SECURITY.md)
+    with pytest.raises(NotFound):
         consistency.load_report(store, user=ben, attempt_id=attempt)
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(NotFound):
         consistency.save_discrepancy(store, user=ben, attempt_id=attempt, data=data, expected_version=0)
     with pytest.raises(PermissionDenied):
         consistency.save_discrepancy(store, user=teacher, attempt_id=attempt, data=data, expected_version=0)

@@ -11,6 +11,7 @@ from simulator.generate.scenario import load_scenario
 from simulator.services import accounts, assignments, consistency
 from simulator.services.demo import DEMO_CLASS, seed_demo
 from simulator.store import repo
+from tests.conftest import until_signed_in_or_refused
 from tests.ui_steps import open_or_start
 
 TITLE = "Consistency report: a year of visits"
@@ -34,7 +35,8 @@ async def open_report(user: User, setup) -> None:
     user.find(marker="username").type("student")
     user.find(marker="password").type(demo.new_passwords["student"])
     user.find(marker="sign-in").click()
-    await user.should_see(TITLE)
+    await until_signed_in_or_refused(user)
+    await user.should_see(TITLE, retries=50)  # signing in hashes a password: slow on a busy machine
     await open_or_start(user, f"open-{assignment_id}")
     await user.should_see(marker="visit-table-html", retries=100)
 

@@ -108,3 +108,14 @@ def test_the_set_is_large_varied_and_a_third_is_held_out():
     assert {c["scenario"] for c in CASES} == {s.stem for s in gc.Path("scenarios").glob("*.toml")} or True
     held = sum(1 for c in CASES if c.get("held_out"))
     assert 0.25 <= held / len(CASES) <= 0.4
+
+
+@pytest.mark.parametrize("seed", range(5005, 5013))
+def test_an_untouched_verify_record_catches_no_planted_error(seed):
+    """Each planted error names an element the grader compares: the phone fault's 'Patient.telecom.value' once
+    missed the grader's 'Patient.telecom(phone).value', so a student who changed nothing 'caught' it."""
+    record, faults = gc.planted("verify-registration", seed)
+    key = gc.case_key("verify-registration", seed)
+    sub = gc.verify_submission(key, record, faults, len(faults))
+    report = grading.grade(key, sub, gc.scenario("verify-registration").rubric(), planted=faults)
+    assert report.summary.startswith(f"You caught 0 of {len(faults)} planted errors"), report.summary

@@ -11,7 +11,7 @@ import pytest
 from simulator.services import assignments, classes, gradebook, item_analysis, library, workspace
 from simulator.services.errors import InvalidInput, NotFound, PermissionDenied
 from simulator.store import repo
-from tests.conftest import make_user
+from tests.conftest import enter_the_visits, make_user
 
 NOW = dt.datetime.now(dt.UTC)
 
@@ -40,16 +40,20 @@ def assign(store, teacher, class_id, key="shipped:acute-office-visits", **overri
     return assignments.assign_from_library(store, user=teacher, **(values | overrides))
 
 
-def submit(store, student, assignment_id):
-    """The student enters the chart's first patient exactly (and nothing else) and submits."""
+def submit(store, student, assignment_id, *, visits=False):
+    """The student enters the chart's first patient exactly (and, with ``visits``, every patient and visit but
+    nothing recorded at them) and submits."""
     from simulator.services import cases
 
     attempt = assignments.open_assignment(store, user=student, assignment_id=assignment_id)
-    with store.session() as s:
-        a = repo.get_attempt(s, attempt_id=attempt)
-        key = cases.case_for(a.assignment.scenario.source_toml, a.assignment.scenario.slug, a.seed).key
-    first = next(e["resource"] for e in key["entry"] if e["resource"]["resourceType"] == "Patient")
-    workspace.save_entry(store, user=student, attempt_id=attempt, resource=first, expected_version=0)
+    if visits:
+        enter_the_visits(store, student, attempt)
+    else:
+        with store.session() as s:
+            a = repo.get_attempt(s, attempt_id=attempt)
+            key = cases.case_for(a.assignment.scenario.source_toml, a.assignment.scenario.slug, a.seed).key
+        first = next(e["resource"] for e in key["entry"] if e["resource"]["resourceType"] == "Patient")
+        workspace.save_entry(store, user=student, attempt_id=attempt, resource=first, expected_version=0)
     workspace.submit_attempt(store, user=student, attempt_id=attempt)
     return attempt
 
@@ -418,7 +422,7 @@ def test_item_analysis_ranks_what_most_students_missed(store):
     class_id, students = a_class(store, teacher, students=("ann", "ben", "cat"))
     aid = assign(store, teacher, class_id)
     for student in students:
-        submit(store, student, aid)
+        submit(store, student, aid, visits=True)  # a visit left out folds its codes into one finding
     analysis = item_analysis.item_analysis(store, user=teacher, assignment_id=aid)
     assert analysis.graded == 3
     assert analysis.fields and analysis.codes

@@ -34,7 +34,7 @@ SERVICE_MATRIX = {
     "submit_attempt":       (Y, N, N, N, N, N),
     "instructor_overview":  (N, N, N, Y, Y, Y),
     "assignment_progress":  (N, N, N, Y, N, Y),
-    "create_assignment":    (N, N, N, Y, N, N),  # only into a class one teaches
+    "create_assignment":    (N, N, N, Y, N, Y),  # into a class one teaches; an administrator into any class
     "reset_password":       (N, N, N, Y, N, Y),  # the student's password: their instructor or an admin
     "deactivate_account":   (N, N, N, Y, N, Y),
 }

@@ -15,6 +15,7 @@ from simulator.services.errors import NotFound
 from simulator.store import repo
 from simulator.ui.pages import parse_id, safe_target
 from tests.conftest import make_user, until_signed_in_or_refused
+from tests.ui_steps import open_or_start
 
 NOT_YOURS = "No such attempt among the ones you may open."
 
@@ -178,7 +179,7 @@ async def test_an_open_tab_is_signed_out_when_the_account_signs_out_elsewhere(de
     tab, elsewhere = create_user(), create_user()
     await sign_in(tab, "student", demo.new_passwords["student"])
     await tab.should_see(DEMO_ASSIGNMENT, retries=20)
-    tab.find(marker="open-1").click()
+    await open_or_start(tab, "open-1")  # starting an attempt asks first
     await tab.should_see(marker="ehr-tabs", retries=40)
     await sign_in(elsewhere, "student", demo.new_passwords["student"])
     await elsewhere.should_see(DEMO_ASSIGNMENT, retries=20)
@@ -223,7 +224,7 @@ async def test_huge_malformed_and_foreign_ids_give_one_friendly_not_found(demo, 
     ann, ben = create_user(), create_user()
     await sign_in(ann, "student", demo.new_passwords["student"])
     await ann.should_see(DEMO_ASSIGNMENT, retries=20)
-    ann.find(marker="open-1").click()
+    await open_or_start(ann, "open-1")  # starting an attempt asks first
     await ann.should_see(marker="ehr-tabs", retries=40)  # attempt 1 is ann's
     await sign_in(ben, "student2", demo.new_passwords["student2"])
     await ben.should_see(DEMO_ASSIGNMENT, retries=20)

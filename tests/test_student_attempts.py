@@ -15,6 +15,7 @@ from simulator.services import assignments, workspace
 from simulator.services.errors import InvalidInput, PermissionDenied
 from simulator.services.workspace import VersionConflict
 from simulator.store import repo
+from tests.conftest import enter_the_visits
 from tests.test_workspace import setup_class
 
 ENC = {"resourceType": "Encounter", "id": "e1", "period": {"start": "2025-03-04T09:30:00-07:00"}}
@@ -102,8 +103,10 @@ def test_a_claim_takes_twelve_diagnoses_and_four_pointers_per_line(store):
 
 
 def _coded_and_submitted(store, **settings):
+    """The student enters the patient and the visits but codes nothing: every code of the key is a finding."""
     _, ann, _, aid = setup_class(store, scenario="clinic-chronic-care", **settings)
     attempt = assignments.open_assignment(store, user=ann, assignment_id=aid)
+    enter_the_visits(store, ann, attempt)
     workspace.submit_attempt(store, user=ann, attempt_id=attempt)
     return ann, attempt
 

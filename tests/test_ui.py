@@ -8,6 +8,7 @@ from nicegui.testing import User
 from simulator.services import accounts, assignments
 from simulator.services.demo import DEMO_ASSIGNMENT, seed_demo
 from tests.conftest import until_signed_in_or_refused
+from tests.ui_steps import open_or_start
 
 
 @pytest.fixture
@@ -40,8 +41,7 @@ async def test_student_signs_in_sees_the_assignment_and_reads_the_chart(demo, ap
     await user.should_see(DEMO_ASSIGNMENT)
     await user.should_see("not started")
     await user.should_see("Attempts left: 2 of 2")
-    user.find(marker="open-1").click()
-    user.find(marker="confirm-start").click()  # starting an attempt asks first
+    await open_or_start(user, "open-1")  # starting an attempt asks first
     await user.should_see(marker="chart-tabs")
     await user.should_see("Face sheet")
     await user.should_see("Patient registration")
@@ -57,8 +57,7 @@ async def test_a_student_cannot_open_another_students_attempt_by_url(demo, app_s
     ann, ben = create_user(), create_user()
     await sign_in(ann, "student", demo.new_passwords["student"])
     await ann.should_see(DEMO_ASSIGNMENT)
-    ann.find(marker="open-1").click()
-    ann.find(marker="confirm-start").click()
+    await open_or_start(ann, "open-1")
     await ann.should_see(marker="chart-tabs")
     await sign_in(ben, "student2", demo.new_passwords["student2"])
     await ben.should_see(DEMO_ASSIGNMENT)

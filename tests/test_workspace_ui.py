@@ -10,7 +10,7 @@ from nicegui.testing import User
 from nicegui.testing.user_interaction import UserInteraction
 
 from simulator.services import accounts, workspace
-from simulator.services.demo import DEMO_ASSIGNMENT, seed_demo
+from simulator.services.demo import DEMO_ASSIGNMENT, DEMO_VERIFY_ASSIGNMENT, seed_demo
 from tests.conftest import until_signed_in_or_refused
 from tests.ui_steps import open_or_start
 
@@ -286,10 +286,9 @@ async def test_a_case_with_several_patients_gets_a_record_per_patient(demo, app_
 
 async def test_a_verify_report_says_how_many_planted_errors_were_caught(demo, app_store, user: User):
     await sign_in(user, demo, "student")
-    await user.should_see(DEMO_ASSIGNMENT)
-    opens = [m for m in ("open-1", "open-2") if list(user.find(marker=m).elements)]
-    user.find(marker=opens[-1]).click()  # the verify assignment: the clerk's record, errors included
-    await user.should_see(marker="submit", retries=20)
+    await user.should_see(DEMO_VERIFY_ASSIGNMENT, retries=50)
+    await open_or_start(user, "open-2")  # the verify assignment: the clerk's record, errors included
+    await user.should_see(marker="submit", retries=40)
     user.find(marker="submit").click()
     user.find(marker="confirm-submit").click()
     await user.should_see(marker="verify-summary", retries=20)

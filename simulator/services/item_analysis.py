@@ -79,8 +79,9 @@ def item_words(section: str, finding: dict[str, Any]) -> str:
 
 
 def section_of(section: str) -> str:
-    """"coding, visit 2" -> "coding"; "encounter 3" -> "encounter"."""
-    return _NUMBERED.sub("", section)
+    """"coding, visit 2" -> "coding"; "encounter 3" -> "encounter"; "Ana Diaz — coding, visit 1" -> "coding" (the
+    grader names the patient in a chart with several, and the class's misses are counted across patients)."""
+    return _NUMBERED.sub("", section.split(" — ")[-1])
 
 
 def item_analysis(store: Store, *, user: SignedInUser, assignment_id: int, limit: int = 15) -> ItemAnalysis:

@@ -24,10 +24,19 @@ body { background: #f4f5f2; }
 
 
 def signed_in_user() -> SignedInUser | None:
-    """The account of this browser's session (its signed cookie); the middleware and the services check it is live."""
+    """The account of this page's session; the middleware and the services check on every call that it is live.
+
+    It is read from the signed cookie while the page is built and kept with the page, so the page's event
+    handlers (a button's click) get the same account: they run outside the request that built the page."""
     from simulator.ui.pages import session_user
 
-    return session_user(app.storage.browser)
+    kept = app.storage.client.get("account")
+    if isinstance(kept, SignedInUser):
+        return kept
+    user = session_user(app.storage.browser)
+    if user is not None:
+        app.storage.client["account"] = user
+    return user
 
 
 _sign_out_handler: list[Callable[[SignedInUser], None]] = []

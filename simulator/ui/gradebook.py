@@ -162,8 +162,11 @@ def _variants_card(store: Store, settings: assignments.AssignmentSettings, start
                 step = progress.start("Generating charts:", len(plan.seeds))
                 names: list[str] = []
                 for i in range(0, len(plan.seeds), VARIANT_BATCH):
-                    names += await run.cpu_bound(assignments.generate_variants, plan.source_toml, plan.slug,
-                                                 plan.seeds[i:i + VARIANT_BATCH])
+                    batch = await run.cpu_bound(assignments.generate_variants, plan.source_toml, plan.slug,
+                                                plan.seeds[i:i + VARIANT_BATCH])
+                    if batch is None:  # the app is shutting down (NiceGUI cancels the worker's call)
+                        return
+                    names += batch
                     step(len(names), len(plan.seeds))
                 progress.finish(f"{len(names)} charts ready ({len(set(names))} different patients).")
             finally:
