@@ -9,6 +9,7 @@ other resource (autosave, optimistic check, history): category in ``code``, the 
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import threading
 import uuid
 from collections import OrderedDict
@@ -82,7 +83,14 @@ RECORDS_KEPT = 64
 
 
 def _build(source: str, slug: str, seed: int) -> _Record:
-    charts = cases.consistency_for(source, slug, seed).charts
+    # The cyclic collector rescans the growing record again and again while it is built (about half of the build
+    # time); paused, then one collection at the end leaves the heap as it would have been, in about half the time.
+    gc.disable()
+    try:
+        charts = cases.consistency_for(source, slug, seed).charts
+    finally:
+        gc.enable()
+        gc.collect()
     return _Record(charts, frozenset(v.encounter_id for c in charts for v in c.visits))
 
 
