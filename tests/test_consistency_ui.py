@@ -55,6 +55,14 @@ def pick(user: User, marker: str, option: str, nth: int = -1) -> None:
     UserInteraction(user, {target}, option).click()
 
 
+def several_visits(user: User, view):
+    """Show a patient with a second visit (the seed is random per assignment: some charts hold one visit only)."""
+    chart = next(c for c in view.charts if len(c.visits) > 1)
+    if chart is not view.charts[0]:
+        pick(user, "patient-filter", chart_option(chart))
+    return chart
+
+
 def chart_option(chart) -> str:
     return f"{chart.label} · {len(chart.visits)} visits"
 
@@ -103,7 +111,7 @@ async def test_filters_by_patient_and_by_section(setup, app_store, user: User):
 async def test_a_discrepancy_record_autosaves_with_category_visits_note_and_correction(setup, app_store, user: User):
     await open_report(user, setup)
     student, view = student_view(app_store, setup)
-    chart = view.charts[0]
+    chart = several_visits(user, view)
     user.find(marker="add-discrepancy").click()
     await user.should_see(marker="record-category")
     pick(user, "record-category", "Date of birth differs between visits")
@@ -139,7 +147,7 @@ async def test_a_record_without_category_or_visits_is_refused_at_the_field(setup
 async def test_submitting_grades_the_consistency_section_by_f1_with_misses_explained(setup, app_store, user: User):
     await open_report(user, setup)
     student, view = student_view(app_store, setup)
-    chart = view.charts[0]
+    chart = several_visits(user, view)
     user.find(marker="add-discrepancy").click()
     pick(user, "record-category", "Implausible height loss")
     pick(user, "record-visits", f"Visit 2 · {chart.visits[1].date:%m/%d/%Y}")
