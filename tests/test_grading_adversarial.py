@@ -105,7 +105,9 @@ def test_adversarial_case_held_out(case):
 
 def test_the_set_is_large_varied_and_a_third_is_held_out():
     assert len(CASES) >= 100 and len({c["id"] for c in CASES}) == len(CASES)
-    assert {c["scenario"] for c in CASES} == {s.stem for s in gc.Path("scenarios").glob("*.toml")} or True
+    shipped = {s.stem for s in gc.Path("scenarios").glob("*.toml")}
+    assert {c["scenario"] for c in CASES} <= shipped  # every case is drawn from a scenario a class can be given
+    assert len({c["scenario"] for c in CASES}) >= 5
     held = sum(1 for c in CASES if c.get("held_out"))
     assert 0.25 <= held / len(CASES) <= 0.4
 
