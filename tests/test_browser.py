@@ -3,32 +3,9 @@
 from __future__ import annotations
 
 import re
-import shutil
-from pathlib import Path
-
-import pytest
 
 from simulator.services.demo import DEMO_VERIFY_ASSIGNMENT
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).parent / "artifacts"
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(),
-                       reason="browser tests need Debian's chromium (apt-get install -y chromium); .ci/run installs it"),
-]
-
-
-def start_from_card(page, title: str) -> None:  # type: ignore[no-untyped-def]
-    """Start a fresh assignment from its card on the student's start page: starting an attempt asks first."""
-    page.locator(".q-card", has_text=title).get_by_role("button", name="Start", exact=True).click()
-    page.get_by_role("button", name="Start attempt 1").click()
-
-
-def launch(p):  # type: ignore[no-untyped-def]
-    return p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                                                             "--disable-background-networking", "--no-first-run"])
+from tests.browser_steps import ARTIFACTS, CHROMIUM, launch, pytestmark, sign_in, start_from_card  # noqa: F401  (marks)
 
 
 def test_student_signs_in_and_reads_the_paper_chart_in_chromium(demo_server):
@@ -67,10 +44,7 @@ def test_student_enters_a_record_submits_and_sees_the_score_in_chromium(demo_ser
     with sync_playwright() as p:
         browser = launch(p)
         page = browser.new_page(viewport={"width": 1600, "height": 1000})
-        page.goto(base + "/login")
-        page.get_by_label("Username").fill("student")
-        page.get_by_label("Password").fill(passwords["student"])
-        page.get_by_label("Password").press("Enter")
+        sign_in(page, base, "student", passwords["student"])
         page.get_by_role("button", name="Start").first.click()  # the chart-entry assignment
         page.get_by_role("button", name="Start attempt 1").click()
         page.get_by_role("button", name="Got it").click()

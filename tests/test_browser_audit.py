@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from tests.test_browser import ARTIFACTS, launch, pytestmark, start_from_card  # noqa: F401  (marks)
+from tests.browser_steps import ARTIFACTS, launch, pytestmark, sign_in, start_from_card  # noqa: F401  (marks)
 
 
 def test_student_audits_the_log_flags_an_access_and_the_visit_is_in_the_trail_in_chromium(demo_server, tmp_path):
@@ -18,10 +18,7 @@ def test_student_audits_the_log_flags_an_access_and_the_visit_is_in_the_trail_in
     with sync_playwright() as p:
         browser = launch(p)
         page = browser.new_page(viewport={"width": 1366, "height": 768})
-        page.goto(base + "/login")
-        page.get_by_label("Username").fill("student")
-        page.get_by_label("Password").fill(passwords["student"])
-        page.get_by_label("Password").press("Enter")
+        sign_in(page, base, "student", passwords["student"])
         start_from_card(page, "Access audit: who looked")
         expect(page.get_by_text("accesses", exact=False).first).to_be_visible(timeout=90_000)  # a 5,000-row log
         opened_at = time.time()

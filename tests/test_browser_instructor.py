@@ -4,16 +4,9 @@ from __future__ import annotations
 
 import re
 
-from tests.test_browser import ARTIFACTS, launch, pytestmark, start_from_card  # noqa: F401  (marks)
+from tests.browser_steps import ARTIFACTS, launch, pytestmark, sign_in, start_from_card  # noqa: F401  (marks)
 
 TITLE = "Adult primary care: two follow-up visits"
-
-
-def sign_in(page, base: str, username: str, password: str) -> None:  # type: ignore[no-untyped-def]
-    page.goto(base + "/login")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(password)
-    page.get_by_label("Password").press("Enter")
 
 
 def test_instructor_assigns_from_the_library_and_sees_the_students_score_in_chromium(demo_server):

@@ -4,7 +4,7 @@ not-found, start and sign-out pages as a student sees them (screenshots in tests
 from __future__ import annotations
 
 from simulator.services.demo import DEMO_ASSIGNMENT
-from tests.test_browser import ARTIFACTS, CHROMIUM, launch, pytestmark, start_from_card  # noqa: F401  (marks)
+from tests.browser_steps import ARTIFACTS, CHROMIUM, launch, pytestmark, start_from_card  # noqa: F401  (marks)
 
 
 def _sign_in(page, base: str, password: str) -> None:  # type: ignore[no-untyped-def]
