@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import random
 from functools import cache
@@ -15,7 +16,7 @@ from simulator.generate import generate_case, load_scenario
 from simulator.generate.consistency import ConsistencyCase, detected_issues, plant_consistency
 from simulator.generate.scenario import ScenarioError, parse_scenario
 from simulator.reports import consistency_rules as rules
-from simulator.reports.consistency_record import read_record
+from simulator.reports.consistency_record import charts_from_bytes, charts_to_bytes, read_record
 
 KINDS = tuple(rules.DISCREPANCY_KINDS)
 SMALL = """
@@ -211,3 +212,13 @@ def test_a_dose_change_the_days_note_orders_is_documented():
     assert rules.note_orders(note, "Lisinopril", "20 mg")
     assert not rules.note_orders(note, "Lisinopril", "40 mg")
     assert not rules.note_orders("Continue apixaban 2.5 mg BID.", "Apixaban", "5 mg")  # 2.5 mg is not 5 mg
+
+
+def test_the_stored_form_of_the_record_gives_back_the_same_charts():
+    """What the app stores for an attempt reads back equal: every visit, value, unit, note and blood pressure."""
+    case = plant_consistency(_key(4), 10, random.Random(7))
+    charts = tuple(read_record(case.record))
+    back = charts_from_bytes(charts_to_bytes(charts))
+    assert back == charts and case.charts == charts
+    assert any(v.blood_pressure for c in back for v in c.visits) and all(c.ids for c in back)
+    assert isinstance(back[0].visits[0].date, dt.date) and isinstance(back[0].visits[0].blood_pressure, tuple | None)

@@ -12,9 +12,12 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
+
+import orjson
 
 WEIGHT, HEIGHT, BP = "29463-7", "8302-2", "85354-9"
 TO_KG = {"kg": 1.0, "[lb_av]": 0.45359237, "g": 0.001}
@@ -257,4 +260,42 @@ def _snapshot(enc: dict[str, Any], patient: dict[str, Any], linked: Iterable[dic
         phone=str((patient.get("telecom") or [{}])[0].get("value", "")), mrn=str(mrn),
         problems=tuple(problems), medications=tuple(meds), allergies=tuple(allergies), vitals=tuple(vitals),
         blood_pressure=bp, labs=tuple(labs), diagnoses=tuple(diagnoses), note=note,
+    )
+
+
+# ------------------------------------------------------------------------------------- stored form
+RECORD_FORMAT = 1  # raise when a field of Chart, Visit or their parts changes: records stored before are rebuilt
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, frozenset):
+        return sorted(value)
+    raise TypeError(f"not part of a stored record: {type(value).__name__}")
+
+
+def charts_to_bytes(charts: Iterable[Chart]) -> bytes:
+    """The charts as compressed JSON, to store (about 250 KB for 50 patients x 12 visits)."""
+    return zlib.compress(orjson.dumps(tuple(charts), default=_plain), 1)
+
+
+def charts_from_bytes(data: bytes) -> tuple[Chart, ...]:
+    """The charts ``charts_to_bytes`` stored, equal to the ones it was given."""
+    return tuple(Chart(c["mrn"], tuple(_stored_visit(v) for v in c["visits"]), frozenset(c["ids"]))
+                 for c in orjson.loads(zlib.decompress(data)))
+
+
+def _stored_visit(v: dict[str, Any]) -> Visit:
+    bp = v["blood_pressure"]
+    return Visit(
+        encounter_id=v["encounter_id"], number=v["number"], date=dt.date.fromisoformat(v["date"]),
+        patient_id=v["patient_id"], family=v["family"], given=v["given"], birth_date=v["birth_date"], sex=v["sex"],
+        address=v["address"], phone=v["phone"], mrn=v["mrn"],
+        problems=tuple(Problem(**p) for p in v["problems"]),
+        medications=tuple(Medication(**m) for m in v["medications"]),
+        allergies=tuple(Allergy(**a) for a in v["allergies"]),
+        vitals=tuple(Measurement(**m) for m in v["vitals"]),
+        blood_pressure=(bp[0], bp[1]) if bp else None,
+        labs=tuple(Measurement(**m) for m in v["labs"]),
+        diagnoses=tuple(Diagnosis(**d) for d in v["diagnoses"]),
+        note=v["note"],
     )
