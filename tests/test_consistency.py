@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import random
+import uuid
 from functools import cache
 
 import pytest
@@ -13,7 +14,14 @@ from grading import default_rubric, grade
 from grading.consistency import grade_consistency
 from simulator.fhir.validation import validate_document
 from simulator.generate import generate_case, load_scenario
-from simulator.generate.consistency import ConsistencyCase, detected_issues, plant_consistency
+from simulator.generate.consistency import (
+    ConsistencyCase,
+    _uuid4,
+    consistency_for,
+    detected_issues,
+    plant_consistency,
+    record_charts,
+)
 from simulator.generate.scenario import ScenarioError, parse_scenario
 from simulator.reports import consistency_rules as rules
 from simulator.reports.consistency_record import charts_from_bytes, charts_to_bytes, read_record
@@ -222,3 +230,17 @@ def test_the_stored_form_of_the_record_gives_back_the_same_charts():
     assert back == charts and case.charts == charts
     assert any(v.blood_pressure for c in back for v in c.visits) and all(c.ids for c in back)
     assert isinstance(back[0].visits[0].date, dt.date) and isinstance(back[0].visits[0].blood_pressure, tuple | None)
+
+
+@pytest.mark.parametrize("seed", [3, 11])
+def test_the_charts_read_straight_from_the_planting_are_the_records_charts(seed):
+    """The app builds the student's charts without the Bundle; they must be what reading the Bundle gives."""
+    case = generate_case(load_scenario("consistency-duplicate-chart"), seed)
+    assert record_charts(case) == tuple(read_record(consistency_for(case).record))
+
+
+def test_record_ids_are_the_uuid4_the_standard_library_makes():
+    rng = random.Random(5)
+    for _ in range(2000):
+        bits = rng.getrandbits(128)
+        assert _uuid4(bits) == str(uuid.UUID(int=bits, version=4))

@@ -116,24 +116,41 @@ def _restart() -> None:
         cached.cache_clear()
 
 
-def test_the_record_is_stored_and_an_open_after_a_restart_reads_it_unchanged(store, task):
+@pytest.fixture
+def builds(monkeypatch):
+    """Counts the record builds (the real build runs; only counted)."""
+    made: list[int] = []
+    real = cases.consistency_charts
+
+    def counted(source_toml: str, slug: str, seed: int):
+        made.append(seed)
+        return real(source_toml, slug, seed)
+    monkeypatch.setattr(cases, "consistency_charts", counted)
+    return made
+
+
+def test_the_record_is_stored_and_an_open_after_a_restart_reads_it_unchanged(store, task, builds):
     _, ann, _, attempt = task
     before = consistency.load_report(store, user=ann, attempt_id=attempt).charts
     _restart()
+    builds.clear()
     after = consistency.load_report(store, user=ann, attempt_id=attempt).charts
     assert after == before
-    assert cases.case_for.cache_info().currsize == 0  # read from the database: nothing was generated again
+    assert builds == []  # read from the database: nothing was generated again
 
 
-def test_a_rebuilt_record_is_the_stored_one_the_same_attempt_gives_the_same_record(store, task):
+def test_a_rebuilt_record_is_the_stored_one_the_same_attempt_gives_the_same_record(store, task, builds):
     _, ann, _, attempt = task
     stored = consistency.load_report(store, user=ann, attempt_id=attempt).charts
     _restart()
     with store.session() as s:
         s.execute(delete(ConsistencyRecordRow))
+    builds.clear()
     rebuilt = consistency.load_report(store, user=ann, attempt_id=attempt).charts
-    assert cases.case_for.cache_info().currsize == 1  # nothing stored: built again, from the seed
+    assert len(builds) == 1  # nothing stored: built again, from the attempt's seed
     assert rebuilt == stored
+    with store.session() as s:
+        assert len(s.scalars(select(ConsistencyRecordRow)).all()) == 1  # and stored again
 
 
 def test_the_stored_record_holds_no_planted_answer(store, task):
@@ -150,11 +167,12 @@ def test_the_stored_record_holds_no_planted_answer(store, task):
         assert p.detail not in stored and p.detail.split(": ", 1)[1] not in stored
 
 
-def test_opening_a_consistency_attempt_generates_nothing_on_the_event_loop(store, task):
+def test_opening_a_consistency_attempt_generates_nothing_on_the_event_loop(store, task, builds):
     """The attempt page reads its header first, on the event loop: it must not generate the case or the record."""
     _, ann, _, attempt = task
     consistency.prepare_record(store, user=ann, attempt_id=attempt).result(timeout=120)
     _restart()
+    builds.clear()
     view = assignments.attempt_view(store, user=ann, attempt_id=attempt)
     assert "consistency" in view.tasks and view.pages == () and view.graded_sections == ()
-    assert cases.case_for.cache_info().currsize == 0
+    assert cases.case_for.cache_info().currsize == 0 and builds == []

@@ -13,7 +13,6 @@ import base64
 import copy
 import datetime as dt
 import random
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,7 +24,16 @@ from simulator.fhir import HITSIM, ICD10CM, RXNORM, SNOMED
 from simulator.generate.faults import _change_digit, _is_date, _misspell
 from simulator.generate.key import GeneratedCase
 from simulator.reports import consistency_rules as rules
-from simulator.reports.consistency_record import HEIGHT, TO_KG, WEIGHT, Chart, note_text, read_record
+from simulator.reports.consistency_record import (
+    HEIGHT,
+    TO_KG,
+    WEIGHT,
+    Chart,
+    charts_of,
+    note_text,
+    read_record,
+    read_visit,
+)
 
 TERMINOLOGY = "http://terminology.hl7.org/CodeSystem"
 LEGITIMATE_URL = f"{HITSIM}/StructureDefinition/consistency-legitimate-change"
@@ -576,12 +584,43 @@ def _slipped_date(dob: str, before: dt.date) -> str | None:
 
 
 # ------------------------------------------------------------------------------------- the bundle
-def _bundle(charts: list[_Chart], key: dict[str, Any], rng: random.Random) -> dict[str, Any]:
-    def new_id() -> str:
-        return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+def _uuid4(bits: int) -> str:
+    """``str(uuid.UUID(int=bits, version=4))``, without building the UUID object (thousands per record)."""
+    h = "%032x" % (bits & ~(0xF000 << 64) & ~(0xC000 << 48) | 0x4000 << 64 | 0x8000 << 48)
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
-    def ref(resource: dict[str, Any]) -> dict[str, str]:
-        return {"reference": f"urn:uuid:{resource['id']}"}
+
+@dataclass(frozen=True)
+class _Ids:
+    """The ids one visit's resources get in the record."""
+
+    patient: str
+    problems: tuple[str, ...]
+    diagnoses: tuple[str, ...]
+    meds: tuple[str, ...]
+    allergies: tuple[str, ...]
+
+
+def _new_ids(charts: list[_Chart], rng: random.Random) -> tuple[list[list[_Ids]], str]:
+    """Every id the record's resources get, and the Bundle's, drawn in one fixed order: the record and its charts
+    read straight from the snapshots (``_read_charts``) then name the same resources."""
+    def new_id() -> str:
+        return _uuid4(rng.getrandbits(128))
+
+    def some(items: list[Any]) -> tuple[str, ...]:
+        return tuple(new_id() for _ in items)
+
+    per_chart = []
+    for chart in charts:
+        per_chart.append([
+            _Ids(new_id(), some(snap.problems), some(snap.diagnoses), some(snap.meds), some(snap.allergies))
+            for snap in chart.snaps])
+    return per_chart, new_id()
+
+
+def _bundle(charts: list[_Chart], key: dict[str, Any], ids: list[list[_Ids]], bundle_id: str) -> dict[str, Any]:
+    def ref(resource_id: str) -> dict[str, str]:
+        return {"reference": f"urn:uuid:{resource_id}"}
 
     entries: list[dict[str, Any]] = [e for e in key["entry"]
                                      if e["resource"]["resourceType"] in ("Organization", "Practitioner")]
@@ -590,36 +629,52 @@ def _bundle(charts: list[_Chart], key: dict[str, Any], rng: random.Random) -> di
         entries.append({"fullUrl": f"urn:uuid:{resource['id']}", "resource": resource})
         return resource
 
-    for chart in charts:
-        for snap in chart.snaps:
-            patient = add({**snap.patient, "id": new_id()})
-            enc = add({**snap.encounter, "subject": ref(patient)})
-            visit = ref(enc)
-            for p in snap.problems:
-                add({"resourceType": "Condition", "id": new_id(), **{k: v for k, v in p.items() if k != "resourceType"},
-                     "subject": ref(patient), "encounter": visit})
-            dx_refs = []
-            for rank, d in enumerate(snap.diagnoses, start=1):
-                cond = add({"resourceType": "Condition", "id": new_id(),
-                            **{k: v for k, v in d.items() if k != "resourceType"}, "subject": ref(patient),
-                            "encounter": visit})
-                dx_refs.append({"condition": ref(cond), "rank": rank})
-            if dx_refs:
-                enc["diagnosis"] = dx_refs
-            for m in snap.meds:
-                add({**m, "id": new_id(), "subject": ref(patient), "context": visit})
-            for a in snap.allergies:
-                add({**a, "id": new_id(), "patient": ref(patient), "encounter": visit})
+    for chart, chart_ids in zip(charts, ids, strict=True):
+        for snap, i in zip(chart.snaps, chart_ids, strict=True):
+            patient = ref(i.patient)
+            add({**snap.patient, "id": i.patient})
+            enc = add({**snap.encounter, "subject": patient})
+            visit = ref(enc["id"])
+            for p, pid in zip(snap.problems, i.problems, strict=True):
+                add({"resourceType": "Condition", "id": pid, **{k: v for k, v in p.items() if k != "resourceType"},
+                     "subject": patient, "encounter": visit})
+            for d, did in zip(snap.diagnoses, i.diagnoses, strict=True):
+                add({"resourceType": "Condition", "id": did,
+                     **{k: v for k, v in d.items() if k != "resourceType"}, "subject": patient, "encounter": visit})
+            if i.diagnoses:
+                enc["diagnosis"] = _diagnosis_refs(i)
+            for m, mid in zip(snap.meds, i.meds, strict=True):
+                add({**m, "id": mid, "subject": patient, "context": visit})
+            for a, aid in zip(snap.allergies, i.allergies, strict=True):
+                add({**a, "id": aid, "patient": patient, "encounter": visit})
             for o in snap.observations:
-                add({**o, "subject": ref(patient)})
+                add({**o, "subject": patient})
             if snap.note is not None:
-                add({**snap.note, "subject": ref(patient)})
+                add({**snap.note, "subject": patient})
     return {
-        "resourceType": "Bundle", "id": new_id(),
+        "resourceType": "Bundle", "id": bundle_id,
         "meta": {"tag": [{"system": f"{HITSIM}/tag", "code": "consistency-record",
                           "display": "Multi-visit record with planted discrepancies"}]},
         "type": "collection", "entry": entries,
     }
+
+
+def _diagnosis_refs(i: _Ids) -> list[dict[str, Any]]:
+    return [{"condition": {"reference": f"urn:uuid:{d}"}, "rank": rank} for rank, d in enumerate(i.diagnoses, start=1)]
+
+
+def _read_charts(charts: list[_Chart], ids: list[list[_Ids]]) -> tuple[Chart, ...]:
+    """``read_record(_bundle(...))`` read straight from the snapshots, without building the Bundle (most of the
+    build's time for a many-visit record): each visit is read by the same ``read_visit`` from the same resources."""
+    visits = []
+    for chart, chart_ids in zip(charts, ids, strict=True):
+        for snap, i in zip(chart.snaps, chart_ids, strict=True):
+            encounter = {**snap.encounter, "diagnosis": _diagnosis_refs(i)}
+            linked = [*snap.problems, *snap.meds, *snap.allergies, *snap.observations,
+                      *((snap.note,) if snap.note is not None else ())]
+            visits.append((str(snap.encounter["period"]["start"]), read_visit(
+                encounter, {**snap.patient, "id": i.patient}, linked, dict(zip(i.diagnoses, snap.diagnoses, strict=True)))))
+    return tuple(charts_of(visits))
 
 
 def plant_consistency(key: dict[str, Any], count: int, rng: random.Random,
@@ -631,6 +686,16 @@ def plant_consistency(key: dict[str, Any], count: int, rng: random.Random,
     (a chart of n visits holds n - 1), so no two discrepancies hide each other. Fewer are planted when
     the record offers fewer places (a visit without labs cannot get a lab in the wrong unit).
     """
+    charts, planted, ids, bundle_id = _planted_snapshots(key, count, rng, kinds, legitimate)
+    record = _bundle(charts, key, ids, bundle_id)
+    read = tuple(read_record(record))
+    return ConsistencyCase(record, tuple(_in_rule_words(planted, read)), read)
+
+
+def _planted_snapshots(key: dict[str, Any], count: int, rng: random.Random, kinds: tuple[str, ...],
+                       legitimate: tuple[str, ...]) -> tuple[list[_Chart], list[PlantedChange], list[list[_Ids]], str]:
+    """The snapshots with their discrepancies and legitimate changes planted, what was planted (in the planter's
+    words), and the ids of the record's resources."""
     charts = _snapshots(key)
     planter = _Planter(charts, rng)
     planted: list[PlantedChange] = []
@@ -669,9 +734,8 @@ def plant_consistency(key: dict[str, Any], count: int, rng: random.Random,
                 break
     if "resolved-acute-problem" in legitimate:
         planted += _resolved_acute(charts)
-    record = _bundle(charts, key, rng)
-    read = tuple(read_record(record))
-    return ConsistencyCase(record, tuple(_in_rule_words(planted, read)), read)
+    ids, bundle_id = _new_ids(charts, rng)
+    return charts, planted, ids, bundle_id
 
 
 def _resolved_acute(charts: list[_Chart]) -> list[PlantedChange]:
@@ -711,6 +775,15 @@ def consistency_for(case: GeneratedCase) -> ConsistencyCase:
     sc = case.scenario
     return plant_consistency(case.key, sc.consistency_count, random.Random(f"consistency:{case.seed}"),
                              sc.consistency_kinds, sc.legitimate_changes)
+
+
+def record_charts(case: GeneratedCase) -> tuple[Chart, ...]:
+    """The charts the student compares: ``consistency_for(case).charts``, without describing what was planted in
+    the rules' words (a run of every rule over the record), which only grading needs, and without the Bundle."""
+    sc = case.scenario
+    charts, _, ids, _ = _planted_snapshots(case.key, sc.consistency_count, random.Random(f"consistency:{case.seed}"),
+                                           sc.consistency_kinds, sc.legitimate_changes)
+    return _read_charts(charts, ids)
 
 
 # ------------------------------------------------------------------------------------- as FHIR

@@ -14,7 +14,7 @@ import binascii
 import datetime as dt
 import zlib
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import orjson
@@ -190,30 +190,36 @@ def read_record(bundle: dict[str, Any]) -> list[Chart]:
         visit = _visit_of(res)
         if visit:
             per_visit.setdefault(visit, []).append(res)
+    visits = []
+    for enc in resources:
+        if enc["resourceType"] == "Encounter":
+            patient = by_id.get(_ref(enc.get("subject")))
+            if patient is not None:
+                visits.append((str(enc.get("period", {}).get("start", "")),
+                               read_visit(enc, patient, per_visit.get(enc["id"], []), by_id)))
+    return charts_of(visits)
+
+
+def charts_of(visits: Iterable[tuple[str, Visit]]) -> list[Chart]:
+    """(start, visit) pairs as charts: grouped by MRN, numbered by date, each chart where its first visit falls."""
     charts: dict[str, list[Visit]] = {}
-    encounters = sorted((r for r in resources if r["resourceType"] == "Encounter"),
-                        key=lambda e: str(e.get("period", {}).get("start", "")))
-    for enc in encounters:
-        patient = by_id.get(_ref(enc.get("subject")))
-        if patient is None:
-            continue
-        snapshot = _snapshot(enc, patient, per_visit.get(enc["id"], []), by_id)
-        charts.setdefault(snapshot.mrn, []).append(snapshot)
+    for _, visit in sorted(visits, key=lambda pair: pair[0]):
+        charts.setdefault(visit.mrn, []).append(visit)
     out = []
-    for mrn, visits in charts.items():
-        numbered = tuple(_renumber(v, i) for i, v in enumerate(visits, start=1))
+    for mrn, same in charts.items():
+        numbered = tuple(_renumber(v, i) for i, v in enumerate(same, start=1))
         out.append(Chart(mrn, numbered, frozenset(v.encounter_id for v in numbered)))
     return out
 
 
 def _renumber(visit: Visit, number: int) -> Visit:
-    from dataclasses import replace
-
     return replace(visit, number=number)
 
 
-def _snapshot(enc: dict[str, Any], patient: dict[str, Any], linked: Iterable[dict[str, Any]],
-              by_id: dict[Any, dict[str, Any]]) -> Visit:
+def read_visit(enc: dict[str, Any], patient: dict[str, Any], linked: Iterable[dict[str, Any]],
+               by_id: dict[Any, dict[str, Any]]) -> Visit:
+    """One visit as the record showed it: its encounter, the registration it points at, the resources linked to it
+    (``by_id`` finds the diagnoses the encounter lists)."""
     name = (patient.get("name") or [{}])[0]
     address = (patient.get("address") or [{}])[0]
     mrn = next((i.get("value", "") for i in patient.get("identifier", []) if str(i.get("system", "")).endswith("/mrn")),

@@ -16,9 +16,10 @@ from grading import GradeReport, Rubric, grade
 from simulator.chart import ChartPage, chart_pages
 from simulator.generate import GeneratedCase, generate_case
 from simulator.generate.case_files import preentered_record
-from simulator.generate.consistency import ConsistencyCase, detected_issues
+from simulator.generate.consistency import ConsistencyCase, detected_issues, record_charts
 from simulator.generate.consistency import consistency_for as consistency_of
 from simulator.generate.scenario import Scenario, parse_scenario
+from simulator.reports.consistency_record import Chart
 
 
 @lru_cache(maxsize=256)
@@ -43,6 +44,12 @@ def consistency_for(source_toml: str, slug: str, seed: int) -> ConsistencyCase:
     student's record is kept by the consistency service (stored and in memory), and grading rebuilds the planted
     list from the key like any other key."""
     return consistency_of(case_for(source_toml, slug, seed))
+
+
+def consistency_charts(source_toml: str, slug: str, seed: int) -> tuple[Chart, ...]:
+    """The consistency task's record as the student compares it. The generated case is not kept: a many-visit key
+    would cost memory and every later full collection time, and grading generates it again when it needs it."""
+    return record_charts(generate_case(scenario_for(source_toml, slug), seed))
 
 
 def grading_key(case: GeneratedCase) -> dict[str, Any]:

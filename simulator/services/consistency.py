@@ -107,14 +107,16 @@ def _record_of(charts: tuple[Chart, ...]) -> _Record:
 
 
 def _build(store: Store, source: RecordSource) -> _Record:
-    # The cyclic collector rescans the growing record again and again while it is built (about half of the build
-    # time); paused, then one collection at the end leaves the heap as it would have been, in about half the time.
+    # The cyclic collector would rescan the growing record again and again while it is built (about half of the
+    # build time). Paused; the build's temporaries are freed as it returns, and a collection of the young generation
+    # (what the build left: the charts) then finds any cycle among them, without the whole-heap pass a full
+    # collection makes (which holds every thread, the event loop's too, for a tenth of a second or more).
     gc.disable()
     try:
-        charts = cases.consistency_for(source.source_toml, source.slug, source.seed).charts
+        charts = cases.consistency_charts(source.source_toml, source.slug, source.seed)
     finally:
         gc.enable()
-        gc.collect()
+    gc.collect(0)
     try:
         with store.session() as s:
             repo.save_consistency_record(s, scenario_id=source.scenario_id, seed=source.seed, format=RECORD_FORMAT,
