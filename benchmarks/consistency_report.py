@@ -71,6 +71,7 @@ def open_report(store: Store, student: SignedInUser, attempt: int) -> ReportView
 
 def forget_everything() -> None:
     """What a server restart forgets: every in-memory cache of cases and records (the database stays)."""
+    consistency.builds_stored()
     consistency.forget_records()
     for cached in (cases.case_for, cases.pages_for, cases.graded_sections, cases.scenario_for):
         cached.cache_clear()

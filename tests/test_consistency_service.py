@@ -111,6 +111,7 @@ def test_starting_the_attempt_builds_its_record_in_the_background_once(store, ta
 
 def _restart() -> None:
     """What a server restart forgets: the in-memory records and generated cases (the database stays)."""
+    consistency.builds_stored()
     consistency.forget_records()
     for cached in (cases.case_for, cases.pages_for, cases.graded_sections, cases.scenario_for):
         cached.cache_clear()
@@ -149,6 +150,7 @@ def test_a_rebuilt_record_is_the_stored_one_the_same_attempt_gives_the_same_reco
     rebuilt = consistency.load_report(store, user=ann, attempt_id=attempt).charts
     assert len(builds) == 1  # nothing stored: built again, from the attempt's seed
     assert rebuilt == stored
+    consistency.builds_stored()
     with store.session() as s:
         assert len(s.scalars(select(ConsistencyRecordRow)).all()) == 1  # and stored again
 
@@ -156,6 +158,7 @@ def test_a_rebuilt_record_is_the_stored_one_the_same_attempt_gives_the_same_reco
 def test_the_stored_record_holds_no_planted_answer(store, task):
     _, ann, _, attempt = task
     consistency.load_report(store, user=ann, attempt_id=attempt)
+    consistency.builds_stored()
     with store.session() as s:
         (row,) = s.scalars(select(ConsistencyRecordRow)).all()
         a = s.get(Attempt, attempt)

@@ -61,7 +61,7 @@ class PlantedChange:
 
 @dataclass(frozen=True)
 class ConsistencyCase:
-    record: dict[str, Any]  # the visit-snapshot Bundle the student reads
+    record: dict[str, Any]  # the visit-snapshot Bundle the student reads (shares parts with the key: never change it)
     planted: tuple[PlantedChange, ...]
     charts: tuple[Chart, ...] = ()  # the record as the report reads it (``read_record(record)``)
 
@@ -87,12 +87,22 @@ class _Snap:
     def obs(self, loinc: str) -> dict[str, Any] | None:
         return next((o for o in self.observations if o["code"]["coding"][0]["code"] == loinc), None)
 
+    def own(self, obs: dict[str, Any]) -> dict[str, Any]:
+        """A copy of one of this visit's observations, put in its place, to change: the snapshots share the key's
+        observations until one is changed (copying them all would be most of the copying)."""
+        at = next(i for i, o in enumerate(self.observations) if o is obs)
+        self.observations[at] = _clone(obs)
+        return self.observations[at]
+
     def note_text(self) -> str:
         return note_text(self.note) if self.note else ""
 
     def set_note(self, text: str) -> None:
+        """A new note in place of the visit's (never changed in place: it is the key's until rewritten)."""
         if self.note:
-            self.note["content"][0]["attachment"]["data"] = base64.b64encode(text.encode("utf-8")).decode("ascii")
+            first, *rest = self.note["content"]
+            data = base64.b64encode(text.encode("utf-8")).decode("ascii")
+            self.note = {**self.note, "content": [{**first, "attachment": {**first["attachment"], "data": data}}, *rest]}
 
     def active_meds(self) -> dict[str, dict[str, Any]]:
         return {_drug(m): m for m in self.meds if m["status"] == "active"}
@@ -134,8 +144,13 @@ def _clone(value: Any) -> Any:
 
 
 def _snapshots(key: dict[str, Any]) -> list[_Chart]:
-    """Each key patient's visits as snapshots: what the record listed on each visit day."""
-    resources = [e["resource"] for e in _clone(key)["entry"]]  # one copy: the key is never changed
+    """Each key patient's visits as snapshots: what the record listed on each visit day.
+
+    The key is never changed, and not copied whole (most of a build's copying): a snapshot's registration, problems,
+    medications, allergies and diagnoses are copies per visit; its encounter, observations and note are the key's,
+    which planting copies before it changes one (``_Snap.own``, ``_Snap.set_note``).
+    """
+    resources = [e["resource"] for e in key["entry"]]
     by_id = {r["id"]: r for r in resources}
     per_patient: dict[str, list[dict[str, Any]]] = {}
     per_visit: dict[str, list[dict[str, Any]]] = {}
@@ -399,7 +414,7 @@ class _Planter:
         obs = self.charts[c].snaps[k].obs(HEIGHT)
         if obs is None or self.charts[c].snaps[k - 1].obs(HEIGHT) is None:
             return None
-        q = obs["valueQuantity"]
+        q = self.charts[c].snaps[k].own(obs)["valueQuantity"]
         old = q["value"]
         q["value"] = old - (4 if q["code"] == "[in_i]" else 10)
         return PlantedChange("height-loss", False, self.ids(c, k - 1, k),
@@ -410,7 +425,7 @@ class _Planter:
         obs, prev = snaps[k].obs(WEIGHT), snaps[k - 1].obs(WEIGHT)
         if obs is None or prev is None or (c, "weight") in self.touched:
             return None
-        q, p = obs["valueQuantity"], prev["valueQuantity"]
+        q, p = snaps[k].own(obs)["valueQuantity"], prev["valueQuantity"]
         per_kg = TO_KG[q["code"]]
         before_kg = p["value"] * TO_KG[p["code"]]
         allowed = rules.weight_change_allowed((snaps[k].date - snaps[k - 1].date).days)
@@ -427,7 +442,7 @@ class _Planter:
                 and "valueQuantity" in o and o["valueQuantity"]["code"] in WRONG_UNITS]
         if not labs:
             return None
-        obs = self.rng.choice(labs)
+        obs = snap.own(self.rng.choice(labs))
         q = obs["valueQuantity"]
         right = q["unit"]
         q["code"], q["unit"] = WRONG_UNITS[q["code"]]
@@ -513,7 +528,7 @@ class _Planter:
         for i, s in enumerate(snaps):
             obs = s.obs(WEIGHT)
             if obs is not None:
-                q = obs["valueQuantity"]
+                q = s.own(obs)["valueQuantity"]
                 q["value"] = round(q["value"] + i * per_visit / TO_KG[q["code"]], 1)
         self.touched.add((c, "weight"))
         months = round((snaps[-1].date - snaps[0].date).days / 30.4)

@@ -129,6 +129,11 @@ def _codes(concept: Any) -> list[tuple[str, str]]:
     return [(c.get("system", ""), c.get("code", "")) for c in (concept or {}).get("coding", [])]
 
 
+def _first_code(concept: Any) -> str:
+    codings = (concept or {}).get("coding") or ()
+    return str(codings[0].get("code", "")) if codings else ""
+
+
 def _text(concept: Any) -> str:
     concept = concept or {}
     codings = concept.get("coding") or [{}]
@@ -234,18 +239,18 @@ def read_visit(enc: dict[str, Any], patient: dict[str, Any], linked: Iterable[di
     for res in linked:
         rtype = res["resourceType"]
         if rtype == "Condition":
-            category = next((c for _, c in _codes((res.get("category") or [{}])[0])), "")
+            category = _first_code((res.get("category") or [{}])[0])
             if category == "problem-list-item":
-                code = next((c for _, c in _codes(res.get("code"))), "")
-                problems.append(Problem(code, _text(res.get("code")), next(
-                    (c for _, c in _codes(res.get("clinicalStatus"))), ""), str(res.get("abatementDateTime", ""))[:10]))
+                code = _first_code(res.get("code"))
+                problems.append(Problem(code, _text(res.get("code")), _first_code(
+                    res.get("clinicalStatus")), str(res.get("abatementDateTime", ""))[:10]))
         elif rtype in ("MedicationStatement", "MedicationRequest"):
             meds.append(_medication(res))
         elif rtype == "AllergyIntolerance":
-            code = next((c for _, c in _codes(res.get("code"))), "")
+            code = _first_code(res.get("code"))
             allergies.append(Allergy(_text(res.get("code")), code))
         elif rtype == "Observation":
-            category = next((c for _, c in _codes((res.get("category") or [{}])[0])), "")
+            category = _first_code((res.get("category") or [{}])[0])
             if category == "vital-signs" and any(c == BP for _, c in _codes(res.get("code"))):
                 parts = [int(c["valueQuantity"]["value"]) for c in res.get("component", []) if "valueQuantity" in c]
                 bp = (parts[0], parts[1]) if len(parts) == 2 else None
@@ -257,7 +262,7 @@ def read_visit(enc: dict[str, Any], patient: dict[str, Any], linked: Iterable[di
     for d in sorted(enc.get("diagnosis", []), key=lambda d: d.get("rank", 0)):
         cond = by_id.get(_ref(d.get("condition")))
         if cond is not None:
-            diagnoses.append(Diagnosis(next((c for _, c in _codes(cond.get("code"))), ""), _text(cond.get("code"))))
+            diagnoses.append(Diagnosis(_first_code(cond.get("code")), _text(cond.get("code"))))
     return Visit(
         encounter_id=enc["id"], number=0, date=dt.date.fromisoformat(str(enc["period"]["start"])[:10]),
         patient_id=patient["id"], family=str(name.get("family", "")), given=" ".join(name.get("given", [])),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
+import logging
 import threading
 import uuid
 from collections import OrderedDict
@@ -17,7 +18,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from simulator.reports.consistency_record import RECORD_FORMAT, Chart, charts_from_bytes, charts_to_bytes
 from simulator.reports.consistency_rules import DISCREPANCY_KINDS, SYSTEM
@@ -28,6 +29,7 @@ from simulator.services.workspace import SavedResource
 from simulator.store import Store, repo
 
 NOTE_MAX, CORRECTION_MAX = 2000, 500
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -106,7 +108,8 @@ def _record_of(charts: tuple[Chart, ...]) -> _Record:
     return _Record(charts, frozenset(v.encounter_id for c in charts for v in c.visits))
 
 
-def _build(store: Store, source: RecordSource) -> _Record:
+def _build(store: Store, source: RecordSource, out: Future[_Record]) -> None:
+    """Build the record into ``out`` (whoever waits gets it at once), then store it for every later open."""
     # The cyclic collector would rescan the growing record again and again while it is built (about half of the
     # build time). Paused; the build's temporaries are freed as it returns, and a collection of the young generation
     # (what the build left: the charts) then finds any cycle among them, without the whole-heap pass a full
@@ -114,8 +117,12 @@ def _build(store: Store, source: RecordSource) -> _Record:
     gc.disable()
     try:
         charts = cases.consistency_charts(source.source_toml, source.slug, source.seed)
+    except BaseException as exc:
+        out.set_exception(exc)
+        return
     finally:
         gc.enable()
+    out.set_result(_record_of(charts))
     gc.collect(0)
     try:
         with store.session() as s:
@@ -123,7 +130,8 @@ def _build(store: Store, source: RecordSource) -> _Record:
                                          charts=charts_to_bytes(charts))
     except IntegrityError:  # another app process stored the same record first
         pass
-    return _record_of(charts)
+    except SQLAlchemyError as exc:  # served from memory meanwhile; the next process builds it again
+        log.warning("consistency record of scenario %s not stored: %s", source.scenario_id, exc)
 
 
 def _read_or_build(store: Store, source: RecordSource, out: Future[_Record]) -> None:
@@ -132,22 +140,12 @@ def _read_or_build(store: Store, source: RecordSource, out: Future[_Record]) -> 
         with store.session() as s:
             row = repo.consistency_record(s, scenario_id=source.scenario_id, seed=source.seed)
             stored = row.charts if row is not None and row.format == RECORD_FORMAT else None
-        if stored is not None:
+        if stored is None:
+            _BUILDER.submit(_build, store, source, out)
+        else:
             out.set_result(_record_of(charts_from_bytes(stored)))
-            return
-        build = _BUILDER.submit(_build, store, source)
-    except BaseException as exc:  # noqa: BLE001 - handed to whoever awaits the record
+    except BaseException as exc:
         out.set_exception(exc)
-        return
-    build.add_done_callback(lambda done: _settle(out, done))
-
-
-def _settle(out: Future[_Record], done: Future[_Record]) -> None:
-    error = done.exception()
-    if error is not None:
-        out.set_exception(error)
-    else:
-        out.set_result(done.result())
 
 
 def record_future(store: Store, source: RecordSource) -> Future[_Record]:
@@ -164,6 +162,11 @@ def record_future(store: Store, source: RecordSource) -> Future[_Record]:
             _RECORDS.popitem(last=False)
     _READER.submit(_read_or_build, store, source, future)
     return future
+
+
+def builds_stored() -> None:
+    """Wait until every build started so far is stored (a build hands its record over first, then stores it)."""
+    _BUILDER.submit(lambda: None).result()
 
 
 def forget_records() -> None:
