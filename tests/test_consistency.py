@@ -16,12 +16,12 @@ from simulator.fhir.validation import validate_document
 from simulator.generate import generate_case, load_scenario
 from simulator.generate.consistency import (
     ConsistencyCase,
-    _uuid4,
     consistency_for,
     detected_issues,
     plant_consistency,
     record_charts,
 )
+from simulator.generate.key import uuid4_of
 from simulator.generate.scenario import ScenarioError, parse_scenario
 from simulator.reports import consistency_rules as rules
 from simulator.reports.consistency_record import charts_from_bytes, charts_to_bytes, read_record
@@ -243,4 +243,4 @@ def test_record_ids_are_the_uuid4_the_standard_library_makes():
     rng = random.Random(5)
     for _ in range(2000):
         bits = rng.getrandbits(128)
-        assert _uuid4(bits) == str(uuid.UUID(int=bits, version=4))
+        assert uuid4_of(bits) == str(uuid.UUID(int=bits, version=4))

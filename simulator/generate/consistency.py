@@ -22,7 +22,7 @@ import orjson
 from simulator.clinical import load_catalog
 from simulator.fhir import HITSIM, ICD10CM, RXNORM, SNOMED
 from simulator.generate.faults import _change_digit, _is_date, _misspell
-from simulator.generate.key import GeneratedCase
+from simulator.generate.key import GeneratedCase, uuid4_of
 from simulator.reports import consistency_rules as rules
 from simulator.reports.consistency_record import (
     HEIGHT,
@@ -599,12 +599,6 @@ def _slipped_date(dob: str, before: dt.date) -> str | None:
 
 
 # ------------------------------------------------------------------------------------- the bundle
-def _uuid4(bits: int) -> str:
-    """``str(uuid.UUID(int=bits, version=4))``, without building the UUID object (thousands per record)."""
-    h = "%032x" % (bits & ~(0xF000 << 64) & ~(0xC000 << 48) | 0x4000 << 64 | 0x8000 << 48)
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
-
-
 @dataclass(frozen=True)
 class _Ids:
     """The ids one visit's resources get in the record."""
@@ -620,7 +614,7 @@ def _new_ids(charts: list[_Chart], rng: random.Random) -> tuple[list[list[_Ids]]
     """Every id the record's resources get, and the Bundle's, drawn in one fixed order: the record and its charts
     read straight from the snapshots (``_read_charts``) then name the same resources."""
     def new_id() -> str:
-        return _uuid4(rng.getrandbits(128))
+        return uuid4_of(rng.getrandbits(128))
 
     def some(items: list[Any]) -> tuple[str, ...]:
         return tuple(new_id() for _ in items)
