@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from simulator.generate.scenario import load_scenario
@@ -51,7 +52,7 @@ def test_student_runs_the_consistency_report_records_a_discrepancy_and_submits(d
         page.get_by_label("Category").click()
         page.get_by_role("option", name="Implausible height loss").click()
         page.get_by_label("Visits involved").click()
-        page.get_by_role("option").nth(1).click()
+        page.get_by_role("option", name=re.compile(r"^Visit 1 ·")).click()  # waits for the visits' menu itself
         page.keyboard.press("Escape")
         page.get_by_label("Note: what does not add up").fill("Height drops between visits; check the measurement")
         page.get_by_label("Proposed correction (optional)").fill("Re-measure and correct the height at visit 2")
