@@ -93,7 +93,7 @@ class _Record:
     visit_ids: frozenset[str]
 
 
-# A record is built once per scenario version and seed (a 50-patient, 12-visit scenario: most of a second of CPU) on
+# A record is built once per scenario version and seed (a 50-patient, 12-visit scenario: about 0.4 s of CPU) on
 # one builder thread, never on the event loop, when the attempt starts; it is then stored, so every later open, after
 # a restart too, is a read (tens of milliseconds, on a reader thread that never waits behind a build). The futures
 # below are the one in-memory cache of it; the page awaits one when it is not done.
