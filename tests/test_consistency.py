@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import random
+import uuid
 from functools import cache
 
 import pytest
@@ -12,10 +14,17 @@ from grading import default_rubric, grade
 from grading.consistency import grade_consistency
 from simulator.fhir.validation import validate_document
 from simulator.generate import generate_case, load_scenario
-from simulator.generate.consistency import ConsistencyCase, detected_issues, plant_consistency
+from simulator.generate.consistency import (
+    ConsistencyCase,
+    consistency_for,
+    detected_issues,
+    plant_consistency,
+    record_charts,
+)
+from simulator.generate.key import uuid4_of
 from simulator.generate.scenario import ScenarioError, parse_scenario
 from simulator.reports import consistency_rules as rules
-from simulator.reports.consistency_record import read_record
+from simulator.reports.consistency_record import charts_from_bytes, charts_to_bytes, read_record
 
 KINDS = tuple(rules.DISCREPANCY_KINDS)
 SMALL = """
@@ -211,3 +220,27 @@ def test_a_dose_change_the_days_note_orders_is_documented():
     assert rules.note_orders(note, "Lisinopril", "20 mg")
     assert not rules.note_orders(note, "Lisinopril", "40 mg")
     assert not rules.note_orders("Continue apixaban 2.5 mg BID.", "Apixaban", "5 mg")  # 2.5 mg is not 5 mg
+
+
+def test_the_stored_form_of_the_record_gives_back_the_same_charts():
+    """What the app stores for an attempt reads back equal: every visit, value, unit, note and blood pressure."""
+    case = plant_consistency(_key(4), 10, random.Random(7))
+    charts = tuple(read_record(case.record))
+    back = charts_from_bytes(charts_to_bytes(charts))
+    assert back == charts and case.charts == charts
+    assert any(v.blood_pressure for c in back for v in c.visits) and all(c.ids for c in back)
+    assert isinstance(back[0].visits[0].date, dt.date) and isinstance(back[0].visits[0].blood_pressure, tuple | None)
+
+
+@pytest.mark.parametrize("seed", [3, 11])
+def test_the_charts_read_straight_from_the_planting_are_the_records_charts(seed):
+    """The app builds the student's charts without the Bundle; they must be what reading the Bundle gives."""
+    case = generate_case(load_scenario("consistency-duplicate-chart"), seed)
+    assert record_charts(case) == tuple(read_record(consistency_for(case).record))
+
+
+def test_record_ids_are_the_uuid4_the_standard_library_makes():
+    rng = random.Random(5)
+    for _ in range(2000):
+        bits = rng.getrandbits(128)
+        assert uuid4_of(bits) == str(uuid.UUID(int=bits, version=4))

@@ -4,12 +4,15 @@ what is refused, and that grading uses the planted discrepancies while the stude
 from __future__ import annotations
 
 import json
+import zlib
 
 import pytest
+from sqlalchemy import delete, select
 
 from simulator.services import assignments, cases, consistency, workspace
 from simulator.services.consistency import DiscrepancyInput
 from simulator.services.errors import InvalidInput, NotFound, PermissionDenied
+from simulator.store.models import Attempt, ConsistencyRecordRow
 from tests.test_workspace import setup_class
 
 
@@ -104,3 +107,75 @@ def test_starting_the_attempt_builds_its_record_in_the_background_once(store, ta
     assert consistency.load_report(store, user=ann, attempt_id=attempt).charts == record.charts
     with pytest.raises(NotFound):  # another student cannot start (or learn anything from) the build
         consistency.prepare_record(store, user=ben, attempt_id=attempt)
+
+
+def _restart() -> None:
+    """What a server restart forgets: the in-memory records and generated cases (the database stays)."""
+    consistency.builds_stored()
+    consistency.forget_records()
+    for cached in (cases.case_for, cases.pages_for, cases.graded_sections, cases.scenario_for):
+        cached.cache_clear()
+
+
+@pytest.fixture
+def builds(monkeypatch):
+    """Counts the record builds (the real build runs; only counted)."""
+    made: list[int] = []
+    real = cases.consistency_charts
+
+    def counted(source_toml: str, slug: str, seed: int):
+        made.append(seed)
+        return real(source_toml, slug, seed)
+    monkeypatch.setattr(cases, "consistency_charts", counted)
+    return made
+
+
+def test_the_record_is_stored_and_an_open_after_a_restart_reads_it_unchanged(store, task, builds):
+    _, ann, _, attempt = task
+    before = consistency.load_report(store, user=ann, attempt_id=attempt).charts
+    _restart()
+    builds.clear()
+    after = consistency.load_report(store, user=ann, attempt_id=attempt).charts
+    assert after == before
+    assert builds == []  # read from the database: nothing was generated again
+
+
+def test_a_rebuilt_record_is_the_stored_one_the_same_attempt_gives_the_same_record(store, task, builds):
+    _, ann, _, attempt = task
+    stored = consistency.load_report(store, user=ann, attempt_id=attempt).charts
+    _restart()
+    with store.session() as s:
+        s.execute(delete(ConsistencyRecordRow))
+    builds.clear()
+    rebuilt = consistency.load_report(store, user=ann, attempt_id=attempt).charts
+    assert len(builds) == 1  # nothing stored: built again, from the attempt's seed
+    assert rebuilt == stored
+    consistency.builds_stored()
+    with store.session() as s:
+        assert len(s.scalars(select(ConsistencyRecordRow)).all()) == 1  # and stored again
+
+
+def test_the_stored_record_holds_no_planted_answer(store, task):
+    _, ann, _, attempt = task
+    consistency.load_report(store, user=ann, attempt_id=attempt)
+    consistency.builds_stored()
+    with store.session() as s:
+        (row,) = s.scalars(select(ConsistencyRecordRow)).all()
+        a = s.get(Attempt, attempt)
+        source, slug, seed = a.assignment.scenario.source_toml, a.assignment.scenario.slug, a.seed
+    stored = zlib.decompress(row.charts).decode("utf-8")
+    planted = cases.consistency_for(source, slug, seed).planted
+    assert planted and "planted" not in stored and "legitimate" not in stored.lower()
+    for p in planted:  # what the grader's feedback says of each planted change is nowhere in the stored record
+        assert p.detail not in stored and p.detail.split(": ", 1)[1] not in stored
+
+
+def test_opening_a_consistency_attempt_generates_nothing_on_the_event_loop(store, task, builds):
+    """The attempt page reads its header first, on the event loop: it must not generate the case or the record."""
+    _, ann, _, attempt = task
+    consistency.prepare_record(store, user=ann, attempt_id=attempt).result(timeout=120)
+    _restart()
+    builds.clear()
+    view = assignments.attempt_view(store, user=ann, attempt_id=attempt)
+    assert "consistency" in view.tasks and view.pages == () and view.graded_sections == ()
+    assert cases.case_for.cache_info().currsize == 0 and builds == []

@@ -13,7 +13,6 @@ import base64
 import copy
 import datetime as dt
 import random
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,9 +22,18 @@ import orjson
 from simulator.clinical import load_catalog
 from simulator.fhir import HITSIM, ICD10CM, RXNORM, SNOMED
 from simulator.generate.faults import _change_digit, _is_date, _misspell
-from simulator.generate.key import GeneratedCase
+from simulator.generate.key import GeneratedCase, uuid4_of
 from simulator.reports import consistency_rules as rules
-from simulator.reports.consistency_record import HEIGHT, TO_KG, WEIGHT, Chart, note_text, read_record
+from simulator.reports.consistency_record import (
+    HEIGHT,
+    TO_KG,
+    WEIGHT,
+    Chart,
+    charts_of,
+    note_text,
+    read_record,
+    read_visit,
+)
 
 TERMINOLOGY = "http://terminology.hl7.org/CodeSystem"
 LEGITIMATE_URL = f"{HITSIM}/StructureDefinition/consistency-legitimate-change"
@@ -53,7 +61,7 @@ class PlantedChange:
 
 @dataclass(frozen=True)
 class ConsistencyCase:
-    record: dict[str, Any]  # the visit-snapshot Bundle the student reads
+    record: dict[str, Any]  # the visit-snapshot Bundle the student reads (shares parts with the key: never change it)
     planted: tuple[PlantedChange, ...]
     charts: tuple[Chart, ...] = ()  # the record as the report reads it (``read_record(record)``)
 
@@ -79,12 +87,22 @@ class _Snap:
     def obs(self, loinc: str) -> dict[str, Any] | None:
         return next((o for o in self.observations if o["code"]["coding"][0]["code"] == loinc), None)
 
+    def own(self, obs: dict[str, Any]) -> dict[str, Any]:
+        """A copy of one of this visit's observations, put in its place, to change: the snapshots share the key's
+        observations until one is changed (copying them all would be most of the copying)."""
+        at = next(i for i, o in enumerate(self.observations) if o is obs)
+        self.observations[at] = _clone(obs)
+        return self.observations[at]
+
     def note_text(self) -> str:
         return note_text(self.note) if self.note else ""
 
     def set_note(self, text: str) -> None:
+        """A new note in place of the visit's (never changed in place: it is the key's until rewritten)."""
         if self.note:
-            self.note["content"][0]["attachment"]["data"] = base64.b64encode(text.encode("utf-8")).decode("ascii")
+            first, *rest = self.note["content"]
+            data = base64.b64encode(text.encode("utf-8")).decode("ascii")
+            self.note = {**self.note, "content": [{**first, "attachment": {**first["attachment"], "data": data}}, *rest]}
 
     def active_meds(self) -> dict[str, dict[str, Any]]:
         return {_drug(m): m for m in self.meds if m["status"] == "active"}
@@ -126,8 +144,13 @@ def _clone(value: Any) -> Any:
 
 
 def _snapshots(key: dict[str, Any]) -> list[_Chart]:
-    """Each key patient's visits as snapshots: what the record listed on each visit day."""
-    resources = [e["resource"] for e in _clone(key)["entry"]]  # one copy: the key is never changed
+    """Each key patient's visits as snapshots: what the record listed on each visit day.
+
+    The key is never changed, and not copied whole (most of a build's copying): a snapshot's registration, problems,
+    medications, allergies and diagnoses are copies per visit; its encounter, observations and note are the key's,
+    which planting copies before it changes one (``_Snap.own``, ``_Snap.set_note``).
+    """
+    resources = [e["resource"] for e in key["entry"]]
     by_id = {r["id"]: r for r in resources}
     per_patient: dict[str, list[dict[str, Any]]] = {}
     per_visit: dict[str, list[dict[str, Any]]] = {}
@@ -391,7 +414,7 @@ class _Planter:
         obs = self.charts[c].snaps[k].obs(HEIGHT)
         if obs is None or self.charts[c].snaps[k - 1].obs(HEIGHT) is None:
             return None
-        q = obs["valueQuantity"]
+        q = self.charts[c].snaps[k].own(obs)["valueQuantity"]
         old = q["value"]
         q["value"] = old - (4 if q["code"] == "[in_i]" else 10)
         return PlantedChange("height-loss", False, self.ids(c, k - 1, k),
@@ -402,7 +425,7 @@ class _Planter:
         obs, prev = snaps[k].obs(WEIGHT), snaps[k - 1].obs(WEIGHT)
         if obs is None or prev is None or (c, "weight") in self.touched:
             return None
-        q, p = obs["valueQuantity"], prev["valueQuantity"]
+        q, p = snaps[k].own(obs)["valueQuantity"], prev["valueQuantity"]
         per_kg = TO_KG[q["code"]]
         before_kg = p["value"] * TO_KG[p["code"]]
         allowed = rules.weight_change_allowed((snaps[k].date - snaps[k - 1].date).days)
@@ -419,7 +442,7 @@ class _Planter:
                 and "valueQuantity" in o and o["valueQuantity"]["code"] in WRONG_UNITS]
         if not labs:
             return None
-        obs = self.rng.choice(labs)
+        obs = snap.own(self.rng.choice(labs))
         q = obs["valueQuantity"]
         right = q["unit"]
         q["code"], q["unit"] = WRONG_UNITS[q["code"]]
@@ -505,7 +528,7 @@ class _Planter:
         for i, s in enumerate(snaps):
             obs = s.obs(WEIGHT)
             if obs is not None:
-                q = obs["valueQuantity"]
+                q = s.own(obs)["valueQuantity"]
                 q["value"] = round(q["value"] + i * per_visit / TO_KG[q["code"]], 1)
         self.touched.add((c, "weight"))
         months = round((snaps[-1].date - snaps[0].date).days / 30.4)
@@ -576,12 +599,37 @@ def _slipped_date(dob: str, before: dt.date) -> str | None:
 
 
 # ------------------------------------------------------------------------------------- the bundle
-def _bundle(charts: list[_Chart], key: dict[str, Any], rng: random.Random) -> dict[str, Any]:
-    def new_id() -> str:
-        return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+@dataclass(frozen=True)
+class _Ids:
+    """The ids one visit's resources get in the record."""
 
-    def ref(resource: dict[str, Any]) -> dict[str, str]:
-        return {"reference": f"urn:uuid:{resource['id']}"}
+    patient: str
+    problems: tuple[str, ...]
+    diagnoses: tuple[str, ...]
+    meds: tuple[str, ...]
+    allergies: tuple[str, ...]
+
+
+def _new_ids(charts: list[_Chart], rng: random.Random) -> tuple[list[list[_Ids]], str]:
+    """Every id the record's resources get, and the Bundle's, drawn in one fixed order: the record and its charts
+    read straight from the snapshots (``_read_charts``) then name the same resources."""
+    def new_id() -> str:
+        return uuid4_of(rng.getrandbits(128))
+
+    def some(items: list[Any]) -> tuple[str, ...]:
+        return tuple(new_id() for _ in items)
+
+    per_chart = []
+    for chart in charts:
+        per_chart.append([
+            _Ids(new_id(), some(snap.problems), some(snap.diagnoses), some(snap.meds), some(snap.allergies))
+            for snap in chart.snaps])
+    return per_chart, new_id()
+
+
+def _bundle(charts: list[_Chart], key: dict[str, Any], ids: list[list[_Ids]], bundle_id: str) -> dict[str, Any]:
+    def ref(resource_id: str) -> dict[str, str]:
+        return {"reference": f"urn:uuid:{resource_id}"}
 
     entries: list[dict[str, Any]] = [e for e in key["entry"]
                                      if e["resource"]["resourceType"] in ("Organization", "Practitioner")]
@@ -590,36 +638,52 @@ def _bundle(charts: list[_Chart], key: dict[str, Any], rng: random.Random) -> di
         entries.append({"fullUrl": f"urn:uuid:{resource['id']}", "resource": resource})
         return resource
 
-    for chart in charts:
-        for snap in chart.snaps:
-            patient = add({**snap.patient, "id": new_id()})
-            enc = add({**snap.encounter, "subject": ref(patient)})
-            visit = ref(enc)
-            for p in snap.problems:
-                add({"resourceType": "Condition", "id": new_id(), **{k: v for k, v in p.items() if k != "resourceType"},
-                     "subject": ref(patient), "encounter": visit})
-            dx_refs = []
-            for rank, d in enumerate(snap.diagnoses, start=1):
-                cond = add({"resourceType": "Condition", "id": new_id(),
-                            **{k: v for k, v in d.items() if k != "resourceType"}, "subject": ref(patient),
-                            "encounter": visit})
-                dx_refs.append({"condition": ref(cond), "rank": rank})
-            if dx_refs:
-                enc["diagnosis"] = dx_refs
-            for m in snap.meds:
-                add({**m, "id": new_id(), "subject": ref(patient), "context": visit})
-            for a in snap.allergies:
-                add({**a, "id": new_id(), "patient": ref(patient), "encounter": visit})
+    for chart, chart_ids in zip(charts, ids, strict=True):
+        for snap, i in zip(chart.snaps, chart_ids, strict=True):
+            patient = ref(i.patient)
+            add({**snap.patient, "id": i.patient})
+            enc = add({**snap.encounter, "subject": patient})
+            visit = ref(enc["id"])
+            for p, pid in zip(snap.problems, i.problems, strict=True):
+                add({"resourceType": "Condition", "id": pid, **{k: v for k, v in p.items() if k != "resourceType"},
+                     "subject": patient, "encounter": visit})
+            for d, did in zip(snap.diagnoses, i.diagnoses, strict=True):
+                add({"resourceType": "Condition", "id": did,
+                     **{k: v for k, v in d.items() if k != "resourceType"}, "subject": patient, "encounter": visit})
+            if i.diagnoses:
+                enc["diagnosis"] = _diagnosis_refs(i)
+            for m, mid in zip(snap.meds, i.meds, strict=True):
+                add({**m, "id": mid, "subject": patient, "context": visit})
+            for a, aid in zip(snap.allergies, i.allergies, strict=True):
+                add({**a, "id": aid, "patient": patient, "encounter": visit})
             for o in snap.observations:
-                add({**o, "subject": ref(patient)})
+                add({**o, "subject": patient})
             if snap.note is not None:
-                add({**snap.note, "subject": ref(patient)})
+                add({**snap.note, "subject": patient})
     return {
-        "resourceType": "Bundle", "id": new_id(),
+        "resourceType": "Bundle", "id": bundle_id,
         "meta": {"tag": [{"system": f"{HITSIM}/tag", "code": "consistency-record",
                           "display": "Multi-visit record with planted discrepancies"}]},
         "type": "collection", "entry": entries,
     }
+
+
+def _diagnosis_refs(i: _Ids) -> list[dict[str, Any]]:
+    return [{"condition": {"reference": f"urn:uuid:{d}"}, "rank": rank} for rank, d in enumerate(i.diagnoses, start=1)]
+
+
+def _read_charts(charts: list[_Chart], ids: list[list[_Ids]]) -> tuple[Chart, ...]:
+    """``read_record(_bundle(...))`` read straight from the snapshots, without building the Bundle (most of the
+    build's time for a many-visit record): each visit is read by the same ``read_visit`` from the same resources."""
+    visits = []
+    for chart, chart_ids in zip(charts, ids, strict=True):
+        for snap, i in zip(chart.snaps, chart_ids, strict=True):
+            encounter = {**snap.encounter, "diagnosis": _diagnosis_refs(i)}
+            linked = [*snap.problems, *snap.meds, *snap.allergies, *snap.observations,
+                      *((snap.note,) if snap.note is not None else ())]
+            visits.append((str(snap.encounter["period"]["start"]), read_visit(
+                encounter, {**snap.patient, "id": i.patient}, linked, dict(zip(i.diagnoses, snap.diagnoses, strict=True)))))
+    return tuple(charts_of(visits))
 
 
 def plant_consistency(key: dict[str, Any], count: int, rng: random.Random,
@@ -631,6 +695,16 @@ def plant_consistency(key: dict[str, Any], count: int, rng: random.Random,
     (a chart of n visits holds n - 1), so no two discrepancies hide each other. Fewer are planted when
     the record offers fewer places (a visit without labs cannot get a lab in the wrong unit).
     """
+    charts, planted, ids, bundle_id = _planted_snapshots(key, count, rng, kinds, legitimate)
+    record = _bundle(charts, key, ids, bundle_id)
+    read = tuple(read_record(record))
+    return ConsistencyCase(record, tuple(_in_rule_words(planted, read)), read)
+
+
+def _planted_snapshots(key: dict[str, Any], count: int, rng: random.Random, kinds: tuple[str, ...],
+                       legitimate: tuple[str, ...]) -> tuple[list[_Chart], list[PlantedChange], list[list[_Ids]], str]:
+    """The snapshots with their discrepancies and legitimate changes planted, what was planted (in the planter's
+    words), and the ids of the record's resources."""
     charts = _snapshots(key)
     planter = _Planter(charts, rng)
     planted: list[PlantedChange] = []
@@ -669,9 +743,8 @@ def plant_consistency(key: dict[str, Any], count: int, rng: random.Random,
                 break
     if "resolved-acute-problem" in legitimate:
         planted += _resolved_acute(charts)
-    record = _bundle(charts, key, rng)
-    read = tuple(read_record(record))
-    return ConsistencyCase(record, tuple(_in_rule_words(planted, read)), read)
+    ids, bundle_id = _new_ids(charts, rng)
+    return charts, planted, ids, bundle_id
 
 
 def _resolved_acute(charts: list[_Chart]) -> list[PlantedChange]:
@@ -711,6 +784,15 @@ def consistency_for(case: GeneratedCase) -> ConsistencyCase:
     sc = case.scenario
     return plant_consistency(case.key, sc.consistency_count, random.Random(f"consistency:{case.seed}"),
                              sc.consistency_kinds, sc.legitimate_changes)
+
+
+def record_charts(case: GeneratedCase) -> tuple[Chart, ...]:
+    """The charts the student compares: ``consistency_for(case).charts``, without describing what was planted in
+    the rules' words (a run of every rule over the record), which only grading needs, and without the Bundle."""
+    sc = case.scenario
+    charts, _, ids, _ = _planted_snapshots(case.key, sc.consistency_count, random.Random(f"consistency:{case.seed}"),
+                                           sc.consistency_kinds, sc.legitimate_changes)
+    return _read_charts(charts, ids)
 
 
 # ------------------------------------------------------------------------------------- as FHIR

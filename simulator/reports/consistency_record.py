@@ -12,9 +12,12 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import zlib
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
+
+import orjson
 
 WEIGHT, HEIGHT, BP = "29463-7", "8302-2", "85354-9"
 TO_KG = {"kg": 1.0, "[lb_av]": 0.45359237, "g": 0.001}
@@ -126,6 +129,11 @@ def _codes(concept: Any) -> list[tuple[str, str]]:
     return [(c.get("system", ""), c.get("code", "")) for c in (concept or {}).get("coding", [])]
 
 
+def _first_code(concept: Any) -> str:
+    codings = (concept or {}).get("coding") or ()
+    return str(codings[0].get("code", "")) if codings else ""
+
+
 def _text(concept: Any) -> str:
     concept = concept or {}
     codings = concept.get("coding") or [{}]
@@ -187,30 +195,36 @@ def read_record(bundle: dict[str, Any]) -> list[Chart]:
         visit = _visit_of(res)
         if visit:
             per_visit.setdefault(visit, []).append(res)
+    visits = []
+    for enc in resources:
+        if enc["resourceType"] == "Encounter":
+            patient = by_id.get(_ref(enc.get("subject")))
+            if patient is not None:
+                visits.append((str(enc.get("period", {}).get("start", "")),
+                               read_visit(enc, patient, per_visit.get(enc["id"], []), by_id)))
+    return charts_of(visits)
+
+
+def charts_of(visits: Iterable[tuple[str, Visit]]) -> list[Chart]:
+    """(start, visit) pairs as charts: grouped by MRN, numbered by date, each chart where its first visit falls."""
     charts: dict[str, list[Visit]] = {}
-    encounters = sorted((r for r in resources if r["resourceType"] == "Encounter"),
-                        key=lambda e: str(e.get("period", {}).get("start", "")))
-    for enc in encounters:
-        patient = by_id.get(_ref(enc.get("subject")))
-        if patient is None:
-            continue
-        snapshot = _snapshot(enc, patient, per_visit.get(enc["id"], []), by_id)
-        charts.setdefault(snapshot.mrn, []).append(snapshot)
+    for _, visit in sorted(visits, key=lambda pair: pair[0]):
+        charts.setdefault(visit.mrn, []).append(visit)
     out = []
-    for mrn, visits in charts.items():
-        numbered = tuple(_renumber(v, i) for i, v in enumerate(visits, start=1))
+    for mrn, same in charts.items():
+        numbered = tuple(_renumber(v, i) for i, v in enumerate(same, start=1))
         out.append(Chart(mrn, numbered, frozenset(v.encounter_id for v in numbered)))
     return out
 
 
 def _renumber(visit: Visit, number: int) -> Visit:
-    from dataclasses import replace
-
     return replace(visit, number=number)
 
 
-def _snapshot(enc: dict[str, Any], patient: dict[str, Any], linked: Iterable[dict[str, Any]],
-              by_id: dict[Any, dict[str, Any]]) -> Visit:
+def read_visit(enc: dict[str, Any], patient: dict[str, Any], linked: Iterable[dict[str, Any]],
+               by_id: dict[Any, dict[str, Any]]) -> Visit:
+    """One visit as the record showed it: its encounter, the registration it points at, the resources linked to it
+    (``by_id`` finds the diagnoses the encounter lists)."""
     name = (patient.get("name") or [{}])[0]
     address = (patient.get("address") or [{}])[0]
     mrn = next((i.get("value", "") for i in patient.get("identifier", []) if str(i.get("system", "")).endswith("/mrn")),
@@ -225,18 +239,18 @@ def _snapshot(enc: dict[str, Any], patient: dict[str, Any], linked: Iterable[dic
     for res in linked:
         rtype = res["resourceType"]
         if rtype == "Condition":
-            category = next((c for _, c in _codes((res.get("category") or [{}])[0])), "")
+            category = _first_code((res.get("category") or [{}])[0])
             if category == "problem-list-item":
-                code = next((c for _, c in _codes(res.get("code"))), "")
-                problems.append(Problem(code, _text(res.get("code")), next(
-                    (c for _, c in _codes(res.get("clinicalStatus"))), ""), str(res.get("abatementDateTime", ""))[:10]))
+                code = _first_code(res.get("code"))
+                problems.append(Problem(code, _text(res.get("code")), _first_code(
+                    res.get("clinicalStatus")), str(res.get("abatementDateTime", ""))[:10]))
         elif rtype in ("MedicationStatement", "MedicationRequest"):
             meds.append(_medication(res))
         elif rtype == "AllergyIntolerance":
-            code = next((c for _, c in _codes(res.get("code"))), "")
+            code = _first_code(res.get("code"))
             allergies.append(Allergy(_text(res.get("code")), code))
         elif rtype == "Observation":
-            category = next((c for _, c in _codes((res.get("category") or [{}])[0])), "")
+            category = _first_code((res.get("category") or [{}])[0])
             if category == "vital-signs" and any(c == BP for _, c in _codes(res.get("code"))):
                 parts = [int(c["valueQuantity"]["value"]) for c in res.get("component", []) if "valueQuantity" in c]
                 bp = (parts[0], parts[1]) if len(parts) == 2 else None
@@ -248,7 +262,7 @@ def _snapshot(enc: dict[str, Any], patient: dict[str, Any], linked: Iterable[dic
     for d in sorted(enc.get("diagnosis", []), key=lambda d: d.get("rank", 0)):
         cond = by_id.get(_ref(d.get("condition")))
         if cond is not None:
-            diagnoses.append(Diagnosis(next((c for _, c in _codes(cond.get("code"))), ""), _text(cond.get("code"))))
+            diagnoses.append(Diagnosis(_first_code(cond.get("code")), _text(cond.get("code"))))
     return Visit(
         encounter_id=enc["id"], number=0, date=dt.date.fromisoformat(str(enc["period"]["start"])[:10]),
         patient_id=patient["id"], family=str(name.get("family", "")), given=" ".join(name.get("given", [])),
@@ -257,4 +271,42 @@ def _snapshot(enc: dict[str, Any], patient: dict[str, Any], linked: Iterable[dic
         phone=str((patient.get("telecom") or [{}])[0].get("value", "")), mrn=str(mrn),
         problems=tuple(problems), medications=tuple(meds), allergies=tuple(allergies), vitals=tuple(vitals),
         blood_pressure=bp, labs=tuple(labs), diagnoses=tuple(diagnoses), note=note,
+    )
+
+
+# ------------------------------------------------------------------------------------- stored form
+RECORD_FORMAT = 1  # raise when a field of Chart, Visit or their parts changes: records stored before are rebuilt
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, frozenset):
+        return sorted(value)
+    raise TypeError(f"not part of a stored record: {type(value).__name__}")
+
+
+def charts_to_bytes(charts: Iterable[Chart]) -> bytes:
+    """The charts as compressed JSON, to store (about 250 KB for 50 patients x 12 visits)."""
+    return zlib.compress(orjson.dumps(tuple(charts), default=_plain), 1)
+
+
+def charts_from_bytes(data: bytes) -> tuple[Chart, ...]:
+    """The charts ``charts_to_bytes`` stored, equal to the ones it was given."""
+    return tuple(Chart(c["mrn"], tuple(_stored_visit(v) for v in c["visits"]), frozenset(c["ids"]))
+                 for c in orjson.loads(zlib.decompress(data)))
+
+
+def _stored_visit(v: dict[str, Any]) -> Visit:
+    bp = v["blood_pressure"]
+    return Visit(
+        encounter_id=v["encounter_id"], number=v["number"], date=dt.date.fromisoformat(v["date"]),
+        patient_id=v["patient_id"], family=v["family"], given=v["given"], birth_date=v["birth_date"], sex=v["sex"],
+        address=v["address"], phone=v["phone"], mrn=v["mrn"],
+        problems=tuple(Problem(**p) for p in v["problems"]),
+        medications=tuple(Medication(**m) for m in v["medications"]),
+        allergies=tuple(Allergy(**a) for a in v["allergies"]),
+        vitals=tuple(Measurement(**m) for m in v["vitals"]),
+        blood_pressure=(bp[0], bp[1]) if bp else None,
+        labs=tuple(Measurement(**m) for m in v["labs"]),
+        diagnoses=tuple(Diagnosis(**d) for d in v["diagnoses"]),
+        note=v["note"],
     )

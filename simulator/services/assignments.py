@@ -137,11 +137,12 @@ def start_attempt(store: Store, *, user: SignedInUser, assignment_id: int) -> in
         except IntegrityError:  # another tab started it at the same moment
             attempt_id = repo.attempts_of(s, assignment_id=a.id, student_id=user.id)[-1].id
             return attempt_id
-    from simulator.services import consistency, workspace
+        from simulator.services import consistency, workspace
 
+        record = consistency.RecordSource(a.scenario_id, a.scenario.source_toml, a.scenario.slug, seed)
     workspace.prefill_verify_task(store, attempt_id=attempt_id)
-    if consistency.is_consistency_task(store, user=user, attempt_id=attempt_id):
-        consistency.prepare_record(store, user=user, attempt_id=attempt_id)  # built in the background from now
+    if record.is_consistency_task:
+        consistency.record_future(store, record)  # built in the background from now, then stored
     return attempt_id
 
 
@@ -183,14 +184,18 @@ def attempt_view(store: Store, *, user: SignedInUser, attempt_id: int) -> Attemp
     with store.session() as s:
         attempt = _owned_attempt(s, user, attempt_id)
         a: Assignment = attempt.assignment
-        pages = cases.pages_for(a.scenario.source_toml, a.scenario.slug, attempt.seed)
-        scenario = cases.case_for(a.scenario.source_toml, a.scenario.slug, attempt.seed).scenario
+        source, slug = a.scenario.source_toml, a.scenario.slug
+        scenario = cases.scenario_for(source, slug)
+        # The consistency page shows neither the paper chart nor the instructions' graded sections: generating them
+        # (the case, and the whole consistency record for the sections' points) would hold the event loop.
+        workspace_page = "consistency" not in scenario.tasks
         return AttemptView(
             attempt_id=attempt.id, assignment_id=a.id, assignment_title=a.title, scenario_title=a.scenario.title,
             class_name=a.school_class.name, number=attempt.number, attempts_allowed=a.attempts_allowed,
-            status=STATUS_LABELS[attempt.status], due_at=a.due_at, pages=pages, codes="code" in scenario.tasks,
-            tasks=tuple(scenario.tasks), release_policy=a.release_policy,
-            graded_sections=cases.graded_sections(a.scenario.source_toml, a.scenario.slug, attempt.seed),
+            status=STATUS_LABELS[attempt.status], due_at=a.due_at,
+            pages=cases.pages_for(source, slug, attempt.seed) if workspace_page else (),
+            codes="code" in scenario.tasks, tasks=tuple(scenario.tasks), release_policy=a.release_policy,
+            graded_sections=cases.graded_sections(source, slug, attempt.seed) if workspace_page else (),
         )
 
 

@@ -16,15 +16,15 @@ from grading import GradeReport, Rubric, grade
 from simulator.chart import ChartPage, chart_pages
 from simulator.generate import GeneratedCase, generate_case
 from simulator.generate.case_files import preentered_record
-from simulator.generate.consistency import ConsistencyCase, detected_issues
+from simulator.generate.consistency import ConsistencyCase, detected_issues, record_charts
 from simulator.generate.consistency import consistency_for as consistency_of
-from simulator.generate.scenario import parse_scenario
+from simulator.generate.scenario import Scenario, parse_scenario
+from simulator.reports.consistency_record import Chart
 
 
 @lru_cache(maxsize=256)
 def case_for(source_toml: str, slug: str, seed: int) -> GeneratedCase:
-    scenario = parse_scenario(source_toml, f"stored scenario {slug}", slug)
-    return generate_case(scenario, seed)
+    return generate_case(scenario_for(source_toml, slug), seed)
 
 
 @lru_cache(maxsize=256)
@@ -33,10 +33,23 @@ def pages_for(source_toml: str, slug: str, seed: int) -> tuple[ChartPage, ...]:
     return tuple(chart_pages(case.key, case.style))
 
 
-@lru_cache(maxsize=64)
+@lru_cache(maxsize=256)
+def scenario_for(source_toml: str, slug: str) -> Scenario:
+    """The stored scenario text parsed (what an attempt's tasks are, without generating its case)."""
+    return parse_scenario(source_toml, f"stored scenario {slug}", slug)
+
+
 def consistency_for(source_toml: str, slug: str, seed: int) -> ConsistencyCase:
-    """The consistency task's record (what the student reads) and what was planted in it (the key)."""
+    """The consistency task's record (what the student reads) and what was planted in it (the key). Not cached: the
+    student's record is kept by the consistency service (stored and in memory), and grading rebuilds the planted
+    list from the key like any other key."""
     return consistency_of(case_for(source_toml, slug, seed))
+
+
+def consistency_charts(source_toml: str, slug: str, seed: int) -> tuple[Chart, ...]:
+    """The consistency task's record as the student compares it. The generated case is not kept: a many-visit key
+    would cost memory and every later full collection time, and grading generates it again when it needs it."""
+    return record_charts(generate_case(scenario_for(source_toml, slug), seed))
 
 
 def grading_key(case: GeneratedCase) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -130,6 +131,20 @@ class Attempt(Base):
     submitted_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
     assignment: Mapped[Assignment] = relationship()
+
+
+class ConsistencyRecordRow(Base):
+    """The consistency task's record as the student reads it (the charts of visits), built once per scenario version
+    and seed so that every later open, after a restart too, is a read. Never the planted list: that is the key,
+    rebuilt on the server for grading."""
+
+    __tablename__ = "consistency_records"
+
+    scenario_id: Mapped[int] = mapped_column(ForeignKey("scenarios.id", ondelete="CASCADE"), primary_key=True)
+    seed: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    format: Mapped[int] = mapped_column(Integer)  # consistency_record.RECORD_FORMAT it was written in
+    charts: Mapped[bytes] = mapped_column(LargeBinary)  # zlib-compressed JSON (consistency_record.charts_to_json)
+    built_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class FhirResourceVersion(Base):

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from simulator.store.models import (
     Assignment,
     Attempt,
+    ConsistencyRecordRow,
     Enrolment,
     FhirResourceVersion,
     GradeReportRow,
@@ -195,6 +196,19 @@ def claim_submission(session: Session, *, attempt_id: int) -> bool:
 
 
 # ------------------------------------------------------------------------------------------ FHIR resources
+def consistency_record(session: Session, *, scenario_id: int, seed: int) -> ConsistencyRecordRow | None:
+    return session.get(ConsistencyRecordRow, (scenario_id, seed))
+
+
+def save_consistency_record(session: Session, *, scenario_id: int, seed: int, format: int, charts: bytes) -> None:
+    """Store (or replace, when written in an older format) the record of one scenario version and seed."""
+    row = session.get(ConsistencyRecordRow, (scenario_id, seed))
+    if row is None:
+        session.add(ConsistencyRecordRow(scenario_id=scenario_id, seed=seed, format=format, charts=charts))
+    else:
+        row.format, row.charts, row.built_at = format, charts, utcnow()
+
+
 def _latest_version(session: Session, attempt_id: int, resource_type: str, logical_id: str) -> int:
     return session.scalar(select(func.max(FhirResourceVersion.version)).where(
         FhirResourceVersion.attempt_id == attempt_id, FhirResourceVersion.resource_type == resource_type,
