@@ -444,6 +444,7 @@ WORKSPACE_CSS = """
 .hitsim-workspace { flex: 1 1 0; min-height: 360px; }
 /* List rows: compact fields that keep their room for a message; the long names take what is left of the line. */
 .hitsim-entry-row > .q-field { flex: 0 0 auto; }
+.hitsim-entry-row > .q-textarea { order: 1; }  /* a note's text under its visit and type, Delete beside those */
 .hitsim-entry-row > .q-field.hitsim-grow { flex: 1 1 auto; }
 .hitsim-entry-row .q-field--dense .q-field__control { padding: 0 8px; }
 /* The clear (x) button shows on the field under the pointer or with the focus: text has the room otherwise. */
