@@ -116,7 +116,7 @@ def test_a_student_works_by_keyboard_on_a_laptop_and_a_desktop(demo_server, size
         page.get_by_role("option", name="eGFR (CKD-EPI 2021)").click()
         expect(page.get_by_label("Unit", exact=True).last.locator("xpath=ancestor::label")).to_contain_text(
             "mL/min/1.73m²")
-        expect(page.get_by_label("Reference range", exact=True).last).to_have_value("60-120")  # the unit is beside
+        expect(page.get_by_label("Ref. range", exact=True).last).to_have_value("60-120")  # the unit is beside
         page.get_by_label("Result", exact=True).last.fill("52")
         page.get_by_label("Result", exact=True).last.press("Enter")  # a new row, with the same visit
         expect(page.get_by_label("Visit", exact=True).last.locator("xpath=ancestor::label")).to_contain_text("Visit 1")
@@ -135,9 +135,17 @@ def test_a_student_works_by_keyboard_on_a_laptop_and_a_desktop(demo_server, size
         expect(page.get_by_text("sent to coding", exact=True)).to_be_visible()
         page.get_by_label("Add diagnosis code").fill("i10")
         page.get_by_label("Add diagnosis code").press("Enter")
-        page.get_by_label("Add service code").fill("99213")
+        # The code goes on the claim, the field empties and keeps the focus for the next code (it is not redrawn:
+        # a code typed at once into the service field is not lost either).
+        expect(page.get_by_label("Add diagnosis code")).to_have_value("")
+        expect(page.get_by_label("Add diagnosis code")).to_be_focused()
+        page.keyboard.type("e785")
+        page.keyboard.press("Enter")
+        page.get_by_label("Add service code").fill("99213")  # at once, while the diagnosis is being saved
         page.get_by_label("Add service code").press("Enter")
         expect(page.get_by_text("Essential (primary) hypertension")).to_be_visible()
+        expect(page.get_by_text("Hyperlipidemia, unspecified")).to_be_visible()
+        expect(page.get_by_text("99213", exact=True)).to_be_visible()  # the claim's last line, above nothing
         shot(page, f"ws-{size}-coding")
 
         # The FHIR view shows what was entered, read-only.
@@ -290,7 +298,7 @@ def test_each_entry_row_keeps_to_its_lines_on_a_laptop_and_a_desktop(demo_server
             pick("Test", test, typed)
             page.get_by_label("Result", exact=True).last.fill(result)
             leave("Result")
-        expect(page.get_by_label("Reference range", exact=True).first).to_have_value("60-120")
+        expect(page.get_by_label("Ref. range", exact=True).first).to_have_value("60-120")
         expect(page.get_by_label("Unit", exact=True).first.locator("xpath=ancestor::label")).to_contain_text(
             "mL/min/1.73m²")
 

@@ -515,7 +515,7 @@ LABS = SectionSpec(
                searchable=True, grow=True),
      FieldSpec("value", "Result", width="w-[68px]"),
      FieldSpec("unit", "Unit", "select", lambda _c: lab_units(), width="w-[150px]"),
-     FieldSpec("range", "Reference range", width="w-[84px]", shown_only=True)),
+     FieldSpec("range", "Ref. range", width="w-[84px]", shown_only=True)),
     _read_lab, _build_lab,
     belongs=lambda r: "laboratory" in {c.get("code") for cat in r.get("category", []) for c in cat.get("coding", [])},
     add_label="Add result", carry=("visit",),
