@@ -146,6 +146,7 @@ def test_a_student_works_by_keyboard_on_a_laptop_and_a_desktop(demo_server, size
         expect(page.get_by_text("Essential (primary) hypertension")).to_be_visible()
         expect(page.get_by_text("Hyperlipidemia, unspecified")).to_be_visible()
         expect(page.get_by_text("99213", exact=True)).to_be_visible()  # the claim's last line, above nothing
+        page.get_by_text("99213", exact=True).evaluate("el => el.scrollIntoView({block: 'center'})")
         shot(page, f"ws-{size}-coding")
 
         # The FHIR view shows what was entered, read-only.
