@@ -42,6 +42,10 @@ class FieldSpec:
     fills: Callable[[str], dict[str, str]] | None = None  # picking this fills other fields (e.g. a test its unit)
     searchable: bool = False  # a long pick-list: typing filters it
     shown_only: bool = False  # shown to help (e.g. the reference range), not typed and not saved from the form
+    grow: bool = False  # in a list row, takes the room left on its line (the long names: problem, drug, test)
+    # A row too narrow for all its fields on one line (a laptop) breaks here, before this field, when it is
+    # narrower than this many pixels: a medication's schedule under the drug, not fields wrapping at random.
+    new_line: int = 0
 
 
 @dataclass
@@ -244,11 +248,11 @@ def _build_encounter(values: dict[str, str], ctx: EntryContext, existing: dict[s
 
 ENCOUNTERS = SectionSpec(
     "encounters", "Encounters", "Encounter",
-    (FieldSpec("date", "Visit date", "date", hint="MM/DD/YYYY", width="w-36"),
-     FieldSpec("time", "Time in", "time", hint="HH:MM", width="w-24"),
-     FieldSpec("class", "Class", "select", lambda _c: ENCOUNTER_CLASSES, width="w-48"),
-     FieldSpec("type", "Type", "select", lambda _c: ENCOUNTER_TYPES, width="w-56"),
-     FieldSpec("reason", "Reason for visit (chief complaint)", width="w-72")),
+    (FieldSpec("date", "Visit date", "date", hint="MM/DD/YYYY", width="w-[100px]"),
+     FieldSpec("time", "Time in", "time", hint="HH:MM", width="w-[72px]"),
+     FieldSpec("class", "Class", "select", lambda _c: ENCOUNTER_CLASSES, width="w-[166px]"),
+     FieldSpec("type", "Type", "select", lambda _c: ENCOUNTER_TYPES, width="w-[196px]"),
+     FieldSpec("reason", "Reason for visit (chief complaint)", width="w-[134px]", grow=True)),
     _read_encounter, _build_encounter, add_label="Add encounter",
 )
 
@@ -282,11 +286,14 @@ def _build_problem(values: dict[str, str], ctx: EntryContext, existing: dict[str
 
 PROBLEMS = SectionSpec(
     "problems", "Problem list", "Condition",
-    (FieldSpec("problem", "Problem", "combo", lambda _c: {k: k for k in problem_options()}, width="w-96"),
-     FieldSpec("onset", "Onset date", "date", hint="MM/DD/YYYY", width="w-36"),
-     FieldSpec("status", "Status", "select", lambda _c: CONDITION_STATUS, width="w-32"),
-     FieldSpec("category", "Category", "select", lambda _c: CONDITION_CATEGORY, width="w-40"),
-     FieldSpec("visit", "Visit (for a visit diagnosis)", "select", lambda c: c.visit_options(), width="w-52")),
+    (FieldSpec("problem", "Problem", "combo", lambda _c: {k: k for k in problem_options()}, width="w-[300px]",
+               grow=True),
+     FieldSpec("onset", "Onset date", "date", hint="MM/DD/YYYY", width="w-[100px]"),
+     FieldSpec("status", "Status", "select", lambda _c: CONDITION_STATUS, width="w-[120px]"),
+     FieldSpec("category", "Category", "select", lambda _c: CONDITION_CATEGORY, width="w-[160px]",
+               new_line=950),
+     FieldSpec("visit", "Visit (for a visit diagnosis)", "select", lambda c: c.visit_options(),
+               width="w-[200px]")),
     _read_problem, _build_problem, add_label="Add problem",
 )
 
@@ -367,17 +374,19 @@ def _build_med(values: dict[str, str], ctx: EntryContext, existing: dict[str, An
 
 MEDICATIONS = SectionSpec(
     "medications", "Medications", "MedicationRequest",
-    (FieldSpec("drug", "Medication", "combo", lambda _c: {k: k for k in medication_options()}, width="w-64"),
-     FieldSpec("strength", "Strength", hint="e.g. 10 mg", width="w-28"),
-     FieldSpec("dose", "Dose", "number", width="w-20"),
-     FieldSpec("unit", "Dose unit", "combo", lambda _c: {u: u for u in DOSE_UNITS}, width="w-36"),
-     FieldSpec("route", "Route", "select", lambda _c: {k: f"{a} ({k})" for k, (a, *_r) in ROUTES.items()}, width="w-36"),
+    (FieldSpec("drug", "Medication", "combo", lambda _c: {k: k for k in medication_options()}, width="w-[170px]",
+               grow=True),
+     FieldSpec("strength", "Strength", hint="e.g. 10 mg", width="w-[84px]"),
+     FieldSpec("dose", "Dose", "number", width="w-[64px]"),
+     FieldSpec("unit", "Dose unit", "combo", lambda _c: {u: u for u in DOSE_UNITS}, width="w-[110px]"),
+     FieldSpec("route", "Route", "select", lambda _c: {k: f"{a} ({k})" for k, (a, *_r) in ROUTES.items()},
+               width="w-[160px]"),
      FieldSpec("frequency", "Frequency", "select", lambda _c: {k: f"{k} ({w})" for k, (w, *_r) in FREQUENCIES.items()},
-               width="w-44"),
-     FieldSpec("prn", "As needed for (PRN)", width="w-44"),
-     FieldSpec("start", "Start date", "date", hint="MM/DD/YYYY", width="w-36"),
-     FieldSpec("stop", "Stop date", "date", hint="MM/DD/YYYY", width="w-36"),
-     FieldSpec("status", "Status", "select", lambda _c: MED_STATUS, width="w-32")),
+               width="w-[204px]", new_line=1320),
+     FieldSpec("prn", "As needed for (PRN)", width="w-[130px]", grow=True),
+     FieldSpec("start", "Start date", "date", hint="MM/DD/YYYY", width="w-[100px]"),
+     FieldSpec("stop", "Stop date", "date", hint="MM/DD/YYYY", width="w-[100px]"),
+     FieldSpec("status", "Status", "select", lambda _c: MED_STATUS, width="w-[120px]")),
     _read_med, _build_med, add_label="Add medication",
 )
 
@@ -422,9 +431,11 @@ def _build_allergy(values: dict[str, str], ctx: EntryContext, existing: dict[str
 
 ALLERGIES = SectionSpec(
     "allergies", "Allergies", "AllergyIntolerance",
-    (FieldSpec("substance", "Substance (or NKDA)", "combo", lambda _c: {k: k for k in allergy_options()}, width="w-64"),
-     FieldSpec("reaction", "Reaction", "select", lambda _c: {k: k for k in load_catalog().reactions}, width="w-48"),
-     FieldSpec("severity", "Severity", "select", lambda _c: SEVERITIES, width="w-32")),
+    (FieldSpec("substance", "Substance (or NKDA)", "combo", lambda _c: {k: k for k in allergy_options()},
+               width="w-[200px]", grow=True),
+     FieldSpec("reaction", "Reaction", "select", lambda _c: {k: k for k in load_catalog().reactions},
+               width="w-[170px]"),
+     FieldSpec("severity", "Severity", "select", lambda _c: SEVERITIES, width="w-[120px]")),
     _read_allergy, _build_allergy, add_label="Add allergy",
 )
 
@@ -440,13 +451,14 @@ def lab_units() -> dict[str, str]:
 
 
 def lab_range(name: str) -> str:
-    """The reference range of a catalog test as the lab report prints it."""
+    """The reference range of a catalog test as the lab report prints it: the numbers, in the test's unit (the
+    report prints the unit in a column of its own, as the form does beside the result)."""
     lab = lab_options().get(name)
     if lab is None:
         return ""
     if lab.qualitative:
         return "Negative"
-    return f"{lab.normal[0]:.{lab.decimals}f}-{lab.normal[1]:.{lab.decimals}f} {lab_units().get(lab.unit, lab.unit)}"
+    return f"{lab.normal[0]:.{lab.decimals}f}-{lab.normal[1]:.{lab.decimals}f}"
 
 
 def _lab_fills(name: str) -> dict[str, str]:
@@ -498,12 +510,12 @@ def _build_lab(values: dict[str, str], ctx: EntryContext, existing: dict[str, An
 
 LABS = SectionSpec(
     "labs", "Lab results", "Observation",
-    (FieldSpec("visit", "Visit", "select", lambda c: c.visit_options(), width="w-44"),
-     FieldSpec("test", "Test", "select", lambda _c: {k: k for k in lab_options()}, width="w-72", fills=_lab_fills,
-               searchable=True),
-     FieldSpec("value", "Result", width="w-24"),
-     FieldSpec("unit", "Unit", "select", lambda _c: lab_units(), width="w-36"),
-     FieldSpec("range", "Reference range", width="w-40", shown_only=True)),
+    (FieldSpec("visit", "Visit", "select", lambda c: c.visit_options(), width="w-[174px]"),
+     FieldSpec("test", "Test", "select", lambda _c: {k: k for k in lab_options()}, width="w-[170px]", fills=_lab_fills,
+               searchable=True, grow=True),
+     FieldSpec("value", "Result", width="w-[68px]"),
+     FieldSpec("unit", "Unit", "select", lambda _c: lab_units(), width="w-[150px]"),
+     FieldSpec("range", "Ref. range", width="w-[84px]", shown_only=True)),
     _read_lab, _build_lab,
     belongs=lambda r: "laboratory" in {c.get("code") for cat in r.get("category", []) for c in cat.get("coding", [])},
     add_label="Add result", carry=("visit",),
@@ -534,9 +546,10 @@ def _build_procedure(values: dict[str, str], ctx: EntryContext, existing: dict[s
 
 PROCEDURES = SectionSpec(
     "procedures", "Procedures", "Procedure",
-    (FieldSpec("procedure", "Procedure", "combo", lambda _c: {k: k for k in procedure_options()}, width="w-80"),
-     FieldSpec("date", "Date performed", "date", hint="MM/DD/YYYY", width="w-36"),
-     FieldSpec("visit", "Visit", "select", lambda c: c.visit_options(), width="w-52")),
+    (FieldSpec("procedure", "Procedure", "combo", lambda _c: {k: k for k in procedure_options()},
+               width="w-[200px]", grow=True),
+     FieldSpec("date", "Date performed", "date", hint="MM/DD/YYYY", width="w-[110px]"),
+     FieldSpec("visit", "Visit", "select", lambda c: c.visit_options(), width="w-[174px]")),
     _read_procedure, _build_procedure, add_label="Add procedure", carry=("visit",),
 )
 
@@ -570,7 +583,7 @@ def _build_note(values: dict[str, str], ctx: EntryContext, existing: dict[str, A
 
 NOTES = SectionSpec(
     "notes", "Notes", "DocumentReference",
-    (FieldSpec("visit", "Visit", "select", lambda c: c.visit_options(), width="w-52"),
+    (FieldSpec("visit", "Visit", "select", lambda c: c.visit_options(), width="w-[174px]"),
      FieldSpec("type", "Note type", "select", lambda _c: NOTE_TYPES, width="w-56"),
      FieldSpec("text", "Note text", "textarea", width="w-full")),
     _read_note, _build_note, add_label="Add note", carry=("visit",),
@@ -586,7 +599,7 @@ NY NC ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY AS GU MP PR VI UM FM MH
 SEXES = {"female": "Female", "male": "Male", "other": "Other", "unknown": "Unknown"}
 DEMOGRAPHIC_FIELDS = (
     FieldSpec("family", "Last name", width="w-48"), FieldSpec("given", "First name", width="w-48"),
-    FieldSpec("middle", "Middle name or initial", width="w-40"),
+    FieldSpec("middle", "Middle name or initial", width="w-44"),
     FieldSpec("birth_date", "Date of birth", "date", hint="MM/DD/YYYY", width="w-36"),
     FieldSpec("sex", "Sex", "select", lambda _c: SEXES, width="w-32"), FieldSpec("mrn", "MRN", width="w-36"),
     FieldSpec("street", "Street address", width="w-72"), FieldSpec("apartment", "Apt / unit", width="w-28"),

@@ -98,39 +98,56 @@ class ClaimEditor:
                 ui.label("Finish entering this visit, then send it to coding. Its entry becomes read-only.").classes(
                     "text-sm hitsim-muted")
                 return
+            # The code fields stay while the lines above them are redrawn: after Enter the focus stays in the
+            # field, and a code typed into the other field meanwhile is not lost with a redrawn field.
+            ui.label("Diagnoses (ICD-10-CM), first-listed first").classes("text-subtitle2 mt-1")
+            self.dx_rows = ui.column().classes("w-full gap-0")
+            if not self.ws.read_only:
+                _code_input("Add diagnosis code", "e.g. E11.22", "add-dx", self.add_dx)
+            ui.label("Services (CPT / HCPCS)").classes("text-subtitle2 mt-2")
+            self.service_rows = ui.column().classes("w-full gap-0")
+            if not self.ws.read_only:
+                _code_input("Add service code", "e.g. 99213 or J1885", "add-service", self.add_service)
+        self.render_lines()
+
+    def render_lines(self) -> None:
+        """Redraw the claim's diagnoses and service lines (after a change), not the fields to add codes."""
+        if not self.sent:
+            return
+        self.dx_rows.clear()
+        with self.dx_rows:
             self._diagnoses()
+        self.service_rows.clear()
+        with self.service_rows:
             self._services()
 
     def _diagnoses(self) -> None:
-        ui.label("Diagnoses (ICD-10-CM), first-listed first").classes("text-subtitle2 mt-1")
         for i, (code, title) in enumerate(self.draft.diagnoses):
             with ui.row().classes("w-full items-center gap-2 no-wrap border-b").mark("dx-row"):
-                ui.label(f"{i + 1}.").classes("w-6")
-                ui.label(code).classes("font-mono font-medium w-20").mark("dx-code")
-                ui.label(title).classes("grow text-sm")
+                ui.label(f"{i + 1}.").classes("w-6 shrink-0")
+                ui.label(code).classes("font-mono font-medium w-20 shrink-0").mark("dx-code")
+                ui.label(title).classes("flex-1 min-w-0 text-sm")
                 if not self.ws.read_only:
                     ui.button(icon="arrow_upward", on_click=lambda i=i: self.move(i, -1)).props("flat dense round").tooltip(
                         "Move up (first-listed is first)")
                     ui.button(icon="close", on_click=lambda i=i: self.remove_dx(i)).props("flat dense round").tooltip(
                         "Remove")
-        if not self.ws.read_only:
-            _code_input("Add diagnosis code", "e.g. E11.22", "add-dx", self.add_dx)
 
     def _services(self) -> None:
-        ui.label("Services (CPT / HCPCS)").classes("text-subtitle2 mt-2")
         pointer_options = {code: f"{i}: {code}" for i, (code, _t) in enumerate(self.draft.diagnoses, start=1)}
         for i, line in enumerate(self.draft.lines):
             with ui.row().classes("w-full items-start gap-2 no-wrap border-b py-1").mark("service-row"):
-                ui.label(line.code).classes("font-mono font-medium w-16 mt-2").mark("service-code")
-                ui.label(line.title).classes("grow text-sm mt-2")
+                ui.label(line.code).classes("font-mono font-medium w-16 shrink-0 mt-2").mark("service-code")
+                # Columns line up from line to line: the title takes what is left, the inputs keep their width.
+                ui.label(line.title).classes("flex-1 min-w-0 text-sm mt-2")
                 units = ui.number("Units", value=line.units, min=1, max=999, precision=0).props("outlined dense").classes(
-                    "w-20").mark("service-units")
+                    "w-20 shrink-0").mark("service-units")
                 mods = ui.input("Modifiers", value=", ".join(line.modifiers), placeholder="25").props(
-                    "outlined dense").classes("w-28").mark("service-modifiers")
+                    "outlined dense").classes("w-28 shrink-0").mark("service-modifiers")
                 mods.props["error"] = False
                 pointers = ui.select(pointer_options, multiple=True, label=f"Diagnosis pointers (up to {claims.MAX_POINTERS})",
                                      value=[p for p in line.pointers if p in pointer_options][:claims.MAX_POINTERS]).props(
-                    f"outlined dense use-chips max-values={claims.MAX_POINTERS}").classes("w-56").mark("service-pointers")
+                    f"outlined dense use-chips max-values={claims.MAX_POINTERS}").classes("w-56 shrink-0").mark("service-pointers")
                 if self.ws.read_only:
                     for el in (units, mods, pointers):
                         el.disable()
@@ -140,8 +157,6 @@ class ClaimEditor:
                     pointers.on_value_change(lambda e, line=line, el=pointers: self.set_pointers(line, e.value, el))
                     ui.button(icon="close", on_click=lambda i=i: self.remove_line(i)).props("flat dense round").tooltip(
                         "Remove")
-        if not self.ws.read_only:
-            _code_input("Add service code", "e.g. 99213 or J1885", "add-service", self.add_service)
 
     # ------------------------------------------------------------------ changes
     def _move_visit(self, service: Callable[..., SavedResource]) -> bool:
@@ -202,10 +217,16 @@ class ClaimEditor:
         return None
 
     def add_dx(self, entry: ui.input) -> None:
-        entry.error = self.put(entry.value or "", as_service=False)
+        self._add(entry, as_service=False)
 
     def add_service(self, entry: ui.input) -> None:
-        entry.error = self.put(entry.value or "", as_service=True)
+        self._add(entry, as_service=True)
+
+    def _add(self, entry: ui.input, as_service: bool) -> None:
+        """The typed code goes on the claim and the field empties for the next one; or the field says why not."""
+        entry.error = self.put(entry.value or "", as_service)
+        if entry.error is None:
+            entry.set_value("")
 
     def add_code(self, code: str, as_service: bool) -> None:
         """From the encoder panel."""
@@ -273,7 +294,7 @@ class ClaimEditor:
         except PermissionDenied as exc:
             ui.notify(str(exc), type="warning")
         if rerender:
-            self.render()
+            self.render_lines()
 
 
 def coding_section(ws: Any, get_encoder: Callable[[], Encoder]) -> None:
@@ -287,7 +308,7 @@ def coding_section(ws: Any, get_encoder: Callable[[], Encoder]) -> None:
             # Results follow the typing once it pauses (debounce): a search per keystroke queues up on a busy server
             # and shows the results of a word half typed; Enter searches what is in the box at once.
             query = ui.input("Search codes", placeholder="words, abbreviations (dm2 ckd) or a code").props(
-                "outlined dense clearable debounce=300").classes("w-96").mark("encoder-search")
+                "outlined dense clearable debounce=300").classes("grow min-w-[200px] max-w-[384px]").mark("encoder-search")
             mode = ui.toggle({"tabular": "Tabular", "index": "Alphabetic Index"}, value="tabular").props("dense no-caps")
             target = ui.select({}, label="Add to visit").props("outlined dense").classes("w-52").mark("encoder-target")
         results = ui.column().classes("w-full gap-0").mark("encoder-results")

@@ -435,14 +435,29 @@ def _progress_table(store: Store, user: accounts.SignedInUser, assignment_id: in
 WORKSPACE_CSS = """
 .hitsim-wrap-tabs .q-tabs__content { flex-wrap: wrap !important; }
 .hitsim-wrap-tabs .q-tabs__arrow { display: none !important; }
-.hitsim-wrap-tabs .q-tab { min-height: 34px; padding: 0 10px; }
+.hitsim-wrap-tabs .q-tab { min-height: 34px; padding: 0 8px; flex: 0 1 auto; }
 .hitsim-workspace .q-splitter__separator { width: 6px; background: #d8dcd4; }
+/* The workspace fills the window and no more: the page never scrolls, each side scrolls on its own. */
+.nicegui-content:has(.hitsim-workspace) { padding: 0; }
+.hitsim-page.wide:has(.hitsim-workspace) { height: calc(100vh - 48px); padding: 8px 16px 8px; gap: 4px; flex-wrap: nowrap; }
+.hitsim-page.wide:has(.hitsim-workspace) > .text-2xl { font-size: 1.25rem; line-height: 1.75rem; }
+.hitsim-workspace { flex: 1 1 0; min-height: 360px; }
+/* List rows: compact fields that keep their room for a message; the long names take what is left of the line. */
+.hitsim-entry-row > .q-field { flex: 0 0 auto; }
+.hitsim-entry-row > .q-textarea { order: 1; }  /* a note's text under its visit and type, Delete beside those */
+.hitsim-entry-row > .q-field.hitsim-grow { flex: 1 1 auto; }
+.hitsim-entry-row .q-field--dense .q-field__control { padding: 0 8px; }
+/* The clear (x) button shows on the field under the pointer or with the focus: text has the room otherwise. */
+.hitsim-entry-row .q-field:not(:hover):not(.q-field--focused) .q-field__append:has(.q-field__focusable-action) {
+  display: none; }
+.hitsim-entry-row { container-type: inline-size; }
+.hitsim-row-break { flex-basis: 100%; height: 0; }
 .hitsim-ehr-actions .q-btn__content { flex-wrap: nowrap; white-space: nowrap; }
 @media print {  /* a printed record: the EHR side only, without the app's header, the paper chart or buttons */
   .q-header, .hitsim-ehr-actions, .hitsim-workspace .q-splitter__before, .hitsim-workspace .q-splitter__separator,
   .q-btn { display: none !important; }
   .hitsim-workspace .q-splitter__after { width: 100% !important; }
-  .hitsim-workspace { height: auto !important; }
+  .hitsim-workspace, .hitsim-page.wide:has(.hitsim-workspace) { height: auto !important; }
   .hitsim-workspace .overflow-auto { overflow: visible !important; height: auto !important; }
 }
 """
@@ -514,7 +529,7 @@ def _workspace(store: Store, user: accounts.SignedInUser, view: assignments.Atte
     ui.add_css(WORKSPACE_CSS)
     ui.add_head_html(WORKSPACE_JS)
     with frame(view.assignment_title, wide=True):
-        with ui.row().classes("w-full items-center gap-3 hitsim-muted -mt-3"):
+        with ui.row().classes("w-full items-center gap-3 hitsim-muted text-sm"):
             ui.label(f"{view.class_name} · {view.scenario_title}")
             ui.label(f"Attempt {view.number} of {view.attempts_allowed}")
             ui.badge(view.status).mark("attempt-status")
@@ -522,13 +537,13 @@ def _workspace(store: Store, user: accounts.SignedInUser, view: assignments.Atte
             if view.status == "graded":
                 ui.link("See your grade report", f"/attempt/{view.attempt_id}/report").mark("report-link")
         # The split is resizable (drag the bar); both sides scroll on their own within the window.
-        with ui.splitter(value=45, limits=(20, 80)).classes("w-full hitsim-workspace").style(
-                "height: calc(100vh - 150px); min-height: 420px") as split:
+        # The EHR side, where the typing is, gets the larger share: at 1366 px a lab result fits on one line.
+        with ui.splitter(value=42, limits=(20, 80)).classes("w-full hitsim-workspace") as split:
             with split.before:
-                with ui.column().classes("w-full h-full overflow-auto pr-3"):
+                with ui.column().classes("w-full h-full overflow-auto pr-2"):
                     _paper_chart(view)
             with split.after:
-                with ui.column().classes("w-full h-full overflow-auto pl-3 gap-2 pb-16"):
+                with ui.column().classes("w-full h-full overflow-auto pl-2 gap-2 pb-4"):
                     ehr_panel(store, user, view, patient, get_encoder if view.codes else None, tab)
 
 

@@ -214,8 +214,12 @@ class RowEditor:
         values = spec.read(saved.resource) if saved else dict(start or {})
         ctx = ws.context()
         self.locked = saved is not None and ws.sent_to_coding(saved.resource)
-        with ui.row().classes("w-full items-start gap-2 hitsim-entry-row").mark(f"{spec.key}-row") as self.container:
+        # One line per entry on a laptop (two for a medication: the drug, then its schedule); the long names grow.
+        with ui.row().classes("w-full items-start gap-x-1.5 gap-y-0 hitsim-entry-row").mark(
+                f"{spec.key}-row") as self.container:
             for fs in spec.fields:
+                if fs.new_line:
+                    ui.element("div").classes(f"hitsim-row-break hitsim-row-break-{spec.key}")
                 self.inputs[fs.name] = field_widget(spec.key, fs, values.get(fs.name, ""), ctx, self.changed, ws)
                 if fs.fills is not None:
                     self.inputs[fs.name].on_value_change(lambda e, fs=fs: self.fill(fs, e.value))
@@ -371,7 +375,7 @@ def field_widget(section: str, fs: forms.FieldSpec, value: str, ctx: forms.Entry
         el.props("outlined dense" + (" inputmode=decimal" if fs.kind == "number" else "")
                  + f" maxlength={forms.v.MAX_TEXT + 1}")
         el.on("blur", lambda: changed(immediate=True))
-    el.classes(fs.width).mark(mark)
+    el.classes(fs.width + (" hitsim-grow" if fs.grow else "")).mark(mark)
     el.props["error"] = False  # reserve room under the field for its message
     if ws.read_only:
         el.disable()
@@ -381,6 +385,9 @@ def field_widget(section: str, fs: forms.FieldSpec, value: str, ctx: forms.Entry
 def list_section(ws: Workspace, spec: SectionSpec) -> None:
     """Rows for every saved resource of the section; 'Add' (or Enter in a text field) adds a row."""
     rows: list[RowEditor] = []
+    for fs in spec.fields:
+        if fs.new_line:  # a row wide enough for every field keeps them on one line
+            ui.add_css(f"@container (min-width: {fs.new_line}px) {{ .hitsim-row-break-{spec.key} {{ display: none; }} }}")
     column = ui.column().classes("w-full gap-1")
 
     def remove(row: RowEditor | None) -> None:
