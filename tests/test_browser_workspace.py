@@ -3,17 +3,11 @@ confirmations, honest saving, review versus a new attempt. Screenshots go to tes
 
 from __future__ import annotations
 
-import os
 import re
 
 import pytest
 
-from tests.test_browser import ARTIFACTS, CHROMIUM, launch
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="browser tests need Debian's chromium"),
-]
+from tests.browser_steps import ARTIFACTS, launch, pytestmark, sign_in  # noqa: F401  (marks)
 
 SIZES = {"laptop": (1366, 768), "desktop": (1920, 1080)}
 
@@ -22,13 +16,6 @@ def shot(page, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     page.wait_for_timeout(250)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
-
-
-def sign_in(page, base: str, password: str) -> None:
-    page.goto(base + "/login")
-    page.get_by_label("Username").fill("student")
-    page.get_by_label("Password").fill(password)
-    page.get_by_label("Password").press("Enter")
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -42,7 +29,7 @@ def test_a_student_works_by_keyboard_on_a_laptop_and_a_desktop(demo_server, size
         page = browser.new_page(viewport={"width": width, "height": height})
         page.set_default_timeout(30_000)  # the machine is shared: generous waits, no timing asserted
         expect.set_options(timeout=30_000)
-        sign_in(page, base, passwords["student"])
+        sign_in(page, base, "student", passwords["student"])
         # Starting an attempt asks first and says how many remain.
         page.get_by_role("button", name="Start").first.click()
         expect(page.get_by_text("Start attempt 1 of 2?")).to_be_visible()
@@ -235,7 +222,7 @@ def test_each_entry_row_keeps_to_its_lines_on_a_laptop_and_a_desktop(demo_server
         page = browser.new_page(viewport={"width": width, "height": height})
         page.set_default_timeout(30_000)
         expect.set_options(timeout=30_000)
-        sign_in(page, base, passwords["student"])
+        sign_in(page, base, "student", passwords["student"])
         page.get_by_role("button", name="Start").first.click()
         page.get_by_role("button", name="Start attempt 1").click()
         page.get_by_role("button", name="Got it").click()
