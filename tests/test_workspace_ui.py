@@ -104,6 +104,8 @@ async def test_encounter_problem_medication_allergy_and_vital_are_saved(demo, ap
     user.find(marker="ehr-tab-vitals").click()
     user.find(marker="vital-pulse").type("72").trigger("blur")
     await user.should_see("Allergies: penicillin")
+    await eventually(lambda: saved(app_store, demo).of("Observation") and "reasonCode" in
+                     saved(app_store, demo).of("Encounter")[0].resource)  # the last saves run a moment after the typing
     view = saved(app_store, demo)
     encounter = view.of("Encounter")[0].resource
     assert encounter["period"]["start"] == "2025-03-04" and encounter["class"]["code"] == "AMB"
@@ -114,6 +116,29 @@ async def test_encounter_problem_medication_allergy_and_vital_are_saved(demo, ap
     assert view.of("AllergyIntolerance")[0].resource["code"]["text"] == "penicillin"
     pulse = view.of("Observation")[0].resource
     assert pulse["valueQuantity"]["value"] == 72 and pulse["encounter"]["reference"] == f"Encounter/{encounter['id']}"
+
+
+async def eventually(check, seconds: float = 15.0) -> None:
+    for _ in range(int(seconds / 0.1)):
+        if check():
+            return
+        await asyncio.sleep(0.1)
+    assert check()
+
+
+async def test_a_field_left_empty_shows_the_default_the_record_saved(demo, app_store, user: User):
+    """A note saved without a type is a progress note: the row says so instead of an empty pick-list."""
+    await open_workspace(user, demo)
+    user.find(marker="ehr-tab-encounters").click()
+    user.find(marker="encounters-date").type("03/04/2025").trigger("blur")
+    await user.should_see("All changes saved at")
+    user.find(marker="ehr-tab-notes").click()
+    pick(user, "notes-visit", "Visit 1: 03/04/2025")
+    user.find(marker="notes-text").type("Seen for follow-up.").trigger("blur")
+    await eventually(lambda: saved(app_store, demo).of("DocumentReference"))
+    await eventually(lambda: value_of(user, "notes-type") == "11506-3")
+    note = saved(app_store, demo).of("DocumentReference")[0].resource
+    assert note["type"]["coding"][0]["code"] == "11506-3"
 
 
 async def test_vitals_need_a_visit_and_an_extreme_value_asks_first(demo, app_store, user: User):

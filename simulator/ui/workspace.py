@@ -290,6 +290,11 @@ class RowEditor:
         except (InvalidInput, PermissionDenied) as exc:
             self._show_error(getattr(exc, "field", self.spec.fields[0].name), str(exc))
             return
+        # Show what was saved where the student left a field empty and the record took its default
+        # (a note saved as a progress note, a medication as active): the row says what the record holds.
+        typed_now = self.values()
+        self.set_values({name: value for name, value in self.spec.read(self.saved.resource).items()
+                         if value and not typed_now.get(name) and name in self.inputs})
         if errors and self.ws.indicator:
             self.ws.indicator.kept(next(iter(errors.values())), self.what)
 
