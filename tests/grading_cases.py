@@ -382,6 +382,8 @@ def med_frequency(sub, key, code: str, frequency: int, period: float, unit: str,
 @edit
 def med_field(sub, key, field: str, value: Any, drug: str | None = None) -> None:
     m = med(sub, drug)
+    if field == "status" and not drug:  # a status case changes a drug the chart lists with another status
+        m = _pick(of(sub, "MedicationRequest"), lambda r: r.get("status") != value)
     if value is None:
         m.pop(field, None)
     else:
