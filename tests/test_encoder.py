@@ -314,3 +314,37 @@ def test_a_notes_second_code_is_the_one_the_query_names_in_the_right_order(encod
 def test_the_index_path_looks_up_each_of_two_conditions(encoder):
     codes = [entry.code for entry in encoder.alphabetic_index("gout due to thiazide", 6)]
     assert "M10.9" in codes and any(c and c.startswith("T50.2X5") for c in codes)
+
+
+def test_the_index_build_reads_the_same_tabular_as_the_simple_icd_10_cm_package():
+    """The build reads the package's data files itself (3x faster than importing it): every chapter, block and code,
+    with its notes, 7th characters, parents and billable flag, as the package's own tree has them (issue #10)."""
+    from simple_icd_10_cm import simple_icd_10_cm as package
+
+    from simulator.coding.tabular_file import entries
+
+    kinds = {"excludes1": "excludes1", "excludes2": "excludes2", "includes": "includes",
+             "inclusion_terms": "inclusion_term", "code_first": "code_first",
+             "use_additional_code": "use_additional_code", "code_also": "code_also", "notes": "notes"}
+
+    def walk(node, parents, sections):
+        notes = {}
+        for kind, attribute in kinds.items():
+            value = getattr(node, attribute)
+            value = ([value] if value.strip() else []) if isinstance(value, str) else [v for v in value if v]
+            if value:
+                notes[kind] = value
+        yield (node.type, node.name, node.description, not node.children, notes, dict(node.seven_chr_def), parents,
+               sections)
+        if node.type in ("chapter", "section"):
+            sections = [node.name, *sections]
+        else:
+            parents = [node.name, *parents]
+        for child in node.children:
+            yield from walk(child, parents, sections)
+
+    expected = [row for chapter in package._chapter_list for row in walk(chapter, [], [])]
+    read = [(e.type, e.name, e.description, e.billable, e.notes, e.seventh_characters, e.parents, e.sections)
+            for e in entries()]
+    assert len(read) == len(expected) > 98_000
+    assert read == expected

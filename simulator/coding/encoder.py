@@ -27,6 +27,7 @@ from itertools import chain
 from pathlib import Path
 from typing import Any
 
+import orjson
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
@@ -149,20 +150,6 @@ COMMON_DEFAULTS = {
 }
 
 
-def _as_list(value: Any) -> list[str]:
-    if isinstance(value, str):
-        return [value] if value.strip() else []
-    return [v for v in value if v] if isinstance(value, list) else []
-
-
-def _section_notes(node: Any) -> dict[str, list[str]]:
-    """A Tabular entry's own notes, by kind (the entry's, not inherited: pages add the ancestors' notes)."""
-    fields = {"excludes1": node.excludes1, "excludes2": node.excludes2, "includes": node.includes,
-              "inclusion_terms": node.inclusion_term, "code_first": node.code_first,
-              "use_additional_code": node.use_additional_code, "code_also": node.code_also, "notes": node.notes}
-    return {name: value for name, raw in fields.items() if (value := _as_list(raw))}
-
-
 def _flags(code: str, system: str, title_stems: set[str]) -> int:
     flags = 0
     if system == "ICD-10-CM":
@@ -200,29 +187,20 @@ class _Row:
 
 
 def _icd_rows(common: set[str]) -> tuple[list[_Row], list[tuple[str, str, str]]]:
-    """Every Tabular entry: codes as rows, chapters and blocks as sections. The package's parsed tree is walked
-    once (its public getters look every code up again: ten times slower over 98,000 codes)."""
-    import simple_icd_10_cm  # noqa: F401  (slow import: only when the index is built)
-    from simple_icd_10_cm import simple_icd_10_cm as tabular
+    """Every Tabular entry: codes as rows, chapters and blocks as sections, from simple-icd-10-cm's data files
+    (read by ``tabular_file``: importing the package would build its own tree first, three times slower)."""
+    from simulator.coding.tabular_file import entries
 
     rows: list[_Row] = []
     sections: list[tuple[str, str, str]] = []
-
-    def walk(node: Any, parents: list[str], above: list[str]) -> None:
-        notes = _section_notes(node)
-        if node.type in ("chapter", "section"):
-            sections.append((node.name, node.description, json.dumps(notes)))
-            above = [node.name, *above]
+    for entry in entries():
+        if entry.type in ("chapter", "section"):
+            sections.append((entry.name, entry.description, json.dumps(entry.notes)))
         else:
-            page = {"parents": parents, "notes": notes, "seventh_characters": dict(node.seven_chr_def)}
-            rows.append(_Row(node.name, "ICD-10-CM", node.description, not node.children,
-                             notes.get("inclusion_terms", []), parents, above, page, common=node.name in common))
-            parents = [node.name, *parents]
-        for child in node.children:
-            walk(child, parents, above)
-
-    for chapter in tabular._chapter_list:
-        walk(chapter, [], [])
+            page = {"parents": entry.parents, "notes": entry.notes, "seventh_characters": entry.seventh_characters}
+            rows.append(_Row(entry.name, "ICD-10-CM", entry.description, entry.billable,
+                             entry.notes.get("inclusion_terms", []), entry.parents, entry.sections, page,
+                             common=entry.name in common))
     return rows, sections
 
 
@@ -290,11 +268,14 @@ def _alphabetic_rows() -> list[tuple[str, str, str | None, str | None, str]]:
     leads to the code of the entry it names ("Palsy → Bell's, see also Palsy, facial" → G51.0)."""
     rows: list[tuple[str, str, str | None, str | None, str]] = []
     stack: list[str] = []
-    for r in csv.DictReader(io.StringIO(gzip.decompress(_data("ICD10CM_2025_Index.csv.gz")).decode("utf-8"))):
-        level = int(r["Level"])
-        stack = stack[:level] + [r["Term"].strip()]
-        see = (r["See"].strip() or r["SeeAlso"].strip()) or None
-        rows.append(("Index", " → ".join(stack), _clean_code(r["Code"]), see, r["NonEssModif"].strip()))
+    reader = csv.reader(io.StringIO(gzip.decompress(_data("ICD10CM_2025_Index.csv.gz")).decode("utf-8")))
+    column = {name: n for n, name in enumerate(next(reader))}
+    at_level, at_term, at_see, at_also, at_modifier, at_code = (column[c] for c in ("Level", "Term", "See", "SeeAlso",
+                                                                                    "NonEssModif", "Code"))
+    for r in reader:
+        stack = stack[:int(r[at_level])] + [r[at_term].strip()]
+        see = (r[at_see].strip() or r[at_also].strip()) or None
+        rows.append(("Index", " → ".join(stack), _clean_code(r[at_code]), see, r[at_modifier].strip()))
     return rows
 
 
@@ -349,18 +330,25 @@ def build_index(path: Path) -> Path:
                               + _xml_rows("icd-10-cm-neoplasm-2025.xml.gz", "Neoplasms"))
     # The Index is a synonym source: every entry's words count for the code it leads to (eponyms, lay terms,
     # "see" references), and for the codes below it when it stops at a category.
+    # Index paths share their main terms and subterms: each part is read once.
+    part_stems: dict[str, tuple[str, ...]] = {}
+    for _source, ipath, _code, _see, mod in index_rows:
+        for part in (*ipath.split(" → "), mod):
+            if part not in part_stems:
+                part_stems[part] = _stems_text(part)
     words_of: dict[str, set[str]] = defaultdict(set)
     for source, ipath, code, _see, _mod in index_rows:
         if code and code in by_code:
             parts = ipath.split(" → ")[1:] if source == "Neoplasms" else ipath.split(" → ")
+            words = words_of[code]
             for part in parts:
-                words_of[code].update(_stems_text(part))
+                words.update(part_stems[part])
     index_words = {code: frozenset(words) for code, words in words_of.items()}
 
     records = []
     texts: list[str] = []  # every text whose words the spelling corrector may offer
-    stems_seen: list[frozenset[str]] = []  # per code, for how rare a stem is
-    term_stems = {r.code: [s for t in r.terms for s in _stems_text(t)] + list(_stems_text(r.extra_words)) for r in rows}
+    term_stems = {r.code: [s for t in r.terms for s in _stems_text(t)] + list(_stems_text(r.extra_words))
+                  for r in rows if r.terms or r.extra_words}
 
     # What a code inherits from the categories above it, worked out once per category (not once per code).
     @cache
@@ -374,10 +362,20 @@ def build_index(path: Path) -> Path:
         return (idx | index_words.get(parents[0], frozenset()), ctx | frozenset(term_stems.get(parents[0], ())),
                 _own_pairs(holder) + pairs)
 
+    @cache
+    def inherited_text(parents: tuple[str, ...]) -> tuple[frozenset[str], str, frozenset[str], str]:
+        """The Index words a code inherits and those less the categories' inclusion terms, each with its text
+        for the index (most codes add no Index words of their own: 7th-character codes share their category's)."""
+        idx, ctx, _pairs = inherited(parents)
+        ctx = ctx - idx
+        return idx, " ".join(sorted(idx)), ctx, " ".join(sorted(ctx)[:80])
+
     def _own_pairs(holder: _Row | None) -> tuple[tuple[str, str, int], ...]:
         """The ranges of a code's own "use additional code" (level 0, listed after it) and "code first" notes
         (level 2, listed before it): the etiology/manifestation convention, Official Guidelines I.A.13."""
         notes = holder.page.get("notes", {}) if holder else {}
+        if "use_additional_code" not in notes and "code_first" not in notes:
+            return ()  # most codes
         return (tuple((low, high, 0) for text in notes.get("use_additional_code", []) for low, high in note_ranges(text))
                 + tuple((low, high, 2) for text in notes.get("code_first", []) for low, high in note_ranges(text)))
 
@@ -393,28 +391,54 @@ def build_index(path: Path) -> Path:
         return block + tuple((low, high, 1) for text in notes.get("notes", [])
                              if "secondary code" in text.lower() for low, high in note_ranges(text.split(".")[0]))
 
+    @cache
+    def all_pairs(notes: tuple[tuple[str, str, int], ...], sections: tuple[str, ...], table: bool) -> str:
+        """A code's "use additional code" / "code first" ranges as stored (JSON), its own and inherited.
+        Chapter 19's note asks for the external cause from Chapter 20, "Codes within the T section that include
+        the external cause do not require an additional external cause code" (T36-T65: poisoning, toxic effects)."""
+        pairs = [list(p) for p in notes]
+        if not table:
+            pairs += [list(p) for o in sections for p in section_pairs(o)]
+        return orjson.dumps(pairs).decode()
+
+    # How many codes have each stem (how rare it is), counted per group of codes sharing their inherited words.
+    stem_df: Counter[str] = Counter()
+    shared: dict[int, list[Any]] = {}
     for r in rows:
         positive, negated, _words = analyse(r.title)
-        terms = term_stems[r.code]
-        up_idx, up_ctx, up_pairs = inherited(tuple(r.parents))
-        idx = up_idx | index_words.get(r.code, frozenset())
-        ctx = up_ctx - set(positive) - set(terms) - idx
+        terms = term_stems.get(r.code, [])
+        parents = tuple(r.parents)
+        _up_idx, _up_ctx, up_pairs = inherited(parents)
+        idx, idx_text, ctx, ctx_text = inherited_text(parents)
+        own = index_words.get(r.code)
+        if own and not own <= idx:
+            idx = idx | own
+            idx_text = " ".join(sorted(idx))
+            ctx = ctx - own
+            ctx_text = " ".join(sorted(ctx)[:80])
+        if not (ctx.isdisjoint(positive) and ctx.isdisjoint(terms)):
+            ctx = ctx.difference(positive, terms)
+            ctx_text = " ".join(sorted(ctx)[:80])
         flags = _flags(r.code, r.system, set(positive)) | (COMMON if r.common else 0)
         flags |= DEFAULT if r.code in COMMON_DEFAULTS else 0
-        pairs = [list(p) for p in _own_pairs(r) + up_pairs]
-        # Chapter 19's note asks for the external cause from Chapter 20, "Codes within the T section that include
-        # the external cause do not require an additional external cause code" (T36-T65: poisoning, toxic effects).
-        if not "T36" <= r.code[:3] <= "T65":
-            pairs += [list(p) for o in r.sections for p in section_pairs(o)]
+        pairs = all_pairs(_own_pairs(r) + up_pairs, tuple(r.sections), "T36" <= r.code[:3] <= "T65")
         records.append((r, " ".join(dict.fromkeys(positive)), " ".join(dict.fromkeys(negated)),
-                        " ".join(dict.fromkeys(terms)), " ".join(sorted(idx)), " ".join(sorted(ctx)[:80]), flags, pairs))
+                        " ".join(dict.fromkeys(terms)), idx_text, ctx_text, flags, pairs))
         texts.append(r.title)
         texts += r.terms
         texts.append(r.extra_words)
-        stems_seen.append(idx.union(positive, negated, terms))
+        group = shared.setdefault(id(idx), [idx, 0])
+        group[1] += 1
+        stem_df.update(set(chain(positive, negated, terms)) - idx)
+    for idx, times in shared.values():
+        for s in idx:
+            stem_df[s] += times
     texts += [part for _source, ipath, _code, _see, _mod in index_rows for part in ipath.split(" → ")]
-    word_df = Counter(chain.from_iterable(analyse(text)[2] for text in texts))
-    stem_df = Counter(chain.from_iterable(stems_seen))
+    # How many texts say each word (the same text many times: its words are counted once, times its count).
+    word_df: Counter[str] = Counter()
+    for text, times in Counter(texts).items():
+        for word in analyse(text)[2]:
+            word_df[word] += times
 
     # Row order is the prior: common, billable, adult, initial-encounter codes first, shorter titles first.
     def prior(rec: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -424,7 +448,8 @@ def build_index(path: Path) -> Path:
 
     records.sort(key=prior)
     db = sqlite3.connect(tmp)
-    db.executescript("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;")  # a scratch file, renamed when whole
+    # A scratch file, renamed when whole; a cache as large as the index keeps the full-text build in memory.
+    db.executescript("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA cache_size = -150000;")
     db.executescript("""
         CREATE TABLE codes (code TEXT PRIMARY KEY, system TEXT, title TEXT, billable INTEGER, flags INTEGER,
                             page TEXT, nodot TEXT, pairs TEXT,
@@ -442,8 +467,8 @@ def build_index(path: Path) -> Path:
         CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);
     """)
     db.executemany("INSERT OR REPLACE INTO codes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                   [(r.code, r.system, r.title, int(r.billable), flags, json.dumps(r.page), _nodot(r.code),
-                     json.dumps(pairs), t, n, m, i, c) for r, t, n, m, i, c, flags, pairs in records])
+                   [(r.code, r.system, r.title, int(r.billable), flags, orjson.dumps(r.page).decode(), _nodot(r.code),
+                     pairs, t, n, m, i, c) for r, t, n, m, i, c, flags, pairs in records])
     db.execute("CREATE INDEX codes_nodot ON codes (nodot)")
     db.execute("INSERT INTO codes_fts (rowid, title_s, terms_s, idx_s, ctx_s) "
                "SELECT rowid, title_s, terms_s, idx_s, ctx_s FROM codes")
@@ -452,7 +477,7 @@ def build_index(path: Path) -> Path:
     for s, p, c, see, mod in index_rows:
         index_positive, index_negated = _path_stems(p, mod)
         alpha.append((s, p, c if c in by_code else None, see, mod, " ".join(dict.fromkeys(index_positive + index_negated)),
-                      " ".join(dict.fromkeys(index_negated)), " ".join(_stems_text(mod))))
+                      " ".join(dict.fromkeys(index_negated)), " ".join(part_stems[mod])))
     alpha.sort(key=lambda a: (a[0] != "Index", a[1].count("→"), len(a[1])))
     db.executemany("INSERT INTO alpha_index VALUES (?, ?, ?, ?, ?, ?, ?, ?)", alpha)
     db.execute("INSERT INTO alpha_fts (rowid, path_s) SELECT rowid, path_s FROM alpha_index")

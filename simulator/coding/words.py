@@ -161,10 +161,28 @@ def text_stems(text: str) -> tuple[list[str], list[str]]:
 @lru_cache(maxsize=400_000)
 def analyse(text: str) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
     """Positive stems, negated stems and the words as written (for spelling correction) of a text."""
+    clauses = _CLAUSE_END.split(normalise(text))
+    if len(clauses) == 1:
+        return _analyse_clause(clauses[0].strip())
     positive: list[str] = []
     negated: list[str] = []
     words: list[str] = []
-    for word, neg in tokens(normalise(text)):
+    for clause in clauses:
+        pos, neg, said = _analyse_clause(clause.strip())
+        positive += pos
+        negated += neg
+        words += said
+    return tuple(positive), tuple(negated), tuple(words)
+
+
+@lru_cache(maxsize=200_000)
+def _analyse_clause(clause: str) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """``analyse`` of one clause (a negation never runs past one): the Tabular's titles share many clauses
+    ("initial encounter for closed fracture"), so each is read once when the index is built."""
+    positive: list[str] = []
+    negated: list[str] = []
+    words: list[str] = []
+    for word, neg in _clause(clause):
         words.append(word)
         if word in STOP_WORDS:
             continue
