@@ -279,16 +279,36 @@ def _alphabetic_rows() -> list[tuple[str, str, str | None, str | None, str]]:
     return rows
 
 
+_PARENTHESES = re.compile(r"\s*\([^)]*\)")
+
+
+def _see_key(part: str) -> str:
+    """An Index term as a see reference names it: "Senility, senile (mental)" is "senility"."""
+    return _PARENTHESES.sub("", part).split(",")[0].strip().lower()
+
+
 def _resolve_see(rows: list[tuple[str, str, str | None, str | None, str]]) -> list[tuple[str, str, str | None, str | None, str]]:
+    """A see / see-also reference without a code leads to the code of the entry it names: "Pinkeye, see
+    Conjunctivitis, acute, mucopurulent"; "Infection, ear, see Otitis media" (main term Otitis, subterm media);
+    "Age, see Senility" (main term "Senility, senile")."""
     by_path: dict[str, str] = {}
+    by_key: dict[str, str] = {}
     for _source, path, code, _see, _mod in rows:
         if code:
             by_path.setdefault(path.lower(), code)
+            by_key.setdefault(" → ".join(_see_key(p) for p in path.split(" → ")), code)
     resolved = []
     for source, path, code, see, mod in rows:
         if code is None and see:
-            target = " → ".join(p.strip() for p in see.split(",")).lower()
-            code = by_path.get(target) or by_path.get(target.split(" → ")[0])
+            parts = [p.strip().lower() for p in see.split(",")]
+            target = " → ".join(parts)
+            code = by_path.get(target) or by_path.get(parts[0])
+            if code is None:
+                words = parts[0].split(" ", 1)  # "otitis media": main term and subterm
+                keys = [" → ".join(_see_key(p) for p in parts), _see_key(parts[0])]
+                if len(words) == 2:
+                    keys.append(" → ".join([words[0], *words[1:], *parts[1:]]))
+                code = next((by_key[k] for k in keys if k in by_key), None)
         resolved.append((source, path, code, see, mod))
     return resolved
 
@@ -529,7 +549,10 @@ _Row_words = tuple[int, str, str, str, int, int, str, frozenset[str], frozenset[
 # Where a query names a second condition: "with", "and", "due to", "in", "from", "+" between words.
 _TWO_CONDITIONS = re.compile(r"\s(?:with|w/|and|due to|secondary to|caused by|in|from|\+)\s")
 _BMI = re.compile(r"\b(?:bmi|body mass index(?: bmi)?)\s*(?:of|is|=|:|was)?\s*(\d{2}(?:\.\d+)?)")
-FIELD_WEIGHTS = (1.0, 0.85, 0.8, 0.5)  # title, inclusion terms and lay words, Index entries, categories above
+FIELD_WEIGHTS = (1.0, 0.85, 0.8, 0.5)
+# The Index path in the search: the best INDEX_ENTRIES entries that say INDEX_COVER of the query's weight lift the
+# codes they lead to by INDEX_BONUS x that share.
+INDEX_ENTRIES, INDEX_COVER, INDEX_BONUS = 5, 0.75, 2.5
 
 
 class _Vocabulary:
@@ -695,7 +718,11 @@ class Encoder:
             concepts = [c for c in concepts if not re.fullmatch(r"\d+", c.stem)]
         if not concepts:
             return []
-        scored = self._rank(concepts, self._retrieve(concepts, bmi), bmi)
+        by_index = self._index_codes(concepts)
+        rowids = self._retrieve(concepts, bmi)
+        if by_index:
+            rowids = list(dict.fromkeys(rowids + self._under(list(by_index))))
+        scored = self._rank(concepts, rowids, bmi, by_index)
         scored = [s for s in scored if s.system in systems]
         if not scored:
             return []
@@ -704,6 +731,26 @@ class Encoder:
         scored.sort(key=lambda s: -s.score)
         return [Hit(s.code, s.system, self._title(s.code, s.system, s.title), s.billable, s.also)
                 for s in scored[:limit]]
+
+    def _index_codes(self, concepts: list[_Concept]) -> dict[str, float]:
+        """The coder's path as a ranking signal: the codes (or categories, "-") that the Index entries saying most
+        of the query lead to, each with how much of the query the entry says. "Black eye" is an Index entry
+        (S00.1-) whose words no title has; "lipoma of back" leads through Lipoma to the trunk (D17.1)."""
+        out: dict[str, float] = {}
+        for _score, cover, entry in self._index_scored(concepts, INDEX_ENTRIES):
+            if entry.code and cover >= INDEX_COVER:
+                key = _nodot(entry.code)
+                out[key] = max(out.get(key, 0.0), cover)
+        return out
+
+    def _under(self, prefixes: list[str]) -> list[int]:
+        """Billable codes at or under each code or category, commonest first (the row order), a few per prefix."""
+        rowids: list[int] = []
+        for prefix in prefixes:
+            rowids += [r for (r,) in self.db.execute(
+                "SELECT rowid FROM codes WHERE nodot BETWEEN ? AND ? AND billable = 1 AND system = 'ICD-10-CM' "
+                "ORDER BY rowid LIMIT 40", (prefix, prefix + "~"))]
+        return rowids
 
     def _retrieve(self, concepts: list[_Concept], bmi: str | None, where: str = "", params: tuple[Any, ...] = ()) -> list[int]:
         positive = [c for c in concepts if not c.negated and c.known]
@@ -755,7 +802,8 @@ class Encoder:
                                 (frozenset(terms_s.split()), frozenset(idx_s.split()), frozenset(ctx_s.split())))
         return [row for r in sorted(rowids) if (row := cache.get(r)) is not None]  # row order is the prior
 
-    def _rank(self, concepts: list[_Concept], rowids: list[int], bmi: str | None = None) -> list[_Scored]:
+    def _rank(self, concepts: list[_Concept], rowids: list[int], bmi: str | None = None,
+              by_index: dict[str, float] | None = None) -> list[_Scored]:
         if not rowids:
             return []
         query_stems = {s for c in concepts for s in c.exact}
@@ -837,6 +885,10 @@ class Encoder:
                     score -= cost
             if bmi is not None and code.startswith("Z68"):
                 score += 3.0 if code == bmi else -3.0
+            if by_index:
+                nodot = _nodot(code)
+                score += INDEX_BONUS * max((cover for prefix, cover in by_index.items() if nodot.startswith(prefix)),
+                                           default=0.0)
             out.append(_Scored(rowid, code, system, title, bool(billable), score, frozenset(contributions),
                                pairs, contributions))
         out.sort(key=lambda s: -s.score)
@@ -1127,7 +1179,10 @@ class Encoder:
         return out[:limit]
 
     def _index_entries(self, q: str, limit: int) -> list[IndexEntry]:
-        concepts = self.concepts(q) if q else []
+        return [entry for _score, _cover, entry in self._index_scored(self.concepts(q) if q else [], limit)]
+
+    def _index_scored(self, concepts: list[_Concept], limit: int) -> list[tuple[float, float, IndexEntry]]:
+        """Index entries with their score and how much of the query's weight (0..1) their path says."""
         positive = [c for c in concepts if not c.negated and c.known]
         required = [c for c in positive if not c.weak] or positive
         if not required:
@@ -1174,9 +1229,9 @@ class Encoder:
             extra = len(words - everything - set(mod_s.split()))  # non-essential modifiers are no extra words
             score = 10.0 * cover / total - 0.25 * min(extra, 10) - penalty + (0.5 if code else -1.0)
             score -= 0.5 if source != "Index" else 0.0
-            scored.append((score, -rowid, IndexEntry(source, path, code, see)))
+            scored.append((score, -rowid, cover / total - penalty / 10.0, IndexEntry(source, path, code, see)))
         scored.sort(key=lambda s: (-s[0], -s[1]))
-        return [entry for _score, _rowid, entry in scored[:limit]]
+        return [(score, cover, entry) for score, _rowid, cover, entry in scored[:limit]]
 
     def releases(self) -> dict[str, str]:
         return dict(self.db.execute("SELECT key, value FROM meta").fetchall())
