@@ -526,6 +526,7 @@ class _Concept:
     weight: float
     fts: str
     words: frozenset[str] = frozenset()  # exact | prefix
+    qualifier: str = ""  # a number's word before it ("type 1", "stage 2"): the title must say the two together
 
 
 @dataclass
@@ -546,6 +547,8 @@ class _Scored:
 # words, and (inclusion terms and lay words, Index entries, categories above).
 _Row_words = tuple[int, str, str, str, int, int, str, frozenset[str], frozenset[str],
                    tuple[frozenset[str], frozenset[str], frozenset[str]]]
+# Words a number belongs to ("type 1", "stage 3a", "grade 2").
+NUMBERED = frozenset({"type", "stage", "grade", "class", "degree"})
 # Where a query names a second condition: "with", "and", "due to", "in", "from", "+" between words.
 _TWO_CONDITIONS = re.compile(r"\s(?:with|w/|and|due to|secondary to|caused by|in|from|\+)\s")
 _BMI = re.compile(r"\b(?:bmi|body mass index(?: bmi)?)\s*(?:of|is|=|:|was)?\s*(\d{2}(?:\.\d+)?)")
@@ -593,6 +596,25 @@ class _Vocabulary:
     def weight(self, s: str) -> float:
         df = self.stem_df.get(s, 0)
         return min(6.0, max(0.6, math.log((self.codes + 1) / (df + 1))))
+
+
+def _expansion_shares(query: str, words: list[tuple[str, bool]]) -> list[float]:
+    """How much each word of the expanded query counts: a word the user typed, 1; the n words one abbreviation or
+    lay term became ("mrsa" -> methicillin resistant staphylococcus aureus), 1/sqrt(n) each, so that one typed
+    term does not outweigh the rest of the query ("cellulitis left leg mrsa" is a cellulitis first)."""
+    typed = {word for word, _negated in tokens(normalise(query))}
+    shares = [1.0] * len(words)
+    run: list[int] = []
+    for position, (word, _negated) in enumerate([*words, ("", False)]):
+        if word and word not in typed and word not in STOP_WORDS:
+            run.append(position)
+            continue
+        if word in STOP_WORDS and run:
+            continue
+        for n in run:
+            shares[n] = 1.0 / math.sqrt(len(run))
+        run = []
+    return shares
 
 
 class Encoder:
@@ -651,6 +673,7 @@ class Encoder:
         out: list[_Concept] = []
         seen: set[str] = set()
         words = tokens(expand(query))
+        share = _expansion_shares(query, words)
         typing = query[-1:].isalnum()  # the last word may be half typed: it also matches as a prefix
         for position, (word, negated) in enumerate(words):
             if word in STOP_WORDS:
@@ -667,13 +690,15 @@ class Encoder:
                     prefix |= vocab.with_prefix(a)
             known = any(a in vocab.stem_df for a in alts) or bool(prefix)
             weak = s in WEAK
-            weight = vocab.weight(s) * (0.3 if weak else 1.0) * (1.0 if known else 0.3)
+            weight = vocab.weight(s) * (0.3 if weak else 1.0) * (1.0 if known else 0.3) * share[position]
             # Exact terms are cheap for FTS5; a prefix query reads many lists: spell short expansions out.
             terms = sorted(prefix | alts) if len(prefix | alts) <= 24 else None
             fts = (" OR ".join(f'"{t}"' for t in terms) if terms else
                    " OR ".join(f'"{a}"*' if len(a) >= 4 and not a.isdigit() else f'"{a}"' for a in sorted(alts)))
+            before = words[position - 1][0] if position else ""
+            qualifier = before if s[:1].isdigit() and before in NUMBERED else ""
             out.append(_Concept(s, frozenset(alts), prefix - alts, negated, weak, known, weight, f"({fts})",
-                                frozenset(alts) | prefix))
+                                frozenset(alts) | prefix, qualifier))
         return out[:16]
 
     def _bmi_code(self, query: str) -> str | None:
@@ -820,6 +845,10 @@ class Encoder:
         conflicts += [(word, cost) for word, cost in UNASKED if word not in query_stems]
         out = []
         plan = [(n, c.negated, c.weak, c.exact, c.words, c.prefix, c.weight) for n, c in enumerate(concepts)]
+        # "type 1 diabetes with ckd stage 2": each number counts only where the title says it with its word (the
+        # "2" of "Type 2 diabetes" is not stage 2).
+        numbered = {n: re.compile(rf"\b{c.qualifier}\s+{re.escape(c.stem)}\b") for n, c in enumerate(concepts)
+                    if c.qualifier and not c.negated}
         ignore = everything | WEAK | {"unspecifi"}
         for rowid, code, system, title, billable, flags, pairs, title_words, negated, other in self._rows(rowids):
             penalty = 0.0
@@ -836,7 +865,9 @@ class Encoder:
                     continue
                 # Where the word is: the title, inclusion terms and lay words, Index entries, categories above
                 # (FIELD_WEIGHTS); a word that only begins one counts 0.7 of that.
-                if not exact.isdisjoint(title_words):
+                if n in numbered:
+                    best = 1.0 if numbered[n].search(title.lower()) else 0.0
+                elif not exact.isdisjoint(title_words):
                     best = 1.0
                 else:
                     best = (0.85 if not exact.isdisjoint(terms) else 0.8 if not exact.isdisjoint(idx)

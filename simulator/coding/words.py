@@ -73,6 +73,11 @@ ALTERNATIVES = {
     "checkup": ("examin",), "exam": ("examin",), "examin": ("exam",),
     "sugar": ("glucos",), "glucos": ("sugar",), "smoke": ("tobacco", "nicotin", "cigarett"),
     "tobacco": ("nicotin",), "nicotin": ("tobacco",), "kid": ("child",), "babi": ("newborn", "infant"),
+    # The adjective a note uses and the noun a title uses (stems): uterine fibroid, Fibroid -> uterus.
+    "uterin": ("uterus",), "uterus": ("uterin",), "ovari": ("ovarian",), "ovarian": ("ovari",),
+    "axillari": ("axilla",), "axilla": ("axillari",), "nasal": ("nose",), "nose": ("nasal",),
+    "rectal": ("rectum",), "rectum": ("rectal",), "vagin": ("vagina",), "vagina": ("vagin",),
+    "limb": ("extrem",), "extrem": ("limb",), "both": ("bilater",), "bilater": ("both",),
 }
 STOP_WORDS = frozenset("""a an the of and or to due in on at by for from as is was be been being are this that these
 those his her their its pt patient patients who which presents presenting present hx c/o complains complaint
@@ -82,7 +87,7 @@ NEGATORS = frozenset({"without", "no", "not", "denies", "negative", "non", "abse
 _CLAUSE_END = re.compile(r"[,;:()\[\]]|\bwith\b|\bbut\b")
 _TOKEN = re.compile(r"[a-z0-9]+(?:[-'/&][a-z0-9]+)*")
 # Words about who, which encounter and which side: they sharpen a code but don't make a concept on their own.
-WEAK = frozenset({"left", "right", "unspecifi", "initi", "encount", "subsequ", "sequela", "bilater", "acut",
+WEAK = frozenset({"left", "right", "unspecifi", "initi", "encount", "subsequ", "sequela", "bilater", "both", "acut",
                   "chronic", "other", "site", "part"})
 SERVICE_STEMS = frozenset({
     "inject", "shot", "vaccin", "immun", "draw", "venipunctur", "phlebotomi", "electrocardiogram", "ekg", "ecg",
