@@ -48,7 +48,7 @@ from simulator.coding.words import (
     tokens,
 )
 
-INDEX_VERSION = "3"  # bump when the schema or the data changes
+INDEX_VERSION = "4"  # bump when the schema or the data changes
 ICD10CM_RELEASE = "ICD-10-CM FY2026 (April 1, 2026 update)"
 HCPCS_RELEASE = "HCPCS Level II, October 2025"
 INDEX_RELEASE = "ICD-10-CM Index, Table of Drugs and Chemicals, External Cause Index, Neoplasm Table (FY2025)"
@@ -330,6 +330,13 @@ def _path_stems(path: str, modifiers: str) -> tuple[list[str], list[str]]:
     return positive, negated
 
 
+def _drug_words(index_rows: list[tuple[str, str, str | None, str | None, str]]) -> set[str]:
+    """The stems of the substances of the Table of Drugs and Chemicals (its main terms), less generic words: kept
+    in the index, so the first search of a process does not work them out (65 ms)."""
+    names = {path.split(" → ")[0] for source, path, _code, _see, _mod in index_rows if source == "Drugs"}
+    return {s for name in names for s in _stems_text(name) if len(s) >= 3 and not s[0].isdigit()} - GENERIC_DRUG_WORDS
+
+
 def build_index(path: Path) -> Path:
     """Build the encoder database at ``path`` (atomically: a half-built index is never used)."""
     from simulator.clinical import load_catalog
@@ -505,7 +512,8 @@ def build_index(path: Path) -> Path:
     db.executemany("INSERT INTO stems VALUES (?, ?)", list(stem_df.items()))
     db.executemany("INSERT INTO meta VALUES (?, ?)", [("version", INDEX_VERSION), ("icd10cm", ICD10CM_RELEASE),
                                                       ("hcpcs", HCPCS_RELEASE), ("index", INDEX_RELEASE),
-                                                      ("codes", str(len(records)))])
+                                                      ("codes", str(len(records))),
+                                                      ("drug_words", " ".join(sorted(_drug_words(index_rows))))])
     db.commit()
     db.close()
     tmp.replace(path)
@@ -556,6 +564,8 @@ FIELD_WEIGHTS = (1.0, 0.85, 0.8, 0.5)
 # The Index path in the search: the best INDEX_ENTRIES entries that say INDEX_COVER of the query's weight lift the
 # codes they lead to by INDEX_BONUS x that share.
 INDEX_ENTRIES, INDEX_COVER, INDEX_BONUS = 5, 0.75, 2.5
+# Entries read with every word, and with all but one; billable codes brought in per entry (speed: p95 < 5 ms).
+INDEX_REACH, INDEX_RELAX, INDEX_UNDER = 150, 0, 15
 
 
 class _Vocabulary:
@@ -631,6 +641,7 @@ class Encoder:
         self._parsed: dict[int, _Row_words] = {}
         self._drug_words: frozenset[str] | None = None
         self._titled: dict[str, bool] = {}
+        self._alpha: dict[int, tuple[int, IndexEntry, frozenset[str], frozenset[str], frozenset[str], frozenset[str]]] = {}
 
     @property
     def db(self) -> sqlite3.Connection:
@@ -652,10 +663,8 @@ class Encoder:
     def drug_words(self) -> frozenset[str]:
         """The stems of the substances of the Table of Drugs and Chemicals (its main terms), less generic words."""
         if self._drug_words is None:
-            names = self.db.execute("SELECT DISTINCT substr(path, 1, instr(path || ' →', ' →') - 1) FROM alpha_index "
-                                    "WHERE source = 'Drugs'").fetchall()
-            self._drug_words = frozenset(s for (name,) in names for s in _stems_text(name)
-                                         if len(s) >= 3 and not s[0].isdigit()) - GENERIC_DRUG_WORDS
+            row = self.db.execute("SELECT value FROM meta WHERE key = 'drug_words'").fetchone()
+            self._drug_words = frozenset(row[0].split()) if row else frozenset()
         return self._drug_words
 
     def _title(self, code: str, system: str, title: str) -> str:
@@ -708,7 +717,7 @@ class Encoder:
             return None
         if self._bmi is None:
             bands = []
-            for code, title in self.db.execute("SELECT code, title FROM codes WHERE code LIKE 'Z68.%' AND billable = 1"):
+            for code, title in self.db.execute("SELECT code, title FROM codes WHERE nodot BETWEEN 'Z68' AND 'Z68~' AND billable = 1"):
                 if "adult" not in title:
                     continue
                 numbers = [float(n) for n in re.findall(r"\d+(?:\.\d+)?", title.split("]", 1)[-1])]
@@ -762,7 +771,7 @@ class Encoder:
         of the query lead to, each with how much of the query the entry says. "Black eye" is an Index entry
         (S00.1-) whose words no title has; "lipoma of back" leads through Lipoma to the trunk (D17.1)."""
         out: dict[str, float] = {}
-        for _score, cover, entry in self._index_scored(concepts, INDEX_ENTRIES):
+        for _score, cover, entry in self._index_scored(concepts, INDEX_ENTRIES, INDEX_REACH, INDEX_RELAX):
             if entry.code and cover >= INDEX_COVER:
                 key = _nodot(entry.code)
                 out[key] = max(out.get(key, 0.0), cover)
@@ -774,7 +783,7 @@ class Encoder:
         for prefix in prefixes:
             rowids += [r for (r,) in self.db.execute(
                 "SELECT rowid FROM codes WHERE nodot BETWEEN ? AND ? AND billable = 1 AND system = 'ICD-10-CM' "
-                "ORDER BY rowid LIMIT 40", (prefix, prefix + "~"))]
+                "ORDER BY rowid LIMIT ?", (prefix, prefix + "~", INDEX_UNDER))]
         return rowids
 
     def _retrieve(self, concepts: list[_Concept], bmi: str | None, where: str = "", params: tuple[Any, ...] = ()) -> list[int]:
@@ -801,6 +810,9 @@ class Encoder:
                 if len(found) < 10 and len(required) >= 3:
                     run(" OR ".join(c.fts for c in required), 100)
             strong = [c for c in positive if not c.weak]
+            for c in strong:
+                if c.qualifier:  # "stage 2": the codes that say it, whatever else the query says
+                    run(f'"{stem(c.qualifier)}" AND {c.fts}', 20)
             if (relaxed and len(required) >= 2) or len(strong) >= 4:
                 # No code has every word: the likeliest codes of the rarest words, for two-code answers.
                 for c in sorted(strong, key=lambda c: -c.weight)[:5]:
@@ -1212,8 +1224,11 @@ class Encoder:
     def _index_entries(self, q: str, limit: int) -> list[IndexEntry]:
         return [entry for _score, _cover, entry in self._index_scored(self.concepts(q) if q else [], limit)]
 
-    def _index_scored(self, concepts: list[_Concept], limit: int) -> list[tuple[float, float, IndexEntry]]:
-        """Index entries with their score and how much of the query's weight (0..1) their path says."""
+    def _index_scored(self, concepts: list[_Concept], limit: int, reach: int = 400,
+                      relax: int = 100) -> list[tuple[float, float, IndexEntry]]:
+        """Index entries with their score and how much of the query's weight (0..1) their path says; ``reach``:
+        how many entries with every word are read (in Index order: main terms and short paths first); ``relax``:
+        how many with all words but one when few have all (0: none, and no entries of single words either)."""
         positive = [c for c in concepts if not c.negated and c.known]
         required = [c for c in positive if not c.weak] or positive
         if not required:
@@ -1227,11 +1242,11 @@ class Encoder:
             except sqlite3.OperationalError:
                 pass
 
-        run(" AND ".join(c.fts for c in required), 400)
-        if len(found) < 20 and len(required) >= 2:
+        run(" AND ".join(c.fts for c in required), reach)
+        if len(found) < 20 and len(required) >= 2 and relax:
             for i in range(len(required)):
-                run(" AND ".join(c.fts for j, c in enumerate(required) if j != i), 100)
-            if len(found) < 20:  # no entry has all but one of the words (two conditions): the rarest words' entries
+                run(" AND ".join(c.fts for j, c in enumerate(required) if j != i), relax)
+            if len(found) < 20 and relax >= 100:  # no entry has all but one of the words (two conditions): the rarest words' entries
                 for c in sorted(required, key=lambda c: -c.weight)[:4]:
                     run(c.fts, 100)
         if not found:
@@ -1239,12 +1254,8 @@ class Encoder:
         total = sum(c.weight for c in concepts if not c.weak) or 1.0
         everything = frozenset().union(*(c.words for c in concepts))
         scored = []
-        marks = ",".join("?" * len(found))
-        for rowid, source, path, code, see, path_s, neg_s, mod_s in self.db.execute(
-                f"SELECT rowid, source, path, code, see, path_s, neg_s, mod_s FROM alpha_index WHERE rowid IN ({marks})",
-                list(found)):
-            words, negated = set(path_s.split()), set(neg_s.split())
-            main = set(text_stems(path.split(" → ")[0])[0])
+        for rowid, entry, words, negated, main, modifiers in self._entries(list(found)):
+            source, code = entry.source, entry.code
             cover, penalty = 0.0, 0.0
             for c in concepts:
                 hit = not c.words.isdisjoint(words)
@@ -1257,12 +1268,30 @@ class Encoder:
                     penalty -= 0.3 if not c.words.isdisjoint(main) else 0.0  # the main term is what the coder looks up
                 elif not c.words.isdisjoint(negated):
                     penalty += 3.0
-            extra = len(words - everything - set(mod_s.split()))  # non-essential modifiers are no extra words
+            extra = len(words - everything - modifiers)  # non-essential modifiers are no extra words
             score = 10.0 * cover / total - 0.25 * min(extra, 10) - penalty + (0.5 if code else -1.0)
             score -= 0.5 if source != "Index" else 0.0
-            scored.append((score, -rowid, cover / total - penalty / 10.0, IndexEntry(source, path, code, see)))
+            scored.append((score, -rowid, cover / total - penalty / 10.0, entry))
         scored.sort(key=lambda s: (-s[0], -s[1]))
         return [(score, cover, entry) for score, _rowid, cover, entry in scored[:limit]]
+
+    def _entries(self, rowids: list[int]) -> list[tuple[int, IndexEntry, frozenset[str], frozenset[str], frozenset[str],
+                                                        frozenset[str]]]:
+        """Index entries with their words as sets (path, negated, main term, modifiers), read and split once per
+        process: the search asks the Index on every query."""
+        cache = self._alpha
+        missing = [r for r in rowids if r not in cache]
+        if missing:
+            if len(cache) > 50_000:
+                cache.clear()
+            marks = ",".join("?" * len(missing))
+            for rowid, source, path, code, see, path_s, neg_s, mod_s in self.db.execute(
+                    f"SELECT rowid, source, path, code, see, path_s, neg_s, mod_s FROM alpha_index WHERE rowid IN ({marks})",
+                    missing):
+                cache[rowid] = (rowid, IndexEntry(source, path, code, see), frozenset(path_s.split()),
+                                frozenset(neg_s.split()), frozenset(text_stems(path.split(" → ")[0])[0]),
+                                frozenset(mod_s.split()))
+        return [row for r in rowids if (row := cache.get(r)) is not None]
 
     def releases(self) -> dict[str, str]:
         return dict(self.db.execute("SELECT key, value FROM meta").fetchall())
