@@ -273,6 +273,9 @@ def _alphabetic_rows() -> list[tuple[str, str, str | None, str | None, str]]:
     at_level, at_term, at_see, at_also, at_modifier, at_code = (column[c] for c in ("Level", "Term", "See", "SeeAlso",
                                                                                     "NonEssModif", "Code"))
     for r in reader:
+        if r[at_term].startswith("Note:") and not r[at_code]:
+            continue  # an instruction printed among the subterms (Failure, heart: "Note: heart failure stages A, B,
+            # C, and D ..."), not a term: the subterms after it stay under the term above it
         stack = stack[:int(r[at_level])] + [r[at_term].strip()]
         see = (r[at_see].strip() or r[at_also].strip()) or None
         rows.append(("Index", " → ".join(stack), _clean_code(r[at_code]), see, r[at_modifier].strip()))
@@ -555,6 +558,8 @@ class _Scored:
 # words, and (inclusion terms and lay words, Index entries, categories above).
 _Row_words = tuple[int, str, str, str, int, int, str, frozenset[str], frozenset[str],
                    tuple[frozenset[str], frozenset[str], frozenset[str]]]
+# A query naming two conditions is coded as each when its best code says less than this share of its words.
+TWO_CONDITIONS_COVER = 0.8
 # Words a number belongs to ("type 1", "stage 3a", "grade 2").
 NUMBERED = frozenset({"type", "stage", "grade", "class", "degree"})
 # Where a query names a second condition: "with", "and", "due to", "in", "from", "+" between words.
@@ -746,12 +751,21 @@ class Encoder:
                 (prefix, prefix + "~", *systems, prefix, limit)).fetchall()  # '~' sorts after digits and letters
             if rows:
                 return [Hit(c, s, self._title(c, s, t), bool(b)) for c, s, t, b in rows]
+        concepts, scored = self._scored(q, systems)
+        if not scored:
+            return []
+        scored = self._two_conditions(q, concepts, scored, systems)
+        return [Hit(s.code, s.system, self._title(s.code, s.system, s.title), s.billable, s.also)
+                for s in scored[:limit]]
+
+    def _scored(self, q: str, systems: tuple[str, ...]) -> tuple[list[_Concept], list[_Scored]]:
+        """The query's concepts and every candidate code scored, best first, with the pairs the notes ask for."""
         concepts = self.concepts(q)
         bmi = self._bmi_code(q)
         if bmi:
             concepts = [c for c in concepts if not re.fullmatch(r"\d+", c.stem)]
         if not concepts:
-            return []
+            return concepts, []
         by_index = self._index_codes(concepts)
         rowids = self._retrieve(concepts, bmi)
         if by_index:
@@ -759,12 +773,41 @@ class Encoder:
         scored = self._rank(concepts, rowids, bmi, by_index)
         scored = [s for s in scored if s.system in systems]
         if not scored:
-            return []
+            return concepts, []
         self._add_pairs(scored, concepts)
         self._add_drug_table(scored, concepts, q)
         scored.sort(key=lambda s: -s.score)
-        return [Hit(s.code, s.system, self._title(s.code, s.system, s.title), s.billable, s.also)
-                for s in scored[:limit]]
+        return concepts, scored
+
+    def _two_conditions(self, q: str, concepts: list[_Concept], scored: list[_Scored],
+                        systems: tuple[str, ...]) -> list[_Scored]:
+        """A query naming two conditions no one code (or noted pair) says ("colon ca with liver mets": C18.9 and
+        C78.7) is coded as each condition: the best code of each part, offered together first, then the rest.
+        A combination code that says both ("dm2 with neuropathy": E11.40) keeps its place (Official Guidelines
+        I.B.9: a combination code is used when one code identifies both conditions)."""
+        parts = [p.strip() for p in _TWO_CONDITIONS.split(normalise(q)) if p.strip()]
+        strong = {n: c.weight for n, c in enumerate(concepts) if not c.negated and not c.weak and c.known}
+        total = sum(strong.values())
+        if len(parts) != 2 or not total:
+            return scored
+        top = scored[0]
+        # What the best code's own title or inclusion terms say (not its category's Index words: C78.5, colon
+        # metastasis, does not say liver).
+        said = sum(w for n, w in strong.items() if top.contributions.get(n, 0.0) >= 0.85 * w)
+        if top.also or said / total >= TWO_CONDITIONS_COVER:
+            return scored
+        firsts = []
+        for part in parts:
+            _part_concepts, part_scored = self._scored(part, systems)
+            if not part_scored or not part_scored[0].billable:
+                return scored
+            firsts.append(part_scored[0])
+        first, second = firsts
+        if first.code == second.code or first.also or second.also:
+            return scored
+        pair = _Scored(first.rowid, first.code, first.system, first.title, first.billable, top.score + 1.0,
+                       first.matched, first.pairs, first.contributions, (second.code,))
+        return [pair, *[s for s in scored if s.code != first.code]]
 
     def _index_codes(self, concepts: list[_Concept]) -> dict[str, float]:
         """The coder's path as a ranking signal: the codes (or categories, "-") that the Index entries saying most
