@@ -23,7 +23,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
-from itertools import chain
+from itertools import chain, combinations
 from pathlib import Path
 from typing import Any
 
@@ -147,6 +147,9 @@ COMMON_DEFAULTS = {
     "L03.90", "S93.409A", "J30.9", "Z00.00", "Z00.129", "J06.9", "J01.90", "J11.1", "R07.9", "R51.9", "R10.9",
     "A08.4", "M10.9", "E55.9", "G47.00", "N40.0", "M81.0", "L25.9", "R05.9", "R50.9", "I25.10", "E11.65",
     "B02.9", "F41.9", "L50.9", "H10.9", "E78.00", "Z87.891", "R55", "G47.33", "M54.2", "R42", "R11.2",
+    # Staphylococcus aureus not stated resistant is methicillin susceptible (Index: Infection, staphylococcal,
+    # aureus (methicillin susceptible) (MSSA) B95.61; A49.01).
+    "B95.61", "A49.01",
 }
 
 
@@ -850,6 +853,11 @@ class Encoder:
             if relaxed and len(required) >= 2:
                 for i in range(len(required)):
                     run(" AND ".join(c.fts for j, c in enumerate(required) if j != i), 40)
+                if len(required) >= 3:
+                    # Two conditions, or words no one code has: the codes with any two of the rarest words
+                    # ("abscess right axilla staph aureus": abscess and axilla, L02.411; staph aureus, B95.61).
+                    for a, b in combinations(required[:4], 2):
+                        run(f"{a.fts} AND {b.fts}", 15)
                 if len(found) < 10 and len(required) >= 3:
                     run(" OR ".join(c.fts for c in required), 100)
             strong = [c for c in positive if not c.weak]

@@ -78,6 +78,9 @@ ALTERNATIVES = {
     "axillari": ("axilla",), "axilla": ("axillari",), "nasal": ("nose",), "nose": ("nasal",),
     "rectal": ("rectum",), "rectum": ("rectal",), "vagin": ("vagina",), "vagina": ("vagin",),
     "limb": ("extrem",), "extrem": ("limb",), "both": ("bilater",), "bilater": ("both",),
+    # A tumour's morphology and the behaviour a Tabular title names (Index: "Adenoma - see also Neoplasm, benign,
+    # by site"; "Lipoma" -> benign lipomatous neoplasm).
+    "adenoma": ("benign",), "lipoma": ("lipomat",),
 }
 STOP_WORDS = frozenset("""a an the of and or to due in on at by for from as is was be been being are this that these
 those his her their its pt patient patients who which presents presenting present hx c/o complains complaint
