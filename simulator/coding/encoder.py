@@ -569,9 +569,10 @@ NUMBERED = frozenset({"type", "stage", "grade", "class", "degree"})
 _TWO_CONDITIONS = re.compile(r"\s(?:with|w/|and|due to|secondary to|caused by|in|from|\+)\s")
 _BMI = re.compile(r"\b(?:bmi|body mass index(?: bmi)?)\s*(?:of|is|=|:|was)?\s*(\d{2}(?:\.\d+)?)")
 FIELD_WEIGHTS = (1.0, 0.85, 0.8, 0.5)
-# The Index path in the search: the best INDEX_ENTRIES entries that say INDEX_COVER of the query's weight lift the
-# codes they lead to by INDEX_BONUS x that share.
-INDEX_ENTRIES, INDEX_COVER, INDEX_BONUS = 5, 0.75, 2.5
+# The Index path in the search: of the best INDEX_ENTRIES entries, those that say INDEX_COVER of the query's weight
+# (and score within INDEX_MARGIN of the best) lift the codes they lead to by INDEX_LIFT x that share, and by
+# INDEX_BONUS x the share the code's own words do not say (the Index found what the title does not).
+INDEX_ENTRIES, INDEX_COVER, INDEX_BONUS, INDEX_MARGIN, INDEX_LIFT = 5, 0.75, 5.0, 1.0, 1.0
 # Entries read with every word, and with all but one; billable codes brought in per entry (speed: p95 < 5 ms).
 INDEX_REACH, INDEX_RELAX, INDEX_UNDER = 150, 0, 15
 
@@ -817,8 +818,12 @@ class Encoder:
         of the query lead to, each with how much of the query the entry says. "Black eye" is an Index entry
         (S00.1-) whose words no title has; "lipoma of back" leads through Lipoma to the trunk (D17.1)."""
         out: dict[str, float] = {}
-        for _score, cover, entry in self._index_scored(concepts, INDEX_ENTRIES, INDEX_REACH, INDEX_RELAX):
-            if entry.code and cover >= INDEX_COVER:
+        entries = self._index_scored(concepts, INDEX_ENTRIES, INDEX_REACH, INDEX_RELAX)
+        best = max((score for score, cover, entry in entries if entry.code and cover >= INDEX_COVER), default=0.0)
+        for score, cover, entry in entries:
+            # The entries a coder would stop at: those saying as much with as few other words as the best one
+            # ("Otitis, externa", not "Otitis, externa, infective, swimmer's ear").
+            if entry.code and cover >= INDEX_COVER and score >= best - INDEX_MARGIN:
                 key = _nodot(entry.code)
                 out[key] = max(out.get(key, 0.0), cover)
         return out
@@ -980,9 +985,11 @@ class Encoder:
             if bmi is not None and code.startswith("Z68"):
                 score += 3.0 if code == bmi else -3.0
             if by_index:
+                # What the Index entry says that the code's own words did not (a title that says it all needs no
+                # Index to be found: "Unspecified otitis externa, right ear" over "Swimmer's ear").
                 nodot = _nodot(code)
-                score += INDEX_BONUS * max((cover for prefix, cover in by_index.items() if nodot.startswith(prefix)),
-                                           default=0.0)
+                said = max((c for prefix, c in by_index.items() if nodot.startswith(prefix)), default=0.0)
+                score += INDEX_LIFT * said + INDEX_BONUS * max(0.0, said - cover / total)
             out.append(_Scored(rowid, code, system, title, bool(billable), score, frozenset(contributions),
                                pairs, contributions))
         out.sort(key=lambda s: -s.score)

@@ -81,6 +81,8 @@ ALTERNATIVES = {
     # A tumour's morphology and the behaviour a Tabular title names (Index: "Adenoma - see also Neoplasm, benign,
     # by site"; "Lipoma" -> benign lipomatous neoplasm).
     "adenoma": ("benign",), "lipoma": ("lipomat",),
+    # Everyday words for the Index's ("swollen glands": Swelling, glands; "at night": nocturnal).
+    "swollen": ("swell",), "night": ("nocturn",), "itchi": ("itch", "pruritus"),
 }
 STOP_WORDS = frozenset("""a an the of and or to due in on at by for from as is was be been being are this that these
 those his her their its pt patient patients who which presents presenting present hx c/o complains complaint
