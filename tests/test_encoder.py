@@ -348,3 +348,33 @@ def test_the_index_build_reads_the_same_tabular_as_the_simple_icd_10_cm_package(
             for e in entries()]
     assert len(read) == len(expected) > 98_000
     assert read == expected
+
+
+# Issue #10, second round: the Index path in the search, two conditions, numbers with their word, everyday words.
+@pytest.mark.parametrize(("query", "codes"), [
+    ("black eye left", ("S00.12XA",)),  # an Index entry (Black, eye: S00.1-) no title has
+    ("heartburn", ("R12",)),  # the Index's Heartburn, not GERD
+    ("low potassium", ("E87.6",)),
+    ("uterine fibroid", ("D25.9",)),  # the note's adjective, the Index's noun (Fibroid, uterus)
+    ("colon ca with liver mets", ("C18.9", "C78.7")),  # two conditions no one code says: each, together
+    ("type 1 diabetes with ckd stage 2", ("E10.22", "N18.2")),  # "stage 2", not the "2" of type 2 (E11.22)
+    ("abscess right axilla staph aureus", ("L02.411", "B95.61")),  # S. aureus not said resistant: MSSA
+    ("chronic systolic heart failure", None),  # see below: the Index's heart failure note is not a term
+])
+def test_the_first_answer_follows_the_coders_path(encoder, query, codes):
+    hits = encoder.search(query, 5)
+    if codes is None:
+        assert "I50.22" in [h.code for h in hits]
+    else:
+        assert hits[0].codes == codes
+
+
+def test_index_references_lead_to_the_entry_they_name(encoder):
+    """'Infection, ear, external, see Otitis, externa, infective' leads to Otitis, externa, infective NEC (H60.39),
+    not to the main term's code; an instruction printed among the subterms is not a level of the path."""
+    ear = {e.path: e.code for e in encoder.alphabetic_index("infection of ear", 20)}
+    assert ear["Infection, infected, infective → ear → external"] == "H60.39"
+    assert ear["Infection, infected, infective → ear"] == "H66.9"
+    paths = [e.path for e in encoder.alphabetic_index("chronic systolic heart failure", 5)]
+    assert "Failure, failed → heart → systolic → chronic" in paths
+    assert not any("Note:" in p for p in paths)

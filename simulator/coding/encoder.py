@@ -286,11 +286,12 @@ def _alphabetic_rows() -> list[tuple[str, str, str | None, str | None, str]]:
 
 
 _PARENTHESES = re.compile(r"\s*\([^)]*\)")
+_NEC = re.compile(r"\s+(?:nec|nos)$")  # "infective NEC" is what "see Otitis, externa, infective" names
 
 
 def _see_key(part: str) -> str:
     """An Index term as a see reference names it: "Senility, senile (mental)" is "senility"."""
-    return _PARENTHESES.sub("", part).split(",")[0].strip().lower()
+    return _NEC.sub("", _PARENTHESES.sub("", part).split(",")[0].strip().lower())
 
 
 def _resolve_see(rows: list[tuple[str, str, str | None, str | None, str]]) -> list[tuple[str, str, str | None, str | None, str]]:
@@ -307,14 +308,13 @@ def _resolve_see(rows: list[tuple[str, str, str | None, str | None, str]]) -> li
     for source, path, code, see, mod in rows:
         if code is None and see:
             parts = [p.strip().lower() for p in see.split(",")]
-            target = " → ".join(parts)
-            code = by_path.get(target) or by_path.get(parts[0])
-            if code is None:
-                words = parts[0].split(" ", 1)  # "otitis media": main term and subterm
-                keys = [" → ".join(_see_key(p) for p in parts), _see_key(parts[0])]
-                if len(words) == 2:
-                    keys.append(" → ".join([words[0], *words[1:], *parts[1:]]))
-                code = next((by_key[k] for k in keys if k in by_key), None)
+            words = parts[0].split(" ", 1)  # "otitis media": main term and subterm
+            whole = [" → ".join(_see_key(p) for p in parts)]
+            if len(words) == 2:
+                whole.append(" → ".join([words[0], *words[1:], *parts[1:]]))
+            # The entry named, then its main term (the code the coder would start from).
+            code = (by_path.get(" → ".join(parts)) or next((by_key[k] for k in whole if k in by_key), None)
+                    or by_path.get(parts[0]) or by_key.get(_see_key(parts[0])))
         resolved.append((source, path, code, see, mod))
     return resolved
 
@@ -868,7 +868,7 @@ class Encoder:
             strong = [c for c in positive if not c.weak]
             for c in strong:
                 if c.qualifier:  # "stage 2": the codes that say it, whatever else the query says
-                    run(f'"{stem(c.qualifier)}" AND {c.fts}', 20)
+                    run(f'title_s : ("{stem(c.qualifier)}" AND {c.fts})', 20)
             if (relaxed and len(required) >= 2) or len(strong) >= 4:
                 # No code has every word: the likeliest codes of the rarest words, for two-code answers.
                 for c in sorted(strong, key=lambda c: -c.weight)[:5]:
@@ -1144,6 +1144,8 @@ class Encoder:
             return
         table_code, substance = entry
         said = {w for n in substance for w in concepts[n].exact} - GENERIC_DRUG_WORDS
+        if column == ("advers",) and "resist" in query_stems:
+            return  # a drug an organism resists ("mrsa": methicillin resistant Staphylococcus aureus) was not taken
         if any(not said.isdisjoint(self._parsed[s.rowid][7]) for s in scored[:5]
                if s.system == "ICD-10-CM" and not "T36" <= s.code[:3] <= "T65"):
             return  # a code's own title has the word ("methicillin resistant staphylococcus"): not a drug taken
@@ -1315,13 +1317,14 @@ class Encoder:
         for rowid, entry, words, negated, main, modifiers in self._entries(list(found)):
             source, code = entry.source, entry.code
             cover, penalty = 0.0, 0.0
+            said = words - negated  # "Migraine, without aura" does not say aura
             for c in concepts:
-                hit = not c.words.isdisjoint(words)
+                hit = not c.words.isdisjoint(said)
                 if c.negated:
                     cover += c.weight if not c.words.isdisjoint(negated) else 0.0
                     penalty += 3.0 if not c.exact.isdisjoint(words) else 0.0
                 elif hit:
-                    factor = 1.0 if not c.exact.isdisjoint(words) else 0.7
+                    factor = 1.0 if not c.exact.isdisjoint(said) else 0.7
                     cover += (0.0 if c.weak else c.weight * factor)
                     penalty -= 0.3 if not c.words.isdisjoint(main) else 0.0  # the main term is what the coder looks up
                 elif not c.words.isdisjoint(negated):
