@@ -561,6 +561,7 @@ class _Scored:
 # words, and (inclusion terms and lay words, Index entries, categories above).
 _Row_words = tuple[int, str, str, str, int, int, str, frozenset[str], frozenset[str],
                    tuple[frozenset[str], frozenset[str], frozenset[str]]]
+DRUG_COLUMN_COST = 3.0  # a Table of Drugs cell in a column the query does not ask for
 # A query naming two conditions is coded as each when its best code says less than this share of its words.
 TWO_CONDITIONS_COVER = 0.8
 # Words a number belongs to ("type 1", "stage 3a", "grade 2").
@@ -770,7 +771,7 @@ class Encoder:
             concepts = [c for c in concepts if not re.fullmatch(r"\d+", c.stem)]
         if not concepts:
             return concepts, []
-        by_index = self._index_codes(concepts)
+        by_index = self._index_codes(concepts, q)
         rowids = self._retrieve(concepts, bmi)
         if by_index:
             rowids = list(dict.fromkeys(rowids + self._under(list(by_index))))
@@ -813,12 +814,17 @@ class Encoder:
                        first.matched, first.pairs, first.contributions, (second.code,))
         return [pair, *[s for s in scored if s.code != first.code]]
 
-    def _index_codes(self, concepts: list[_Concept]) -> dict[str, float]:
+    def _asked_column(self, concepts: list[_Concept], q: str) -> tuple[str, ...] | None:
+        """The Table of Drugs and Chemicals' column the query's words choose (None: no column asked)."""
+        return self._drug_column({s for c in concepts if not c.negated for s in c.exact}, f" {normalise(q)} ",
+                                 condition=True)
+
+    def _index_codes(self, concepts: list[_Concept], q: str) -> dict[str, float]:
         """The coder's path as a ranking signal: the codes (or categories, "-") that the Index entries saying most
         of the query lead to, each with how much of the query the entry says. "Black eye" is an Index entry
         (S00.1-) whose words no title has; "lipoma of back" leads through Lipoma to the trunk (D17.1)."""
         out: dict[str, float] = {}
-        entries = self._index_scored(concepts, INDEX_ENTRIES, INDEX_REACH, INDEX_RELAX)
+        entries = self._index_scored(concepts, INDEX_ENTRIES, INDEX_REACH, INDEX_RELAX, self._asked_column(concepts, q))
         best = max((score for score, cover, entry in entries if entry.code and cover >= INDEX_COVER), default=0.0)
         for score, cover, entry in entries:
             # The entries a coder would stop at: those saying as much with as few other words as the best one
@@ -1282,10 +1288,12 @@ class Encoder:
         return out[:limit]
 
     def _index_entries(self, q: str, limit: int) -> list[IndexEntry]:
-        return [entry for _score, _cover, entry in self._index_scored(self.concepts(q) if q else [], limit)]
+        concepts = self.concepts(q) if q else []
+        return [entry for _score, _cover, entry in self._index_scored(concepts, limit,
+                                                                        column=self._asked_column(concepts, q))]
 
-    def _index_scored(self, concepts: list[_Concept], limit: int, reach: int = 400,
-                      relax: int = 100) -> list[tuple[float, float, IndexEntry]]:
+    def _index_scored(self, concepts: list[_Concept], limit: int, reach: int = 400, relax: int = 100,
+                      column: tuple[str, ...] | None = None) -> list[tuple[float, float, IndexEntry]]:
         """Index entries with their score and how much of the query's weight (0..1) their path says; ``reach``:
         how many entries with every word are read (in Index order: main terms and short paths first); ``relax``:
         how many with all words but one when few have all (0: none, and no entries of single words either)."""
@@ -1332,6 +1340,17 @@ class Encoder:
             extra = len(words - everything - modifiers)  # non-essential modifiers are no extra words
             score = 10.0 * cover / total - 0.25 * min(extra, 10) - penalty + (0.5 if code else -1.0)
             score -= 0.5 if source != "Index" else 0.0
+            if source == "Drugs" and code:
+                # A Table cell is in the column the query's words choose or it is not the coder's (Official
+                # Guidelines I.C.19.e.5: poisoning, adverse effect, underdosing): "encounter for flu vaccine" is
+                # not an underdosing of influenza vaccine.
+                heading = set(text_stems(entry.path.rsplit(" → ", 1)[-1])[0])
+                asked = column
+                if asked == ("advers",) and "T51" <= code[:3] <= "T65":
+                    asked = ("poison", "accident")  # a toxic effect ("bee sting reaction") has no adverse column
+                if asked is None or not set(asked) <= heading:
+                    score -= DRUG_COLUMN_COST
+                    penalty += DRUG_COLUMN_COST
             scored.append((score, -rowid, cover / total - penalty / 10.0, entry))
         scored.sort(key=lambda s: (-s[0], -s[1]))
         return [(score, cover, entry) for score, _rowid, cover, entry in scored[:limit]]
