@@ -21,7 +21,7 @@ import xml.etree.ElementTree as ET
 from bisect import bisect_left
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from itertools import chain, combinations
 from pathlib import Path
@@ -289,6 +289,7 @@ _PARENTHESES = re.compile(r"\s*\([^)]*\)")
 _NEC = re.compile(r"\s+(?:nec|nos)$")  # "infective NEC" is what "see Otitis, externa, infective" names
 
 
+@lru_cache(maxsize=100_000)
 def _see_key(part: str) -> str:
     """An Index term as a see reference names it: "Senility, senile (mental)" is "senility"."""
     return _NEC.sub("", _PARENTHESES.sub("", part).split(",")[0].strip().lower())
