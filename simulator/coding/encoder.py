@@ -33,7 +33,9 @@ from rapidfuzz.distance import OSA
 
 from simulator.coding.words import (
     ALTERNATIVES,
+    CLOSE,
     LATER_ENCOUNTER_STEMS,
+    OPEN,
     PEDIATRIC_STEMS,
     PREGNANCY_STEMS,
     SERVICE_OVERRIDES,
@@ -619,23 +621,30 @@ class _Vocabulary:
         return min(6.0, max(0.6, math.log((self.codes + 1) / (df + 1))))
 
 
-def _expansion_shares(query: str, words: list[tuple[str, bool]]) -> list[float]:
-    """How much each word of the expanded query counts: a word the user typed, 1; the n words one abbreviation or
-    lay term became ("mrsa" -> methicillin resistant staphylococcus aureus), 1/sqrt(n) each, so that one typed
-    term does not outweigh the rest of the query ("cellulitis left leg mrsa" is a cellulitis first)."""
-    typed = {word for word, _negated in tokens(normalise(query))}
-    shares = [1.0] * len(words)
-    run: list[int] = []
-    for position, (word, _negated) in enumerate([*words, ("", False)]):
-        if word and word not in typed and word not in STOP_WORDS:
-            run.append(position)
+def _expansion_shares(marked: list[tuple[str, bool]]) -> tuple[list[tuple[str, bool]], list[float]]:
+    """The words of a query expanded with marks (``expand(query, marked=True)``) without the marks, and how much
+    each counts: a word the user typed, 1; the n words one abbreviation or lay term became ("mrsa" -> methicillin
+    resistant staphylococcus aureus), 1/sqrt(n) each, so that one typed term does not outweigh the rest of the
+    query ("cellulitis left leg mrsa" is a cellulitis first). A lay term inside a lay term counts with it."""
+    words: list[tuple[str, bool]] = []
+    shares: list[float] = []
+    depth, group = 0, 0
+    for word, negated in marked:
+        if word == OPEN:
+            depth += 1
+            if depth == 1:
+                group = len(words)
             continue
-        if word in STOP_WORDS and run:
+        if word == CLOSE:
+            depth = max(0, depth - 1)
+            if depth == 0:
+                n = sum(1 for w, _neg in words[group:] if w not in STOP_WORDS) or 1
+                for i in range(group, len(words)):
+                    shares[i] = 1.0 / math.sqrt(n)
             continue
-        for n in run:
-            shares[n] = 1.0 / math.sqrt(len(run))
-        run = []
-    return shares
+        words.append((word, negated))
+        shares.append(1.0)
+    return words, shares
 
 
 class Encoder:
@@ -692,8 +701,7 @@ class Encoder:
         vocab = self.vocabulary
         out: list[_Concept] = []
         seen: set[str] = set()
-        words = tokens(expand(query))
-        share = _expansion_shares(query, words)
+        words, share = _expansion_shares(tokens(expand(query, marked=True)))
         typing = query[-1:].isalnum()  # the last word may be half typed: it also matches as a prefix
         for position, (word, negated) in enumerate(words):
             if word in STOP_WORDS:

@@ -216,13 +216,20 @@ def lay_terms() -> LayTerms:
     return LayTerms(phrases, pattern)
 
 
-def expand(query: str) -> str:
-    """A query in code-book words: lay phrases and abbreviations replaced (the original words stay too)."""
+# Around the words one lay term or abbreviation became, when asked for (``expand(..., marked=True)``).
+OPEN, CLOSE = "zzopen", "zzclose"
+
+
+def expand(query: str, marked: bool = False) -> str:
+    """A query in code-book words: lay phrases and abbreviations replaced; ``marked``: each replacement between
+    OPEN and CLOSE (tokens of their own, so the words one typed term became can be told apart)."""
     text = normalise(query)
     lay = lay_terms()
+    start, end = (f" {OPEN} ", f" {CLOSE} ") if marked else (" ", " ")
     if lay.pattern is not None:
-        text = lay.pattern.sub(lambda m: f" {lay.phrases[m.group(0)]} ", text)
-    return _WORD.sub(lambda m: f" {ABBREVIATIONS[m.group(0)]} " if m.group(0) in ABBREVIATIONS else m.group(0), text)
+        text = lay.pattern.sub(lambda m: f"{start}{lay.phrases[m.group(0)]}{end}", text)
+    return _WORD.sub(lambda m: f"{start}{ABBREVIATIONS[m.group(0)]}{end}" if m.group(0) in ABBREVIATIONS
+                     else m.group(0), text)
 
 
 _WORD = re.compile(r"(?<![a-z0-9])[a-z0-9]+(?:[/&'-][a-z0-9]+)*(?![a-z0-9])")
