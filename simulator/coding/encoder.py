@@ -21,18 +21,21 @@ import xml.etree.ElementTree as ET
 from bisect import bisect_left
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
-from itertools import chain
+from itertools import chain, combinations
 from pathlib import Path
 from typing import Any
 
+import orjson
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
 from simulator.coding.words import (
     ALTERNATIVES,
+    CLOSE,
     LATER_ENCOUNTER_STEMS,
+    OPEN,
     PEDIATRIC_STEMS,
     PREGNANCY_STEMS,
     SERVICE_OVERRIDES,
@@ -41,13 +44,14 @@ from simulator.coding.words import (
     WEAK,
     analyse,
     expand,
+    forget_texts,
     normalise,
     stem,
     text_stems,
     tokens,
 )
 
-INDEX_VERSION = "3"  # bump when the schema or the data changes
+INDEX_VERSION = "4"  # bump when the schema or the data changes
 ICD10CM_RELEASE = "ICD-10-CM FY2026 (April 1, 2026 update)"
 HCPCS_RELEASE = "HCPCS Level II, October 2025"
 INDEX_RELEASE = "ICD-10-CM Index, Table of Drugs and Chemicals, External Cause Index, Neoplasm Table (FY2025)"
@@ -146,21 +150,10 @@ COMMON_DEFAULTS = {
     "L03.90", "S93.409A", "J30.9", "Z00.00", "Z00.129", "J06.9", "J01.90", "J11.1", "R07.9", "R51.9", "R10.9",
     "A08.4", "M10.9", "E55.9", "G47.00", "N40.0", "M81.0", "L25.9", "R05.9", "R50.9", "I25.10", "E11.65",
     "B02.9", "F41.9", "L50.9", "H10.9", "E78.00", "Z87.891", "R55", "G47.33", "M54.2", "R42", "R11.2",
+    # Staphylococcus aureus not stated resistant is methicillin susceptible (Index: Infection, staphylococcal,
+    # aureus (methicillin susceptible) (MSSA) B95.61; A49.01).
+    "B95.61", "A49.01",
 }
-
-
-def _as_list(value: Any) -> list[str]:
-    if isinstance(value, str):
-        return [value] if value.strip() else []
-    return [v for v in value if v] if isinstance(value, list) else []
-
-
-def _section_notes(node: Any) -> dict[str, list[str]]:
-    """A Tabular entry's own notes, by kind (the entry's, not inherited: pages add the ancestors' notes)."""
-    fields = {"excludes1": node.excludes1, "excludes2": node.excludes2, "includes": node.includes,
-              "inclusion_terms": node.inclusion_term, "code_first": node.code_first,
-              "use_additional_code": node.use_additional_code, "code_also": node.code_also, "notes": node.notes}
-    return {name: value for name, raw in fields.items() if (value := _as_list(raw))}
 
 
 def _flags(code: str, system: str, title_stems: set[str]) -> int:
@@ -200,29 +193,20 @@ class _Row:
 
 
 def _icd_rows(common: set[str]) -> tuple[list[_Row], list[tuple[str, str, str]]]:
-    """Every Tabular entry: codes as rows, chapters and blocks as sections. The package's parsed tree is walked
-    once (its public getters look every code up again: ten times slower over 98,000 codes)."""
-    import simple_icd_10_cm  # noqa: F401  (slow import: only when the index is built)
-    from simple_icd_10_cm import simple_icd_10_cm as tabular
+    """Every Tabular entry: codes as rows, chapters and blocks as sections, from simple-icd-10-cm's data files
+    (read by ``tabular_file``: importing the package would build its own tree first, three times slower)."""
+    from simulator.coding.tabular_file import entries
 
     rows: list[_Row] = []
     sections: list[tuple[str, str, str]] = []
-
-    def walk(node: Any, parents: list[str], above: list[str]) -> None:
-        notes = _section_notes(node)
-        if node.type in ("chapter", "section"):
-            sections.append((node.name, node.description, json.dumps(notes)))
-            above = [node.name, *above]
+    for entry in entries():
+        if entry.type in ("chapter", "section"):
+            sections.append((entry.name, entry.description, json.dumps(entry.notes)))
         else:
-            page = {"parents": parents, "notes": notes, "seventh_characters": dict(node.seven_chr_def)}
-            rows.append(_Row(node.name, "ICD-10-CM", node.description, not node.children,
-                             notes.get("inclusion_terms", []), parents, above, page, common=node.name in common))
-            parents = [node.name, *parents]
-        for child in node.children:
-            walk(child, parents, above)
-
-    for chapter in tabular._chapter_list:
-        walk(chapter, [], [])
+            page = {"parents": entry.parents, "notes": entry.notes, "seventh_characters": entry.seventh_characters}
+            rows.append(_Row(entry.name, "ICD-10-CM", entry.description, entry.billable,
+                             entry.notes.get("inclusion_terms", []), entry.parents, entry.sections, page,
+                             common=entry.name in common))
     return rows, sections
 
 
@@ -290,24 +274,51 @@ def _alphabetic_rows() -> list[tuple[str, str, str | None, str | None, str]]:
     leads to the code of the entry it names ("Palsy → Bell's, see also Palsy, facial" → G51.0)."""
     rows: list[tuple[str, str, str | None, str | None, str]] = []
     stack: list[str] = []
-    for r in csv.DictReader(io.StringIO(gzip.decompress(_data("ICD10CM_2025_Index.csv.gz")).decode("utf-8"))):
-        level = int(r["Level"])
-        stack = stack[:level] + [r["Term"].strip()]
-        see = (r["See"].strip() or r["SeeAlso"].strip()) or None
-        rows.append(("Index", " → ".join(stack), _clean_code(r["Code"]), see, r["NonEssModif"].strip()))
+    reader = csv.reader(io.StringIO(gzip.decompress(_data("ICD10CM_2025_Index.csv.gz")).decode("utf-8")))
+    column = {name: n for n, name in enumerate(next(reader))}
+    at_level, at_term, at_see, at_also, at_modifier, at_code = (column[c] for c in ("Level", "Term", "See", "SeeAlso",
+                                                                                    "NonEssModif", "Code"))
+    for r in reader:
+        if r[at_term].startswith("Note:") and not r[at_code]:
+            continue  # an instruction printed among the subterms (Failure, heart: "Note: heart failure stages A, B,
+            # C, and D ..."), not a term: the subterms after it stay under the term above it
+        stack = stack[:int(r[at_level])] + [r[at_term].strip()]
+        see = (r[at_see].strip() or r[at_also].strip()) or None
+        rows.append(("Index", " → ".join(stack), _clean_code(r[at_code]), see, r[at_modifier].strip()))
     return rows
 
 
+_PARENTHESES = re.compile(r"\s*\([^)]*\)")
+_NEC = re.compile(r"\s+(?:nec|nos)$")  # "infective NEC" is what "see Otitis, externa, infective" names
+
+
+@lru_cache(maxsize=100_000)
+def _see_key(part: str) -> str:
+    """An Index term as a see reference names it: "Senility, senile (mental)" is "senility"."""
+    return _NEC.sub("", _PARENTHESES.sub("", part).split(",")[0].strip().lower())
+
+
 def _resolve_see(rows: list[tuple[str, str, str | None, str | None, str]]) -> list[tuple[str, str, str | None, str | None, str]]:
+    """A see / see-also reference without a code leads to the code of the entry it names: "Pinkeye, see
+    Conjunctivitis, acute, mucopurulent"; "Infection, ear, see Otitis media" (main term Otitis, subterm media);
+    "Age, see Senility" (main term "Senility, senile")."""
     by_path: dict[str, str] = {}
+    by_key: dict[str, str] = {}
     for _source, path, code, _see, _mod in rows:
         if code:
             by_path.setdefault(path.lower(), code)
+            by_key.setdefault(" → ".join(_see_key(p) for p in path.split(" → ")), code)
     resolved = []
     for source, path, code, see, mod in rows:
         if code is None and see:
-            target = " → ".join(p.strip() for p in see.split(",")).lower()
-            code = by_path.get(target) or by_path.get(target.split(" → ")[0])
+            parts = [p.strip().lower() for p in see.split(",")]
+            words = parts[0].split(" ", 1)  # "otitis media": main term and subterm
+            whole = [" → ".join(_see_key(p) for p in parts)]
+            if len(words) == 2:
+                whole.append(" → ".join([words[0], *words[1:], *parts[1:]]))
+            # The entry named, then its main term (the code the coder would start from).
+            code = (by_path.get(" → ".join(parts)) or next((by_key[k] for k in whole if k in by_key), None)
+                    or by_path.get(parts[0]) or by_key.get(_see_key(parts[0])))
         resolved.append((source, path, code, see, mod))
     return resolved
 
@@ -327,6 +338,13 @@ def _path_stems(path: str, modifiers: str) -> tuple[list[str], list[str]]:
         positive += pos
         negated += neg
     return positive, negated
+
+
+def _drug_words(index_rows: list[tuple[str, str, str | None, str | None, str]]) -> set[str]:
+    """The stems of the substances of the Table of Drugs and Chemicals (its main terms), less generic words: kept
+    in the index, so the first search of a process does not work them out (65 ms)."""
+    names = {path.split(" → ")[0] for source, path, _code, _see, _mod in index_rows if source == "Drugs"}
+    return {s for name in names for s in _stems_text(name) if len(s) >= 3 and not s[0].isdigit()} - GENERIC_DRUG_WORDS
 
 
 def build_index(path: Path) -> Path:
@@ -349,35 +367,60 @@ def build_index(path: Path) -> Path:
                               + _xml_rows("icd-10-cm-neoplasm-2025.xml.gz", "Neoplasms"))
     # The Index is a synonym source: every entry's words count for the code it leads to (eponyms, lay terms,
     # "see" references), and for the codes below it when it stops at a category.
+    # Index paths share their main terms and subterms: each part is read once.
+    part_stems: dict[str, tuple[str, ...]] = {}
+    for _source, ipath, _code, _see, mod in index_rows:
+        for part in (*ipath.split(" → "), mod):
+            if part not in part_stems:
+                part_stems[part] = _stems_text(part)
     words_of: dict[str, set[str]] = defaultdict(set)
     for source, ipath, code, _see, _mod in index_rows:
         if code and code in by_code:
             parts = ipath.split(" → ")[1:] if source == "Neoplasms" else ipath.split(" → ")
+            words = words_of[code]
             for part in parts:
-                words_of[code].update(_stems_text(part))
+                words.update(part_stems[part])
     index_words = {code: frozenset(words) for code, words in words_of.items()}
 
     records = []
     texts: list[str] = []  # every text whose words the spelling corrector may offer
-    stems_seen: list[frozenset[str]] = []  # per code, for how rare a stem is
-    term_stems = {r.code: [s for t in r.terms for s in _stems_text(t)] + list(_stems_text(r.extra_words)) for r in rows}
+    term_stems = {r.code: [s for t in r.terms for s in _stems_text(t)] + list(_stems_text(r.extra_words))
+                  for r in rows if r.terms or r.extra_words}
 
-    # What a code inherits from the categories above it, worked out once per category (not once per code).
-    @cache
+    # What a code inherits from the categories above it, worked out once per category (not once per code), from
+    # the top down (not by a function calling itself: that reference cycle would keep every row of the build
+    # alive until a full garbage collection walked them all, 0.7 s on some later search).
+    above: dict[tuple[str, ...], tuple[frozenset[str], frozenset[str], tuple[tuple[str, str, int], ...]]] = {}
+
     def inherited(parents: tuple[str, ...]) -> tuple[frozenset[str], frozenset[str], tuple[tuple[str, str, int], ...]]:
         """(Index words, inclusion terms, "use additional code" ranges) of the categories ``parents`` (nearest
         first): an Index entry that stops at a category leads to its codes; a category's note applies below it."""
-        if not parents:
-            return frozenset(), frozenset(), ()
-        idx, ctx, pairs = inherited(parents[1:])
-        holder = by_code.get(parents[0])
-        return (idx | index_words.get(parents[0], frozenset()), ctx | frozenset(term_stems.get(parents[0], ())),
-                _own_pairs(holder) + pairs)
+        known: tuple[frozenset[str], frozenset[str], tuple[tuple[str, str, int], ...]] = (frozenset(), frozenset(), ())
+        for i in range(len(parents) - 1, -1, -1):
+            here = above.get(parents[i:])
+            if here is None:
+                idx, ctx, pairs = known
+                holder = by_code.get(parents[i])
+                here = (idx | index_words.get(parents[i], frozenset()), ctx | frozenset(term_stems.get(parents[i], ())),
+                        _own_pairs(holder) + pairs)
+                above[parents[i:]] = here
+            known = here
+        return known
+
+    @cache
+    def inherited_text(parents: tuple[str, ...]) -> tuple[frozenset[str], str, frozenset[str], str]:
+        """The Index words a code inherits and those less the categories' inclusion terms, each with its text
+        for the index (most codes add no Index words of their own: 7th-character codes share their category's)."""
+        idx, ctx, _pairs = inherited(parents)
+        ctx = ctx - idx
+        return idx, " ".join(sorted(idx)), ctx, " ".join(sorted(ctx)[:80])
 
     def _own_pairs(holder: _Row | None) -> tuple[tuple[str, str, int], ...]:
         """The ranges of a code's own "use additional code" (level 0, listed after it) and "code first" notes
         (level 2, listed before it): the etiology/manifestation convention, Official Guidelines I.A.13."""
         notes = holder.page.get("notes", {}) if holder else {}
+        if "use_additional_code" not in notes and "code_first" not in notes:
+            return ()  # most codes
         return (tuple((low, high, 0) for text in notes.get("use_additional_code", []) for low, high in note_ranges(text))
                 + tuple((low, high, 2) for text in notes.get("code_first", []) for low, high in note_ranges(text)))
 
@@ -393,28 +436,54 @@ def build_index(path: Path) -> Path:
         return block + tuple((low, high, 1) for text in notes.get("notes", [])
                              if "secondary code" in text.lower() for low, high in note_ranges(text.split(".")[0]))
 
+    @cache
+    def all_pairs(notes: tuple[tuple[str, str, int], ...], sections: tuple[str, ...], table: bool) -> str:
+        """A code's "use additional code" / "code first" ranges as stored (JSON), its own and inherited.
+        Chapter 19's note asks for the external cause from Chapter 20, "Codes within the T section that include
+        the external cause do not require an additional external cause code" (T36-T65: poisoning, toxic effects)."""
+        pairs = [list(p) for p in notes]
+        if not table:
+            pairs += [list(p) for o in sections for p in section_pairs(o)]
+        return orjson.dumps(pairs).decode()
+
+    # How many codes have each stem (how rare it is), counted per group of codes sharing their inherited words.
+    stem_df: Counter[str] = Counter()
+    shared: dict[int, list[Any]] = {}
     for r in rows:
         positive, negated, _words = analyse(r.title)
-        terms = term_stems[r.code]
-        up_idx, up_ctx, up_pairs = inherited(tuple(r.parents))
-        idx = up_idx | index_words.get(r.code, frozenset())
-        ctx = up_ctx - set(positive) - set(terms) - idx
+        terms = term_stems.get(r.code, [])
+        parents = tuple(r.parents)
+        _up_idx, _up_ctx, up_pairs = inherited(parents)
+        idx, idx_text, ctx, ctx_text = inherited_text(parents)
+        own = index_words.get(r.code)
+        if own and not own <= idx:
+            idx = idx | own
+            idx_text = " ".join(sorted(idx))
+            ctx = ctx - own
+            ctx_text = " ".join(sorted(ctx)[:80])
+        if not (ctx.isdisjoint(positive) and ctx.isdisjoint(terms)):
+            ctx = ctx.difference(positive, terms)
+            ctx_text = " ".join(sorted(ctx)[:80])
         flags = _flags(r.code, r.system, set(positive)) | (COMMON if r.common else 0)
         flags |= DEFAULT if r.code in COMMON_DEFAULTS else 0
-        pairs = [list(p) for p in _own_pairs(r) + up_pairs]
-        # Chapter 19's note asks for the external cause from Chapter 20, "Codes within the T section that include
-        # the external cause do not require an additional external cause code" (T36-T65: poisoning, toxic effects).
-        if not "T36" <= r.code[:3] <= "T65":
-            pairs += [list(p) for o in r.sections for p in section_pairs(o)]
+        pairs = all_pairs(_own_pairs(r) + up_pairs, tuple(r.sections), "T36" <= r.code[:3] <= "T65")
         records.append((r, " ".join(dict.fromkeys(positive)), " ".join(dict.fromkeys(negated)),
-                        " ".join(dict.fromkeys(terms)), " ".join(sorted(idx)), " ".join(sorted(ctx)[:80]), flags, pairs))
+                        " ".join(dict.fromkeys(terms)), idx_text, ctx_text, flags, pairs))
         texts.append(r.title)
         texts += r.terms
         texts.append(r.extra_words)
-        stems_seen.append(idx.union(positive, negated, terms))
+        group = shared.setdefault(id(idx), [idx, 0])
+        group[1] += 1
+        stem_df.update(set(chain(positive, negated, terms)) - idx)
+    for idx, times in shared.values():
+        for s in idx:
+            stem_df[s] += times
     texts += [part for _source, ipath, _code, _see, _mod in index_rows for part in ipath.split(" → ")]
-    word_df = Counter(chain.from_iterable(analyse(text)[2] for text in texts))
-    stem_df = Counter(chain.from_iterable(stems_seen))
+    # How many texts say each word (the same text many times: its words are counted once, times its count).
+    word_df: Counter[str] = Counter()
+    for text, times in Counter(texts).items():
+        for word in analyse(text)[2]:
+            word_df[word] += times
 
     # Row order is the prior: common, billable, adult, initial-encounter codes first, shorter titles first.
     def prior(rec: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -424,7 +493,8 @@ def build_index(path: Path) -> Path:
 
     records.sort(key=prior)
     db = sqlite3.connect(tmp)
-    db.executescript("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;")  # a scratch file, renamed when whole
+    # A scratch file, renamed when whole; a cache as large as the index keeps the full-text build in memory.
+    db.executescript("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA cache_size = -150000;")
     db.executescript("""
         CREATE TABLE codes (code TEXT PRIMARY KEY, system TEXT, title TEXT, billable INTEGER, flags INTEGER,
                             page TEXT, nodot TEXT, pairs TEXT,
@@ -442,8 +512,8 @@ def build_index(path: Path) -> Path:
         CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);
     """)
     db.executemany("INSERT OR REPLACE INTO codes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                   [(r.code, r.system, r.title, int(r.billable), flags, json.dumps(r.page), _nodot(r.code),
-                     json.dumps(pairs), t, n, m, i, c) for r, t, n, m, i, c, flags, pairs in records])
+                   [(r.code, r.system, r.title, int(r.billable), flags, orjson.dumps(r.page).decode(), _nodot(r.code),
+                     pairs, t, n, m, i, c) for r, t, n, m, i, c, flags, pairs in records])
     db.execute("CREATE INDEX codes_nodot ON codes (nodot)")
     db.execute("INSERT INTO codes_fts (rowid, title_s, terms_s, idx_s, ctx_s) "
                "SELECT rowid, title_s, terms_s, idx_s, ctx_s FROM codes")
@@ -452,7 +522,7 @@ def build_index(path: Path) -> Path:
     for s, p, c, see, mod in index_rows:
         index_positive, index_negated = _path_stems(p, mod)
         alpha.append((s, p, c if c in by_code else None, see, mod, " ".join(dict.fromkeys(index_positive + index_negated)),
-                      " ".join(dict.fromkeys(index_negated)), " ".join(_stems_text(mod))))
+                      " ".join(dict.fromkeys(index_negated)), " ".join(part_stems[mod])))
     alpha.sort(key=lambda a: (a[0] != "Index", a[1].count("→"), len(a[1])))
     db.executemany("INSERT INTO alpha_index VALUES (?, ?, ?, ?, ?, ?, ?, ?)", alpha)
     db.execute("INSERT INTO alpha_fts (rowid, path_s) SELECT rowid, path_s FROM alpha_index")
@@ -460,10 +530,12 @@ def build_index(path: Path) -> Path:
     db.executemany("INSERT INTO stems VALUES (?, ?)", list(stem_df.items()))
     db.executemany("INSERT INTO meta VALUES (?, ?)", [("version", INDEX_VERSION), ("icd10cm", ICD10CM_RELEASE),
                                                       ("hcpcs", HCPCS_RELEASE), ("index", INDEX_RELEASE),
-                                                      ("codes", str(len(records)))])
+                                                      ("codes", str(len(records))),
+                                                      ("drug_words", " ".join(sorted(_drug_words(index_rows))))])
     db.commit()
     db.close()
     tmp.replace(path)
+    forget_texts()
     return path
 
 
@@ -481,6 +553,7 @@ class _Concept:
     weight: float
     fts: str
     words: frozenset[str] = frozenset()  # exact | prefix
+    qualifier: str = ""  # a number's word before it ("type 1", "stage 2"): the title must say the two together
 
 
 @dataclass
@@ -501,10 +574,21 @@ class _Scored:
 # words, and (inclusion terms and lay words, Index entries, categories above).
 _Row_words = tuple[int, str, str, str, int, int, str, frozenset[str], frozenset[str],
                    tuple[frozenset[str], frozenset[str], frozenset[str]]]
+DRUG_COLUMN_COST = 3.0  # a Table of Drugs cell in a column the query does not ask for
+# A query naming two conditions is coded as each when its best code says less than this share of its words.
+TWO_CONDITIONS_COVER = 0.8
+# Words a number belongs to ("type 1", "stage 3a", "grade 2").
+NUMBERED = frozenset({"type", "stage", "grade", "class", "degree"})
 # Where a query names a second condition: "with", "and", "due to", "in", "from", "+" between words.
 _TWO_CONDITIONS = re.compile(r"\s(?:with|w/|and|due to|secondary to|caused by|in|from|\+)\s")
 _BMI = re.compile(r"\b(?:bmi|body mass index(?: bmi)?)\s*(?:of|is|=|:|was)?\s*(\d{2}(?:\.\d+)?)")
-FIELD_WEIGHTS = (1.0, 0.85, 0.8, 0.5)  # title, inclusion terms and lay words, Index entries, categories above
+FIELD_WEIGHTS = (1.0, 0.85, 0.8, 0.5)
+# The Index path in the search: of the best INDEX_ENTRIES entries, those that say INDEX_COVER of the query's weight
+# (and score within INDEX_MARGIN of the best) lift the codes they lead to by INDEX_LIFT x that share, and by
+# INDEX_BONUS x the share the code's own words do not say (the Index found what the title does not).
+INDEX_ENTRIES, INDEX_COVER, INDEX_BONUS, INDEX_MARGIN, INDEX_LIFT = 5, 0.75, 5.0, 1.0, 1.0
+# Entries read with every word, and with all but one; billable codes brought in per entry (speed: p95 < 5 ms).
+INDEX_REACH, INDEX_RELAX, INDEX_UNDER = 150, 0, 15
 
 
 class _Vocabulary:
@@ -547,6 +631,32 @@ class _Vocabulary:
         return min(6.0, max(0.6, math.log((self.codes + 1) / (df + 1))))
 
 
+def _expansion_shares(marked: list[tuple[str, bool]]) -> tuple[list[tuple[str, bool]], list[float]]:
+    """The words of a query expanded with marks (``expand(query, marked=True)``) without the marks, and how much
+    each counts: a word the user typed, 1; the n words one abbreviation or lay term became ("mrsa" -> methicillin
+    resistant staphylococcus aureus), 1/sqrt(n) each, so that one typed term does not outweigh the rest of the
+    query ("cellulitis left leg mrsa" is a cellulitis first). A lay term inside a lay term counts with it."""
+    words: list[tuple[str, bool]] = []
+    shares: list[float] = []
+    depth, group = 0, 0
+    for word, negated in marked:
+        if word == OPEN:
+            depth += 1
+            if depth == 1:
+                group = len(words)
+            continue
+        if word == CLOSE:
+            depth = max(0, depth - 1)
+            if depth == 0:
+                n = sum(1 for w, _neg in words[group:] if w not in STOP_WORDS) or 1
+                for i in range(group, len(words)):
+                    shares[i] = 1.0 / math.sqrt(n)
+            continue
+        words.append((word, negated))
+        shares.append(1.0)
+    return words, shares
+
+
 class Encoder:
     """Searches and code pages over a built index. Thread-safe (one connection per thread)."""
 
@@ -561,6 +671,7 @@ class Encoder:
         self._parsed: dict[int, _Row_words] = {}
         self._drug_words: frozenset[str] | None = None
         self._titled: dict[str, bool] = {}
+        self._alpha: dict[int, tuple[int, IndexEntry, frozenset[str], frozenset[str], frozenset[str], frozenset[str]]] = {}
 
     @property
     def db(self) -> sqlite3.Connection:
@@ -582,10 +693,8 @@ class Encoder:
     def drug_words(self) -> frozenset[str]:
         """The stems of the substances of the Table of Drugs and Chemicals (its main terms), less generic words."""
         if self._drug_words is None:
-            names = self.db.execute("SELECT DISTINCT substr(path, 1, instr(path || ' →', ' →') - 1) FROM alpha_index "
-                                    "WHERE source = 'Drugs'").fetchall()
-            self._drug_words = frozenset(s for (name,) in names for s in _stems_text(name)
-                                         if len(s) >= 3 and not s[0].isdigit()) - GENERIC_DRUG_WORDS
+            row = self.db.execute("SELECT value FROM meta WHERE key = 'drug_words'").fetchone()
+            self._drug_words = frozenset(row[0].split()) if row else frozenset()
         return self._drug_words
 
     def _title(self, code: str, system: str, title: str) -> str:
@@ -602,7 +711,7 @@ class Encoder:
         vocab = self.vocabulary
         out: list[_Concept] = []
         seen: set[str] = set()
-        words = tokens(expand(query))
+        words, share = _expansion_shares(tokens(expand(query, marked=True)))
         typing = query[-1:].isalnum()  # the last word may be half typed: it also matches as a prefix
         for position, (word, negated) in enumerate(words):
             if word in STOP_WORDS:
@@ -619,13 +728,15 @@ class Encoder:
                     prefix |= vocab.with_prefix(a)
             known = any(a in vocab.stem_df for a in alts) or bool(prefix)
             weak = s in WEAK
-            weight = vocab.weight(s) * (0.3 if weak else 1.0) * (1.0 if known else 0.3)
+            weight = vocab.weight(s) * (0.3 if weak else 1.0) * (1.0 if known else 0.3) * share[position]
             # Exact terms are cheap for FTS5; a prefix query reads many lists: spell short expansions out.
             terms = sorted(prefix | alts) if len(prefix | alts) <= 24 else None
             fts = (" OR ".join(f'"{t}"' for t in terms) if terms else
                    " OR ".join(f'"{a}"*' if len(a) >= 4 and not a.isdigit() else f'"{a}"' for a in sorted(alts)))
+            before = words[position - 1][0] if position else ""
+            qualifier = before if s[:1].isdigit() and before in NUMBERED else ""
             out.append(_Concept(s, frozenset(alts), prefix - alts, negated, weak, known, weight, f"({fts})",
-                                frozenset(alts) | prefix))
+                                frozenset(alts) | prefix, qualifier))
         return out[:16]
 
     def _bmi_code(self, query: str) -> str | None:
@@ -635,7 +746,7 @@ class Encoder:
             return None
         if self._bmi is None:
             bands = []
-            for code, title in self.db.execute("SELECT code, title FROM codes WHERE code LIKE 'Z68.%' AND billable = 1"):
+            for code, title in self.db.execute("SELECT code, title FROM codes WHERE nodot BETWEEN 'Z68' AND 'Z68~' AND billable = 1"):
                 if "adult" not in title:
                     continue
                 numbers = [float(n) for n in re.findall(r"\d+(?:\.\d+)?", title.split("]", 1)[-1])]
@@ -664,21 +775,92 @@ class Encoder:
                 (prefix, prefix + "~", *systems, prefix, limit)).fetchall()  # '~' sorts after digits and letters
             if rows:
                 return [Hit(c, s, self._title(c, s, t), bool(b)) for c, s, t, b in rows]
+        concepts, scored = self._scored(q, systems)
+        if not scored:
+            return []
+        scored = self._two_conditions(q, concepts, scored, systems)
+        return [Hit(s.code, s.system, self._title(s.code, s.system, s.title), s.billable, s.also)
+                for s in scored[:limit]]
+
+    def _scored(self, q: str, systems: tuple[str, ...]) -> tuple[list[_Concept], list[_Scored]]:
+        """The query's concepts and every candidate code scored, best first, with the pairs the notes ask for."""
         concepts = self.concepts(q)
         bmi = self._bmi_code(q)
         if bmi:
             concepts = [c for c in concepts if not re.fullmatch(r"\d+", c.stem)]
         if not concepts:
-            return []
-        scored = self._rank(concepts, self._retrieve(concepts, bmi), bmi)
+            return concepts, []
+        by_index = self._index_codes(concepts, q)
+        rowids = self._retrieve(concepts, bmi)
+        if by_index:
+            rowids = list(dict.fromkeys(rowids + self._under(list(by_index))))
+        scored = self._rank(concepts, rowids, bmi, by_index)
         scored = [s for s in scored if s.system in systems]
         if not scored:
-            return []
+            return concepts, []
         self._add_pairs(scored, concepts)
         self._add_drug_table(scored, concepts, q)
         scored.sort(key=lambda s: -s.score)
-        return [Hit(s.code, s.system, self._title(s.code, s.system, s.title), s.billable, s.also)
-                for s in scored[:limit]]
+        return concepts, scored
+
+    def _two_conditions(self, q: str, concepts: list[_Concept], scored: list[_Scored],
+                        systems: tuple[str, ...]) -> list[_Scored]:
+        """A query naming two conditions no one code (or noted pair) says ("colon ca with liver mets": C18.9 and
+        C78.7) is coded as each condition: the best code of each part, offered together first, then the rest.
+        A combination code that says both ("dm2 with neuropathy": E11.40) keeps its place (Official Guidelines
+        I.B.9: a combination code is used when one code identifies both conditions)."""
+        parts = [p.strip() for p in _TWO_CONDITIONS.split(normalise(q)) if p.strip()]
+        strong = {n: c.weight for n, c in enumerate(concepts) if not c.negated and not c.weak and c.known}
+        total = sum(strong.values())
+        if len(parts) != 2 or not total:
+            return scored
+        top = scored[0]
+        # What the best code's own title or inclusion terms say (not its category's Index words: C78.5, colon
+        # metastasis, does not say liver).
+        said = sum(w for n, w in strong.items() if top.contributions.get(n, 0.0) >= 0.85 * w)
+        if top.also or said / total >= TWO_CONDITIONS_COVER:
+            return scored
+        firsts = []
+        for part in parts:
+            _part_concepts, part_scored = self._scored(part, systems)
+            if not part_scored or not part_scored[0].billable:
+                return scored
+            firsts.append(part_scored[0])
+        first, second = firsts
+        if first.code == second.code or first.also or second.also:
+            return scored
+        pair = _Scored(first.rowid, first.code, first.system, first.title, first.billable, top.score + 1.0,
+                       first.matched, first.pairs, first.contributions, (second.code,))
+        return [pair, *[s for s in scored if s.code != first.code]]
+
+    def _asked_column(self, concepts: list[_Concept], q: str) -> tuple[str, ...] | None:
+        """The Table of Drugs and Chemicals' column the query's words choose (None: no column asked)."""
+        return self._drug_column({s for c in concepts if not c.negated for s in c.exact}, f" {normalise(q)} ",
+                                 condition=True)
+
+    def _index_codes(self, concepts: list[_Concept], q: str) -> dict[str, float]:
+        """The coder's path as a ranking signal: the codes (or categories, "-") that the Index entries saying most
+        of the query lead to, each with how much of the query the entry says. "Black eye" is an Index entry
+        (S00.1-) whose words no title has; "lipoma of back" leads through Lipoma to the trunk (D17.1)."""
+        out: dict[str, float] = {}
+        entries = self._index_scored(concepts, INDEX_ENTRIES, INDEX_REACH, INDEX_RELAX, self._asked_column(concepts, q))
+        best = max((score for score, cover, entry in entries if entry.code and cover >= INDEX_COVER), default=0.0)
+        for score, cover, entry in entries:
+            # The entries a coder would stop at: those saying as much with as few other words as the best one
+            # ("Otitis, externa", not "Otitis, externa, infective, swimmer's ear").
+            if entry.code and cover >= INDEX_COVER and score >= best - INDEX_MARGIN:
+                key = _nodot(entry.code)
+                out[key] = max(out.get(key, 0.0), cover)
+        return out
+
+    def _under(self, prefixes: list[str]) -> list[int]:
+        """Billable codes at or under each code or category, commonest first (the row order), a few per prefix."""
+        rowids: list[int] = []
+        for prefix in prefixes:
+            rowids += [r for (r,) in self.db.execute(
+                "SELECT rowid FROM codes WHERE nodot BETWEEN ? AND ? AND billable = 1 AND system = 'ICD-10-CM' "
+                "ORDER BY rowid LIMIT ?", (prefix, prefix + "~", INDEX_UNDER))]
+        return rowids
 
     def _retrieve(self, concepts: list[_Concept], bmi: str | None, where: str = "", params: tuple[Any, ...] = ()) -> list[int]:
         positive = [c for c in concepts if not c.negated and c.known]
@@ -701,9 +883,17 @@ class Encoder:
             if relaxed and len(required) >= 2:
                 for i in range(len(required)):
                     run(" AND ".join(c.fts for j, c in enumerate(required) if j != i), 40)
+                if len(required) >= 3:
+                    # Two conditions, or words no one code has: the codes with any two of the rarest words
+                    # ("abscess right axilla staph aureus": abscess and axilla, L02.411; staph aureus, B95.61).
+                    for a, b in combinations(required[:4], 2):
+                        run(f"{a.fts} AND {b.fts}", 15)
                 if len(found) < 10 and len(required) >= 3:
                     run(" OR ".join(c.fts for c in required), 100)
             strong = [c for c in positive if not c.weak]
+            for c in strong:
+                if c.qualifier:  # "stage 2": the codes that say it, whatever else the query says
+                    run(f'title_s : ("{stem(c.qualifier)}" AND {c.fts})', 20)
             if (relaxed and len(required) >= 2) or len(strong) >= 4:
                 # No code has every word: the likeliest codes of the rarest words, for two-code answers.
                 for c in sorted(strong, key=lambda c: -c.weight)[:5]:
@@ -730,7 +920,8 @@ class Encoder:
                                 (frozenset(terms_s.split()), frozenset(idx_s.split()), frozenset(ctx_s.split())))
         return [row for r in sorted(rowids) if (row := cache.get(r)) is not None]  # row order is the prior
 
-    def _rank(self, concepts: list[_Concept], rowids: list[int], bmi: str | None = None) -> list[_Scored]:
+    def _rank(self, concepts: list[_Concept], rowids: list[int], bmi: str | None = None,
+              by_index: dict[str, float] | None = None) -> list[_Scored]:
         if not rowids:
             return []
         query_stems = {s for c in concepts for s in c.exact}
@@ -747,6 +938,10 @@ class Encoder:
         conflicts += [(word, cost) for word, cost in UNASKED if word not in query_stems]
         out = []
         plan = [(n, c.negated, c.weak, c.exact, c.words, c.prefix, c.weight) for n, c in enumerate(concepts)]
+        # "type 1 diabetes with ckd stage 2": each number counts only where the title says it with its word (the
+        # "2" of "Type 2 diabetes" is not stage 2).
+        numbered = {n: re.compile(rf"\b{c.qualifier}\s+{re.escape(c.stem)}\b") for n, c in enumerate(concepts)
+                    if c.qualifier and not c.negated}
         ignore = everything | WEAK | {"unspecifi"}
         for rowid, code, system, title, billable, flags, pairs, title_words, negated, other in self._rows(rowids):
             penalty = 0.0
@@ -763,7 +958,9 @@ class Encoder:
                     continue
                 # Where the word is: the title, inclusion terms and lay words, Index entries, categories above
                 # (FIELD_WEIGHTS); a word that only begins one counts 0.7 of that.
-                if not exact.isdisjoint(title_words):
+                if n in numbered:
+                    best = 1.0 if numbered[n].search(title.lower()) else 0.0
+                elif not exact.isdisjoint(title_words):
                     best = 1.0
                 else:
                     best = (0.85 if not exact.isdisjoint(terms) else 0.8 if not exact.isdisjoint(idx)
@@ -812,6 +1009,12 @@ class Encoder:
                     score -= cost
             if bmi is not None and code.startswith("Z68"):
                 score += 3.0 if code == bmi else -3.0
+            if by_index:
+                # What the Index entry says that the code's own words did not (a title that says it all needs no
+                # Index to be found: "Unspecified otitis externa, right ear" over "Swimmer's ear").
+                nodot = _nodot(code)
+                said = max((c for prefix, c in by_index.items() if nodot.startswith(prefix)), default=0.0)
+                score += INDEX_LIFT * said + INDEX_BONUS * max(0.0, said - cover / total)
             out.append(_Scored(rowid, code, system, title, bool(billable), score, frozenset(contributions),
                                pairs, contributions))
         out.sort(key=lambda s: -s.score)
@@ -966,6 +1169,8 @@ class Encoder:
             return
         table_code, substance = entry
         said = {w for n in substance for w in concepts[n].exact} - GENERIC_DRUG_WORDS
+        if column == ("advers",) and "resist" in query_stems:
+            return  # a drug an organism resists ("mrsa": methicillin resistant Staphylococcus aureus) was not taken
         if any(not said.isdisjoint(self._parsed[s.rowid][7]) for s in scored[:5]
                if s.system == "ICD-10-CM" and not "T36" <= s.code[:3] <= "T65"):
             return  # a code's own title has the word ("methicillin resistant staphylococcus"): not a drug taken
@@ -1103,6 +1308,14 @@ class Encoder:
 
     def _index_entries(self, q: str, limit: int) -> list[IndexEntry]:
         concepts = self.concepts(q) if q else []
+        return [entry for _score, _cover, entry in self._index_scored(concepts, limit,
+                                                                        column=self._asked_column(concepts, q))]
+
+    def _index_scored(self, concepts: list[_Concept], limit: int, reach: int = 400, relax: int = 100,
+                      column: tuple[str, ...] | None = None) -> list[tuple[float, float, IndexEntry]]:
+        """Index entries with their score and how much of the query's weight (0..1) their path says; ``reach``:
+        how many entries with every word are read (in Index order: main terms and short paths first); ``relax``:
+        how many with all words but one when few have all (0: none, and no entries of single words either)."""
         positive = [c for c in concepts if not c.negated and c.known]
         required = [c for c in positive if not c.weak] or positive
         if not required:
@@ -1116,11 +1329,11 @@ class Encoder:
             except sqlite3.OperationalError:
                 pass
 
-        run(" AND ".join(c.fts for c in required), 400)
-        if len(found) < 20 and len(required) >= 2:
+        run(" AND ".join(c.fts for c in required), reach)
+        if len(found) < 20 and len(required) >= 2 and relax:
             for i in range(len(required)):
-                run(" AND ".join(c.fts for j, c in enumerate(required) if j != i), 100)
-            if len(found) < 20:  # no entry has all but one of the words (two conditions): the rarest words' entries
+                run(" AND ".join(c.fts for j, c in enumerate(required) if j != i), relax)
+            if len(found) < 20 and relax >= 100:  # no entry has all but one of the words (two conditions): the rarest words' entries
                 for c in sorted(required, key=lambda c: -c.weight)[:4]:
                     run(c.fts, 100)
         if not found:
@@ -1128,30 +1341,56 @@ class Encoder:
         total = sum(c.weight for c in concepts if not c.weak) or 1.0
         everything = frozenset().union(*(c.words for c in concepts))
         scored = []
-        marks = ",".join("?" * len(found))
-        for rowid, source, path, code, see, path_s, neg_s, mod_s in self.db.execute(
-                f"SELECT rowid, source, path, code, see, path_s, neg_s, mod_s FROM alpha_index WHERE rowid IN ({marks})",
-                list(found)):
-            words, negated = set(path_s.split()), set(neg_s.split())
-            main = set(text_stems(path.split(" → ")[0])[0])
+        for rowid, entry, words, negated, main, modifiers in self._entries(list(found)):
+            source, code = entry.source, entry.code
             cover, penalty = 0.0, 0.0
+            said = words - negated  # "Migraine, without aura" does not say aura
             for c in concepts:
-                hit = not c.words.isdisjoint(words)
+                hit = not c.words.isdisjoint(said)
                 if c.negated:
                     cover += c.weight if not c.words.isdisjoint(negated) else 0.0
                     penalty += 3.0 if not c.exact.isdisjoint(words) else 0.0
                 elif hit:
-                    factor = 1.0 if not c.exact.isdisjoint(words) else 0.7
+                    factor = 1.0 if not c.exact.isdisjoint(said) else 0.7
                     cover += (0.0 if c.weak else c.weight * factor)
                     penalty -= 0.3 if not c.words.isdisjoint(main) else 0.0  # the main term is what the coder looks up
                 elif not c.words.isdisjoint(negated):
                     penalty += 3.0
-            extra = len(words - everything - set(mod_s.split()))  # non-essential modifiers are no extra words
+            extra = len(words - everything - modifiers)  # non-essential modifiers are no extra words
             score = 10.0 * cover / total - 0.25 * min(extra, 10) - penalty + (0.5 if code else -1.0)
             score -= 0.5 if source != "Index" else 0.0
-            scored.append((score, -rowid, IndexEntry(source, path, code, see)))
+            if source == "Drugs" and code:
+                # A Table cell is in the column the query's words choose or it is not the coder's (Official
+                # Guidelines I.C.19.e.5: poisoning, adverse effect, underdosing): "encounter for flu vaccine" is
+                # not an underdosing of influenza vaccine.
+                heading = set(text_stems(entry.path.rsplit(" → ", 1)[-1])[0])
+                asked = column
+                if asked == ("advers",) and "T51" <= code[:3] <= "T65":
+                    asked = ("poison", "accident")  # a toxic effect ("bee sting reaction") has no adverse column
+                if asked is None or not set(asked) <= heading:
+                    score -= DRUG_COLUMN_COST
+                    penalty += DRUG_COLUMN_COST
+            scored.append((score, -rowid, cover / total - penalty / 10.0, entry))
         scored.sort(key=lambda s: (-s[0], -s[1]))
-        return [entry for _score, _rowid, entry in scored[:limit]]
+        return [(score, cover, entry) for score, _rowid, cover, entry in scored[:limit]]
+
+    def _entries(self, rowids: list[int]) -> list[tuple[int, IndexEntry, frozenset[str], frozenset[str], frozenset[str],
+                                                        frozenset[str]]]:
+        """Index entries with their words as sets (path, negated, main term, modifiers), read and split once per
+        process: the search asks the Index on every query."""
+        cache = self._alpha
+        missing = [r for r in rowids if r not in cache]
+        if missing:
+            if len(cache) > 50_000:
+                cache.clear()
+            marks = ",".join("?" * len(missing))
+            for rowid, source, path, code, see, path_s, neg_s, mod_s in self.db.execute(
+                    f"SELECT rowid, source, path, code, see, path_s, neg_s, mod_s FROM alpha_index WHERE rowid IN ({marks})",
+                    missing):
+                cache[rowid] = (rowid, IndexEntry(source, path, code, see), frozenset(path_s.split()),
+                                frozenset(neg_s.split()), frozenset(text_stems(path.split(" → ")[0])[0]),
+                                frozenset(mod_s.split()))
+        return [row for r in rowids if (row := cache.get(r)) is not None]
 
     def releases(self) -> dict[str, str]:
         return dict(self.db.execute("SELECT key, value FROM meta").fetchall())

@@ -73,6 +73,16 @@ ALTERNATIVES = {
     "checkup": ("examin",), "exam": ("examin",), "examin": ("exam",),
     "sugar": ("glucos",), "glucos": ("sugar",), "smoke": ("tobacco", "nicotin", "cigarett"),
     "tobacco": ("nicotin",), "nicotin": ("tobacco",), "kid": ("child",), "babi": ("newborn", "infant"),
+    # The adjective a note uses and the noun a title uses (stems): uterine fibroid, Fibroid -> uterus.
+    "uterin": ("uterus",), "uterus": ("uterin",), "ovari": ("ovarian",), "ovarian": ("ovari",),
+    "axillari": ("axilla",), "axilla": ("axillari",), "nasal": ("nose",), "nose": ("nasal",),
+    "rectal": ("rectum",), "rectum": ("rectal",), "vagin": ("vagina",), "vagina": ("vagin",),
+    "limb": ("extrem",), "extrem": ("limb",), "both": ("bilater",), "bilater": ("both",),
+    # A tumour's morphology and the behaviour a Tabular title names (Index: "Adenoma - see also Neoplasm, benign,
+    # by site"; "Lipoma" -> benign lipomatous neoplasm).
+    "adenoma": ("benign",), "lipoma": ("lipomat",),
+    # Everyday words for the Index's ("swollen glands": Swelling, glands; "at night": nocturnal).
+    "swollen": ("swell",), "night": ("nocturn",), "itchi": ("itch", "pruritus"),
 }
 STOP_WORDS = frozenset("""a an the of and or to due in on at by for from as is was be been being are this that these
 those his her their its pt patient patients who which presents presenting present hx c/o complains complaint
@@ -82,7 +92,7 @@ NEGATORS = frozenset({"without", "no", "not", "denies", "negative", "non", "abse
 _CLAUSE_END = re.compile(r"[,;:()\[\]]|\bwith\b|\bbut\b")
 _TOKEN = re.compile(r"[a-z0-9]+(?:[-'/&][a-z0-9]+)*")
 # Words about who, which encounter and which side: they sharpen a code but don't make a concept on their own.
-WEAK = frozenset({"left", "right", "unspecifi", "initi", "encount", "subsequ", "sequela", "bilater", "acut",
+WEAK = frozenset({"left", "right", "unspecifi", "initi", "encount", "subsequ", "sequela", "bilater", "both", "acut",
                   "chronic", "other", "site", "part"})
 SERVICE_STEMS = frozenset({
     "inject", "shot", "vaccin", "immun", "draw", "venipunctur", "phlebotomi", "electrocardiogram", "ekg", "ecg",
@@ -161,15 +171,41 @@ def text_stems(text: str) -> tuple[list[str], list[str]]:
 @lru_cache(maxsize=400_000)
 def analyse(text: str) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
     """Positive stems, negated stems and the words as written (for spelling correction) of a text."""
+    clauses = _CLAUSE_END.split(normalise(text))
+    if len(clauses) == 1:
+        return _analyse_clause(clauses[0].strip())
     positive: list[str] = []
     negated: list[str] = []
     words: list[str] = []
-    for word, neg in tokens(normalise(text)):
+    for clause in clauses:
+        pos, neg, said = _analyse_clause(clause.strip())
+        positive += pos
+        negated += neg
+        words += said
+    return tuple(positive), tuple(negated), tuple(words)
+
+
+@lru_cache(maxsize=200_000)
+def _analyse_clause(clause: str) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """``analyse`` of one clause (a negation never runs past one): the Tabular's titles share many clauses
+    ("initial encounter for closed fracture"), so each is read once when the index is built."""
+    positive: list[str] = []
+    negated: list[str] = []
+    words: list[str] = []
+    for word, neg in _clause(clause):
         words.append(word)
         if word in STOP_WORDS:
             continue
         (negated if neg else positive).append(stem(word))
     return tuple(positive), tuple(negated), tuple(words)
+
+
+def forget_texts() -> None:
+    """Empty the analysis caches an index build filled (some 500,000 titles, terms and clauses): searches ask
+    about other texts, and the garbage collector would walk them all on every full collection (0.7 s)."""
+    analyse.cache_clear()
+    _analyse_clause.cache_clear()
+    _clause.cache_clear()
 
 
 @dataclass(frozen=True)
@@ -188,13 +224,20 @@ def lay_terms() -> LayTerms:
     return LayTerms(phrases, pattern)
 
 
-def expand(query: str) -> str:
-    """A query in code-book words: lay phrases and abbreviations replaced (the original words stay too)."""
+# Around the words one lay term or abbreviation became, when asked for (``expand(..., marked=True)``).
+OPEN, CLOSE = "zzopen", "zzclose"
+
+
+def expand(query: str, marked: bool = False) -> str:
+    """A query in code-book words: lay phrases and abbreviations replaced; ``marked``: each replacement between
+    OPEN and CLOSE (tokens of their own, so the words one typed term became can be told apart)."""
     text = normalise(query)
     lay = lay_terms()
+    start, end = (f" {OPEN} ", f" {CLOSE} ") if marked else (" ", " ")
     if lay.pattern is not None:
-        text = lay.pattern.sub(lambda m: f" {lay.phrases[m.group(0)]} ", text)
-    return _WORD.sub(lambda m: f" {ABBREVIATIONS[m.group(0)]} " if m.group(0) in ABBREVIATIONS else m.group(0), text)
+        text = lay.pattern.sub(lambda m: f"{start}{lay.phrases[m.group(0)]}{end}", text)
+    return _WORD.sub(lambda m: f"{start}{ABBREVIATIONS[m.group(0)]}{end}" if m.group(0) in ABBREVIATIONS
+                     else m.group(0), text)
 
 
 _WORD = re.compile(r"(?<![a-z0-9])[a-z0-9]+(?:[/&'-][a-z0-9]+)*(?![a-z0-9])")
