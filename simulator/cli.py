@@ -118,7 +118,9 @@ def cmd_grade(args: argparse.Namespace) -> int:
         documents[role] = doc
     if documents["key"].get("resourceType") != "Bundle":
         return _fail(f"key: {args.key}: expected an answer-key Bundle, got a {documents['key']['resourceType']}")
-    if not any(isinstance(e, dict) and isinstance(e.get("resource"), dict) for e in documents["key"].get("entry") or []):
+    entries = documents["key"].get("entry")
+    if not isinstance(entries, list) or not any(isinstance(e, dict) and isinstance(e.get("resource"), dict)
+                                                for e in entries):
         return _fail(f"key: {args.key}: the answer key has no resources to grade against")
     try:
         rubric = load_rubric(args.rubric) if args.rubric else None

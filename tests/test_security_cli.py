@@ -6,7 +6,7 @@ import json
 import os
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from simulator.cli import main
@@ -117,6 +117,7 @@ def test_load_cpt_refuses_broken_quotes_and_duplicate_codes(tmp_path, monkeypatc
                                    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner,
                                                                                                max_size=3),
                                    max_leaves=20).map(lambda v: json.dumps({"resourceType": "Bundle", "entry": v}).encode())))
+@example(data=b'{"resourceType": "Bundle", "entry": true}')  # found by Hypothesis: the key's entries were iterated
 def test_any_file_given_to_validate_or_grade_ends_in_a_clear_exit_code(tmp_path, capsys, key, data):
     path = tmp_path / "input.json"
     path.write_bytes(data)
