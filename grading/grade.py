@@ -548,6 +548,20 @@ def _signature(item: _Item) -> str:
     return repr(sorted((k, repr(v)) for k, v in item.values.items()))
 
 
+def _copied_visits(keys: list[_Item], subs: list[_Item], rubric: Rubric) -> bool:
+    """The student entered the chart's visits in its order, each as the chart has it (every field equal), and no two
+    visits share a day. Then each visit pairs with its own entry at full credit, and any other pairing joins visits
+    of different days, whose date (a weighed field) is wrong: its score is lower. The pairing is the order itself,
+    with nothing missing, extra or wrong, and the visits need not be scored against each other."""
+    if len(keys) != len(subs) or rubric.weights(ENCOUNTERS.name).get("date", 0) <= 0 \
+            or rubric.partial_credit["date_month_day_swapped"] >= 1:
+        return False
+    days = [k.values["date"] for k in keys]
+    if None in days or len(set(days)) != len(days):
+        return False
+    return all(k.resource == s.resource or k.values == s.values for k, s in zip(keys, subs, strict=True))
+
+
 SUBSTITUTABLE = ("problem_list", "medications", "allergies", "procedures")
 
 
@@ -565,6 +579,8 @@ class _SectionGrader:
         """Pair, compare and note findings; ``same``: places where the entry is the key item itself (see
         _student_items). Returns the pairs (key index, student index)."""
         sec, rubric, graded = self.section, self.rubric, self.graded
+        if sec is ENCOUNTERS and _copied_visits(keys, subs, rubric):
+            return [(i, i) for i in range(len(keys))]
         pairs = []
         for key_ix, sub_ix in _blocks(keys, subs):
             if same and key_ix == sub_ix and same.issuperset(key_ix):
