@@ -153,28 +153,26 @@ def read_chart(document: Any, who: str) -> Chart:
     records: dict[int, PatientRecord] = {}
     check_types = who == "submission"
 
-    entries: list[tuple[Any, Any]] = []  # (fullUrl, resource) of each entry
+    raw_entries: Any = []
     if isinstance(document, dict) and document.get("resourceType") == "Bundle":
         raw_entries = document.get("entry", [])
         if not isinstance(raw_entries, list):
             problems.append(Problem("Bundle.entry", f"the {who}'s Bundle.entry is not a list; nothing could be read"))
             raw_entries = []
-        for i, entry in enumerate(raw_entries):
-            res = entry.get("resource") if isinstance(entry, dict) else None
-            if res is not None and not isinstance(res, dict):
-                res = as_dict(res)
-            if not isinstance(res, dict):
-                problems.append(Problem(f"Bundle.entry[{i}]", "entry without a resource was skipped"))
-                continue
-            entries.append((entry.get("fullUrl"), res))
     elif isinstance(document, dict) and isinstance(document.get("resourceType"), str):
         problems.append(Problem(document["resourceType"], f"the {who} is a single {document['resourceType']}, "
                                                           "not a Bundle; it was graded as a Bundle of one resource"))
-        entries.append((None, document))
+        raw_entries = [{"resource": document}]
     else:
         problems.append(Problem("(document)", f"the {who} is not a FHIR Bundle (a JSON object with resourceType "
                                               "'Bundle'); nothing could be graded"))
-    for full_url, res in entries:
+    for i, entry in enumerate(raw_entries):
+        res = entry.get("resource") if isinstance(entry, dict) else None
+        if res is not None and not isinstance(res, dict):
+            res = as_dict(res)
+        if not isinstance(res, dict):
+            problems.append(Problem(f"Bundle.entry[{i}]", "entry without a resource was skipped"))
+            continue
         rtype = res.get("resourceType")
         known = _known_types.get(rtype) if isinstance(rtype, str) else False
         if known is None:
@@ -184,6 +182,7 @@ def read_chart(document: Any, who: str) -> Chart:
             continue
         if check_types and rtype in _KINDS:
             res = _well_typed(res, late)
+        full_url = entry.get("fullUrl")
         if full_url and isinstance(full_url, str):
             by_ref[full_url] = res
         rid = res.get("id")
