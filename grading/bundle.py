@@ -10,6 +10,7 @@ from fhir.resources.R4B import get_fhir_model_class
 
 GRADED_TYPES = ("Patient", "Coverage", "Encounter", "Condition", "MedicationRequest", "AllergyIntolerance", "Claim",
                 "Observation", "Procedure", "DocumentReference")
+_FILED_TYPES = frozenset(GRADED_TYPES) - {"Patient"}  # filed under the patient they name
 
 
 @dataclass
@@ -116,15 +117,24 @@ def _kind(value: Any) -> str:
         type(value), type(value).__name__)
 
 
+# The same, as (element, JSON type) pairs: checked for every resource of the submission.
+_KINDS: dict[str, tuple[tuple[str, type], ...]] = {
+    rtype: tuple((k, kind) for k, (kind, _) in shape.items()) for rtype, shape in _SHAPES.items()}
+
+
 def _well_typed(res: dict[str, Any], problems: list[Problem]) -> dict[str, Any]:
     """The resource without the elements whose JSON type is wrong (a date of birth given as a number), each noted
     as a problem; the input is never changed."""
-    shape = _SHAPES.get(res.get("resourceType", ""))
-    if not shape:
+    kinds = _KINDS.get(res.get("resourceType", ""))
+    if not kinds:
         return res
-    bad = [k for k, (kind, _) in shape.items() if k in res and not isinstance(res[k], kind)]
-    if not bad:
+    for k, kind in kinds:  # the usual case: every element has its type, the resource is used as it is
+        if k in res and not isinstance(res[k], kind):
+            break
+    else:
         return res
+    shape = _SHAPES[res["resourceType"]]
+    bad = [k for k, kind in kinds if k in res and not isinstance(res[k], kind)]
     for k in bad:
         value = res[k]
         problems.append(Problem(f"{res['resourceType']}.{k}",
@@ -143,17 +153,36 @@ def read_chart(document: Any, who: str) -> Chart:
     records: dict[int, PatientRecord] = {}
     check_types = who == "submission"
 
-    def take(full_url: Any, res: dict[str, Any]) -> None:
+    raw_entries: Any = []
+    if isinstance(document, dict) and document.get("resourceType") == "Bundle":
+        raw_entries = document.get("entry", [])
+        if not isinstance(raw_entries, list):
+            problems.append(Problem("Bundle.entry", f"the {who}'s Bundle.entry is not a list; nothing could be read"))
+            raw_entries = []
+    elif isinstance(document, dict) and isinstance(document.get("resourceType"), str):
+        problems.append(Problem(document["resourceType"], f"the {who} is a single {document['resourceType']}, "
+                                                          "not a Bundle; it was graded as a Bundle of one resource"))
+        raw_entries = [{"resource": document}]
+    else:
+        problems.append(Problem("(document)", f"the {who} is not a FHIR Bundle (a JSON object with resourceType "
+                                              "'Bundle'); nothing could be graded"))
+    for i, entry in enumerate(raw_entries):
+        res = entry.get("resource") if isinstance(entry, dict) else None
+        if res is not None and not isinstance(res, dict):
+            res = as_dict(res)
+        if not isinstance(res, dict):
+            problems.append(Problem(f"Bundle.entry[{i}]", "entry without a resource was skipped"))
+            continue
         rtype = res.get("resourceType")
         known = _known_types.get(rtype) if isinstance(rtype, str) else False
         if known is None:
             known = is_resource_type(rtype)  # type: ignore[arg-type]
         if not known:
             late.append(Problem(str(rtype), f"{rtype!r} is not a FHIR resource type; that entry was skipped"))
-            return
-        if check_types and rtype in _SHAPES:
+            continue
+        if check_types and rtype in _KINDS:
             res = _well_typed(res, late)
-        usable.append((rtype, res))  # type: ignore[arg-type]
+        full_url = entry.get("fullUrl")
         if full_url and isinstance(full_url, str):
             by_ref[full_url] = res
         rid = res.get("id")
@@ -161,35 +190,18 @@ def read_chart(document: Any, who: str) -> Chart:
             by_ref[f"{rtype}/{rid}"] = res
         if rtype == "Patient":
             records[id(res)] = PatientRecord(res)
-
-    if isinstance(document, dict) and document.get("resourceType") == "Bundle":
-        raw_entries = document.get("entry", [])
-        if not isinstance(raw_entries, list):
-            problems.append(Problem("Bundle.entry", f"the {who}'s Bundle.entry is not a list; nothing could be read"))
-            raw_entries = []
-        for i, entry in enumerate(raw_entries):
-            res = entry.get("resource") if isinstance(entry, dict) else None
-            if res is not None and not isinstance(res, dict):
-                res = as_dict(res)
-            if not isinstance(res, dict):
-                problems.append(Problem(f"Bundle.entry[{i}]", "entry without a resource was skipped"))
-                continue
-            take(entry.get("fullUrl"), res)
-    elif isinstance(document, dict) and isinstance(document.get("resourceType"), str):
-        problems.append(Problem(document["resourceType"], f"the {who} is a single {document['resourceType']}, "
-                                                          "not a Bundle; it was graded as a Bundle of one resource"))
-        take(None, document)
-    else:
-        problems.append(Problem("(document)", f"the {who} is not a FHIR Bundle (a JSON object with resourceType "
-                                              "'Bundle'); nothing could be graded"))
+        elif rtype in _FILED_TYPES:
+            usable.append((rtype, res))  # type: ignore[arg-type]
     problems += late
     chart = Chart(list(records.values()), by_ref, problems)
-    for rtype, res in usable:
-        if rtype not in GRADED_TYPES or rtype == "Patient":
-            continue
+    for rtype, res in usable:  # each graded resource filed under its patient (known now that all are read)
         subject_field = "subject" if "subject" in res else "patient" if "patient" in res else (
             "beneficiary" if "beneficiary" in res else None)
-        target = chart.resolve(res[subject_field]) if subject_field else None
+        subject = res[subject_field] if subject_field else None
+        ref = subject.get("reference") if isinstance(subject, dict) else None
+        target = by_ref.get(ref) if isinstance(ref, str) else None  # the usual case: the reference as stored
+        if target is None and subject_field:
+            target = chart.resolve(subject)
         record = records.get(id(target)) if target is not None else None
         if record is None:
             label = f"{rtype}/{res.get('id', '?')}"

@@ -109,6 +109,14 @@ def near_miss(expected: str, entered: str, rubric: Rubric) -> tuple[float, str] 
     return None
 
 
+def _agrees_with_itself(codes: ClaimCodes) -> bool:
+    """A claim graded against itself has nothing to find, unless the key itself is odd: an optional code listed
+    first (then the first-listed code expected is another), a code listed twice, or a line's units not a number."""
+    normal = [nodot(c) for c in codes.diagnoses]
+    return (not normal or normal[0] not in codes.optional) and len(set(normal)) == len(normal) \
+        and all(line.units == line.units for line in codes.lines)
+
+
 class ClaimGrader:
     """Grades one visit's claim; ``value`` is what the visit's coding is worth in points."""
 
@@ -121,6 +129,8 @@ class ClaimGrader:
                                      message))
 
     def grade(self, key: ClaimCodes, sub: ClaimCodes | None) -> None:
+        if sub is key and _agrees_with_itself(key):
+            return  # the student's claim is the key's (read once): every code is right
         weights = self.rubric.weights("coding")
         required = [c for c in key.diagnoses if nodot(c) not in key.optional]
         key_first = required[0] if required else None

@@ -548,6 +548,37 @@ def _signature(item: _Item) -> str:
     return repr(sorted((k, repr(v)) for k, v in item.values.items()))
 
 
+def _copied_visits(keys: list[_Item], subs: list[_Item], rubric: Rubric) -> bool:
+    """The student entered the chart's visits in its order, each as the chart has it (every field equal), and no two
+    visits share a day. Then each visit pairs with its own entry at full credit, and any other pairing joins visits
+    of different days, whose date (a weighed field) is wrong: its score is lower. The pairing is the order itself,
+    with nothing missing, extra or wrong, and the visits need not be scored against each other."""
+    if len(keys) != len(subs) or rubric.weights(ENCOUNTERS.name).get("date", 0) <= 0 \
+            or rubric.partial_credit["date_month_day_swapped"] >= 1:
+        return False
+    days = [k.values["date"] for k in keys]
+    if None in days or len(set(days)) != len(days):
+        return False
+    return all(k.resource == s.resource or k.values == s.values for k, s in zip(keys, subs, strict=True))
+
+
+def _copies_aside(keys: list[_Item], subs: list[_Item], same: set[int]) -> tuple[list[int], list[int]] | None:
+    """The key items and entries left once the copies (``same``: entry i is key item i itself) are set aside, when
+    no copy shares an identifying token with them. Each copy then pairs with its own item at full credit, whatever
+    the others do (pairing runs within groups of items that share tokens), so the others can be paired alone."""
+    copy_tokens: set[str] = set()
+    for i in same:
+        if not keys[i].tokens:
+            return None  # an item with nothing that identifies it is never paired, not even with its copy
+        copy_tokens |= keys[i].tokens
+    rest_keys = [i for i in range(len(keys)) if i not in same]
+    rest_subs = [j for j in range(len(subs)) if j not in same]
+    if any(not copy_tokens.isdisjoint(keys[i].tokens) for i in rest_keys) or any(
+            not copy_tokens.isdisjoint(subs[j].tokens) for j in rest_subs):
+        return None
+    return rest_keys, rest_subs
+
+
 SUBSTITUTABLE = ("problem_list", "medications", "allergies", "procedures")
 
 
@@ -564,6 +595,20 @@ class _SectionGrader:
               ) -> list[tuple[int, int]]:
         """Pair, compare and note findings; ``same``: places where the entry is the key item itself (see
         _student_items). Returns the pairs (key index, student index)."""
+        if self.section is ENCOUNTERS and _copied_visits(keys, subs, self.rubric):
+            return [(i, i) for i in range(len(keys))]
+        if not same or (rest := _copies_aside(keys, subs, same)) is None:
+            return self._pair_and_compare(keys, subs, ctx, same, frozenset())
+        # Copies of the key's items pair with their own, and only the other entries are paired and compared.
+        rest_keys, rest_subs = rest
+        optional_copies = frozenset().union(*(keys[i].tokens for i in same if id(keys[i].resource) in ctx.optional))
+        pairs = self._pair_and_compare([keys[i] for i in rest_keys], [subs[j] for j in rest_subs], ctx, None,
+                                       optional_copies)
+        return sorted([(rest_keys[i], rest_subs[j]) for i, j in pairs] + [(i, i) for i in same])
+
+    def _pair_and_compare(self, keys: list[_Item], subs: list[_Item], ctx: Context, same: set[int] | None,
+                          optional_elsewhere: frozenset[str]) -> list[tuple[int, int]]:
+        """``optional_elsewhere``: tokens of optional key items set aside (an entry that matches one costs nothing)."""
         sec, rubric, graded = self.section, self.rubric, self.graded
         pairs = []
         for key_ix, sub_ix in _blocks(keys, subs):
@@ -627,7 +672,7 @@ class _SectionGrader:
                 self._add(Finding(self._where(key.resource, ctx), f"{sec.resource_type}[{label}]", label, "",
                                   self.value, "missing", f"{ctx.who}{label}: on the chart but not entered"), key.resource)
         # An item entered twice (or more) counts once as extra; what matches an optional key item costs nothing.
-        optional_tokens = frozenset().union(*(k.tokens for k in keys if id(k.resource) in ctx.optional))
+        optional_tokens = optional_elsewhere.union(*(k.tokens for k in keys if id(k.resource) in ctx.optional))
         seen: set[str] = set()
         for j, sub in enumerate(subs):
             if j in matched_subs or sub.tokens & optional_tokens:

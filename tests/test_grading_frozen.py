@@ -145,3 +145,65 @@ if __name__ == "__main__" and "--refresh" in sys.argv:
     FROZEN.write_text(json.dumps([report_of(seed) for seed in range(COUNT)], indent=1, ensure_ascii=False) + "\n",
                       encoding="utf-8")
     print(f"wrote {FROZEN}")
+
+
+def _findings(report: grading.GradeReport) -> list[tuple[Any, ...]]:
+    return sorted((x.section, x.path, x.expected, x.entered, round(x.points_lost, 9), x.kind, x.message)
+                  for x in report.findings)
+
+
+@pytest.mark.parametrize("seed", range(0, COUNT, 3))
+def test_entries_that_are_the_keys_own_grade_as_the_same_entries_in_another_order(seed: int) -> None:
+    """The grader sets aside the entries that are the key's own items at the same place (copies pair with their
+    item) and pairs only the others; the same entries in the opposite order are all paired the long way. Both give
+    the same score and the same findings (issue #11)."""
+    key, submission, planted = case(seed)
+    in_order = grading.grade(key, submission, grading.default_rubric(), planted=planted)
+    other_order = grading.grade(key, _reordered(submission), grading.default_rubric(), planted=planted)
+    assert round(in_order.score, 9) == round(other_order.score, 9)
+    assert _findings(in_order) == _findings(other_order)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_an_entry_sharing_what_identifies_a_copy_is_paired_with_it_the_long_way(seed: int) -> None:
+    """A second reading of a vital sign at the same visit (another value) shares its code and visit with the copy
+    of the chart's reading: the copies cannot be set aside, and the best pairing keeps the right reading paired
+    and charges the second one as extra, as the long way does."""
+    key = case(seed)[0]
+    submission = copy.deepcopy(key)
+    submission["entry"] = [e for e in submission["entry"] if e["resource"]["resourceType"] != "Claim"]
+    vital = next(e for e in submission["entry"] if e["resource"]["resourceType"] == "Observation"
+                 and e["resource"]["category"][0]["coding"][0]["code"] == "vital-signs"
+                 and "valueQuantity" in e["resource"])
+    second = copy.deepcopy(vital)
+    second["fullUrl"], second["resource"]["id"] = "urn:uuid:second-reading", "second-reading"
+    second["resource"]["valueQuantity"]["value"] += 7
+    submission["entry"].append(second)
+    in_order = grading.grade(key, submission, grading.default_rubric())
+    other_order = grading.grade(key, _reordered(submission), grading.default_rubric())
+    assert [x.kind for x in in_order.findings if x.section == "vital signs"] == ["extra"]
+    assert round(in_order.score, 9) == round(other_order.score, 9)
+    assert _findings(in_order) == _findings(other_order)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_copies_are_not_set_aside_when_pairing_them_otherwise_scores_better(seed: int) -> None:
+    """The chart has two pulse readings at one visit, 0.3/min apart; the student copied the first and typed the second
+    0.3/min below the first. Each entry is within tolerance (0.5 %) of one reading only if the copy goes with the
+    second reading: the best pairing, which the grader must find (no vital sign is wrong), rather than pairing the
+    copy with its own reading and calling the second entry wrong."""
+    key = copy.deepcopy(case(seed)[0])
+    first = next(e for e in key["entry"] if e["resource"]["resourceType"] == "Observation"
+                 and f"{e['resource'].get('valueQuantity', {}).get('code')}" == "/min")
+    second = copy.deepcopy(first)
+    second["fullUrl"], second["resource"]["id"] = "urn:uuid:second-reading", "second-reading"
+    value = first["resource"]["valueQuantity"]["value"]
+    second["resource"]["valueQuantity"]["value"] = value + 0.3
+    key["entry"].insert(key["entry"].index(first) + 1, second)
+    submission = copy.deepcopy(key)
+    submission["entry"] = [e for e in submission["entry"] if e["resource"]["resourceType"] != "Claim"]
+    typed = next(e for e in submission["entry"] if e["resource"]["id"] == "second-reading")
+    typed["resource"]["valueQuantity"]["value"] = value - 0.3
+    report = grading.grade(key, submission, grading.default_rubric())
+    assert [x.message for x in report.findings if x.section == "vital signs"] == []
+    assert _findings(report) == _findings(grading.grade(key, _reordered(submission), grading.default_rubric()))
