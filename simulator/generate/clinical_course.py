@@ -171,9 +171,12 @@ class CourseBuilder:
     def _excluded(c: Condition, others: list[Condition]) -> bool:
         return any(c.key in o.excludes or o.key in c.excludes for o in others)
 
-    def _activate(self, c: Condition, first_visit: dt.date, onset_years: tuple[int, int]) -> ActiveCondition:
+    def _activate(self, c: Condition, first_visit: dt.date, onset_years: tuple[int, int],
+                  birth: dt.date | None = None) -> ActiveCondition:
         variant = self.rng.choice(c.variants)
         onset = first_visit - dt.timedelta(days=self.rng.randint(onset_years[0] * 365, onset_years[1] * 365))
+        if birth is not None:  # a chronic condition began after the first birthday, never before birth
+            onset = min(max(onset, birth + dt.timedelta(days=365)), first_visit)
         return ActiveCondition(c, "", variant.codes, variant.side, onset)
 
     def _name_problems(self, course: Course) -> None:
@@ -229,7 +232,8 @@ class CourseBuilder:
         elif any(ac.condition.tobacco == "former" for ac in course.chronic) or (
                 _age_on(course.birth_date, first) >= 25 and rng.random() < 0.2):
             course.tobacco = "former"
-            course.quit_year = first.year - rng.randint(2, 25)
+            # quit as an adult (the note prints the year: "quit 2009" for a 30-year-old would be quitting at 12)
+            course.quit_year = min(max(first.year - rng.randint(2, 25), course.birth_date.year + 18), first.year - 1)
 
     def _pregnancy(self, course: Course, starts: list[dt.datetime]) -> None:
         """A pregnant patient: the last menstrual period so that the first visit falls at 8-20 weeks and the
@@ -254,7 +258,7 @@ class CourseBuilder:
         newborns = age == 0 and any("newborn-exam" in cat.conditions[k].tags for k in sc.preventive)
         birth = starts[0].date() - dt.timedelta(days=age * 365 + (rng.randint(2, 6) if newborns else rng.randint(5, 360)))
         age = _age_on(birth, starts[0].date())
-        chronic = [self._activate(c, starts[0].date(), (1, 12)) for c in self._choose_chronic(age, sex)]
+        chronic = [self._activate(c, starts[0].date(), (1, 12), birth) for c in self._choose_chronic(age, sex)]
         allergies = self._choose_allergies(age)
         course = Course(sex=sex, birth_date=birth, chronic=chronic, allergies=allergies, visits=[], meds=[],
                         medicare=starts[0].year - birth.year >= 65)
@@ -314,7 +318,7 @@ class CourseBuilder:
 
     def _ensure_history(self, course: Course, c: Condition, first_visit: dt.date) -> None:
         if c.history and all(ac.condition.key != c.history for ac in course.chronic):
-            course.chronic.append(self._activate(self.cat.conditions[c.history], first_visit, (1, 10)))
+            course.chronic.append(self._activate(self.cat.conditions[c.history], first_visit, (1, 10), course.birth_date))
 
     def _follow_up(self, previous: Visit, i: int, start: dt.datetime) -> Visit:
         """An injury seen again: the same injury, same side, at a subsequent (or sequela) encounter."""
