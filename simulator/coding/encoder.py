@@ -77,7 +77,8 @@ DRUG_NOT_ADVERSE = frozenset({"long", "term", "use", "histori", "allergi", "stat
                               "prescript", "refill", "monitor", "level", "screen", "therapeut", "administr", "depend",
                               "abus", "withdraw"})
 # Pairs of words where a query that says one excludes a code that says only the other (stems).
-OPPOSITES = (("right", "left"), ("left", "right"), ("upper", "lower"), ("lower", "upper"))
+# A family history is not the patient's own ("fh colon cancer" is Z80.0, not Z85.038).
+OPPOSITES = (("right", "left"), ("left", "right"), ("upper", "lower"), ("lower", "upper"), ("famili", "person"))
 # Words a code's title says that the query must say too: a family history is not the patient's own; a
 # male breast is the rarer (stems, with the cost when not asked).
 UNASKED = (("famili", 2.0), ("male", 0.7))
@@ -145,6 +146,12 @@ _IF_PRESENT = ("if applicable", "where applicable", "if known", "such as", "any 
 _Pair = tuple[str, str, int, str]
 
 
+# Words of a note's line that say what kind of code it is, not what it is for ("history of tobacco dependence":
+# a query's "hx" does not name tobacco).
+_NOTE_GENERIC = frozenset({"histori", "exposur", "use", "status", "long", "term", "code", "identifi", "associ",
+                           "condit", "other", "specifi", "type"})
+
+
 def note_pairs(text: str, required: int, if_present: int) -> list[_Pair]:
     """A "use additional code" / "code first" note's ranges, each with the level saying whether the note requires the
     second code for this one (E11.22: "code to identify stage of chronic kidney disease (N18.1-N18.6)") or lists what
@@ -158,7 +165,7 @@ def note_pairs(text: str, required: int, if_present: int) -> list[_Pair]:
         listed = len(lines) > 1 and not low.startswith("code")
         if listed or any(w in low for w in _IF_PRESENT):
             # The second code is added when the record says what the line names: the query must say it too.
-            said = " ".join(dict.fromkeys(_stems_text(_CODE_IN_TEXT.sub(" ", line))))
+            said = " ".join(s for s in dict.fromkeys(_stems_text(_CODE_IN_TEXT.sub(" ", line))) if s not in _NOTE_GENERIC)
             out += [(a, b, if_present, said) for a, b in note_ranges(line)]
         else:
             out += [(a, b, required, "") for a, b in note_ranges(line)]
