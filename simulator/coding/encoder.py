@@ -739,6 +739,7 @@ class Encoder:
         self._vocabulary: _Vocabulary | None = None
         self._bmi: list[tuple[float, float, str]] | None = None
         self._parsed: dict[int, _Row_words] = {}
+        self._sets: dict[str, frozenset[str]] = {}
         self._drug_words: frozenset[str] | None = None
         self._titled: dict[str, bool] = {}
         self._alpha: dict[int, tuple[int, IndexEntry, frozenset[str], frozenset[str], frozenset[str], frozenset[str]]] = {}
@@ -987,6 +988,16 @@ class Encoder:
                 found[row[0]] = None
         return list(found)
 
+    def _words(self, text: str) -> frozenset[str]:
+        """A stored text's words as a set, one set per distinct text: codes share their category's Index words and
+        entries their main term, and every set kept is one more object each full garbage collection walks."""
+        words = self._sets.get(text)
+        if words is None:
+            if len(self._sets) > 100_000:
+                self._sets.clear()
+            words = self._sets[text] = frozenset(text.split())
+        return words
+
     def _rows(self, rowids: list[int]) -> list[_Row_words]:
         """The codes' words as sets, read and split once per process (the same codes come up query after query)."""
         cache = self._parsed
@@ -999,8 +1010,7 @@ class Encoder:
                     f"SELECT rowid, code, system, title, billable, flags, pairs, title_s, neg_s, terms_s, idx_s, ctx_s "
                     f"FROM codes WHERE rowid IN ({marks})", missing):
                 cache[rowid] = (rowid, code, system, title, billable, flags, pairs, frozenset(title_s.split()),
-                                frozenset(neg_s.split()),
-                                (frozenset(terms_s.split()), frozenset(idx_s.split()), frozenset(ctx_s.split())))
+                                self._words(neg_s), (self._words(terms_s), self._words(idx_s), self._words(ctx_s)))
         return [row for r in sorted(rowids) if (row := cache.get(r)) is not None]  # row order is the prior
 
     def _rank(self, concepts: list[_Concept], rowids: list[int], bmi: str | None = None,
@@ -1494,9 +1504,9 @@ class Encoder:
             for rowid, source, path, code, see, path_s, neg_s, mod_s in self.db.execute(
                     f"SELECT rowid, source, path, code, see, path_s, neg_s, mod_s FROM alpha_index WHERE rowid IN ({marks})",
                     missing):
-                cache[rowid] = (rowid, IndexEntry(source, path, code, see), frozenset(path_s.split()),
-                                frozenset(neg_s.split()), frozenset(text_stems(path.split(" → ")[0])[0]),
-                                frozenset(mod_s.split()))
+                main = " ".join(text_stems(path.split(" → ")[0])[0])
+                cache[rowid] = (rowid, IndexEntry(source, path, code, see), self._words(path_s), self._words(neg_s),
+                                self._words(main), self._words(mod_s))
         return [row for r in rowids if (row := cache.get(r)) is not None]
 
     def releases(self) -> dict[str, str]:
