@@ -393,6 +393,8 @@ def test_index_references_lead_to_the_entry_they_name(encoder):
     ("htn ckd stage 4", ("I12.9", "N18.4")),  # I12: use additional code for the stage
     ("colon ca in remission", ("C18.9",)),  # "in remission" is the cancer's state, not alcohol/opioid dependence's
     ("dm2 with neuropathy on insulin", ("E11.40", "Z79.4")),  # E11's list names insulin (Z79.4), and so does the query
+    ("ekg with interpretation", ("93000",)),  # the complete ECG says its reading: not with a pathology code (G0452)
+    ("ekg interpretation only", ("93010",)),  # the reading alone
 ])
 def test_a_second_code_is_offered_only_when_named_or_required(encoder, query, codes):
     assert encoder.search(query, 5)[0].codes == codes
