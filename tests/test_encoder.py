@@ -395,6 +395,8 @@ def test_index_references_lead_to_the_entry_they_name(encoder):
     ("dm2 with neuropathy on insulin", ("E11.40", "Z79.4")),  # E11's list names insulin (Z79.4), and so does the query
     ("ekg with interpretation", ("93000",)),  # the complete ECG says its reading: not with a pathology code (G0452)
     ("ekg interpretation only", ("93010",)),  # the reading alone
+    # I11.0, not I13.0 (kidney disease unasked); I11.0's note requires the type of heart failure (I50.-), unspecified
+    ("hypertensive heart disease with heart failure", ("I11.0", "I50.9")),
 ])
 def test_a_second_code_is_offered_only_when_named_or_required(encoder, query, codes):
     assert encoder.search(query, 5)[0].codes == codes

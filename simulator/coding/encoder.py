@@ -82,6 +82,7 @@ OPPOSITES = (("right", "left"), ("left", "right"), ("upper", "lower"), ("lower",
 # Words a code's title says that the query must say too: a family history is not the patient's own; a
 # male breast is the rarer (stems, with the cost when not asked).
 UNASKED = (("famili", 2.0), ("male", 0.7))
+GENERIC_CONDITION_STEMS = frozenset({"diseas", "disord", "condit"})
 INTENT_STEMS = frozenset({"intent", "self", "harm", "suicid", "assault", "undetermin", "deliber", "homicid"})
 
 
@@ -1437,6 +1438,10 @@ class Encoder:
         required = [c for c in positive if not c.weak] or positive
         if not required:
             return []
+        if len(required) >= 3:
+            # The Index leaves out "disease" where its subterm means it ("Hypertension, heart, with heart failure"):
+            # the word ranks the entries that say it, it does not decide which are read.
+            required = [c for c in required if c.stem not in GENERIC_CONDITION_STEMS] or required
         found: dict[int, None] = {}
 
         def run(expression: str, n: int) -> None:
