@@ -378,3 +378,54 @@ def test_index_references_lead_to_the_entry_they_name(encoder):
     paths = [e.path for e in encoder.alphabetic_index("chronic systolic heart failure", 5)]
     assert "Failure, failed → heart → systolic → chronic" in paths
     assert not any("Note:" in p for p in paths)
+
+
+# Issue #10, third round: a two-code answer only for what the query names or the Tabular requires.
+@pytest.mark.parametrize(("query", "codes"), [
+    ("chronic systolic heart failure", ("I50.22",)),  # not hypertensive heart and kidney disease I13.0 + I50.22
+    ("chf", ("I50.9",)),  # nor I13.0 + I50.9: the query names no hypertension, no kidney disease
+    ("chronic kidney disease stage 4", ("N18.4",)),  # N18's "code first any associated" is not required
+    ("mild intermittent asthma uncomplicated", ("J45.20",)),  # J45's tobacco list: only when documented
+    ("hx mi", ("I25.2",)),  # not with a history of tobacco dependence (Z87.891)
+    ("hx of cabg", ("Z95.1",)),  # nor atherosclerosis with it: "hx" is not the note's "history of tobacco dependence"
+    ("pneumonia due to strep pneumoniae", ("J13",)),  # one code says both: not J18.9 with a streptococcal pneumonia
+    ("covid pneumonia", ("U07.1", "J12.82")),  # J12.82: "Code first COVID-19 (U07.1)" (I.C.1.g.1.c)
+    ("htn ckd stage 4", ("I12.9", "N18.4")),  # I12: use additional code for the stage
+    ("colon ca in remission", ("C18.9",)),  # "in remission" is the cancer's state, not alcohol/opioid dependence's
+    ("dm2 with neuropathy on insulin", ("E11.40", "Z79.4")),  # E11's list names insulin (Z79.4), and so does the query
+    ("ekg with interpretation", ("93000",)),  # the complete ECG says its reading: not with a pathology code (G0452)
+    ("ekg interpretation only", ("93010",)),  # the reading alone
+    # I11.0, not I13.0 (kidney disease unasked); I11.0's note requires the type of heart failure (I50.-), unspecified
+    ("hypertensive heart disease with heart failure", ("I11.0", "I50.9")),
+])
+def test_a_second_code_is_offered_only_when_named_or_required(encoder, query, codes):
+    assert encoder.search(query, 5)[0].codes == codes
+
+
+def test_a_notes_list_of_possibilities_is_not_a_requirement():
+    from simulator.coding.encoder import note_pairs
+
+    required, if_present = 0, 3
+    assert note_pairs("code to identify stage of chronic kidney disease (N18.1-N18.6)", required, if_present) == [
+        ("N181", "N186", required, "")]
+    listed = note_pairs("code to identify:\nexposure to environmental tobacco smoke (Z77.22)\ntobacco dependence (F17.-)",
+                        required, if_present)
+    assert [(level, words) for _low, _high, level, words in listed] == [
+        (if_present, "environment tobacco smoke"), (if_present, "tobacco depend")]  # the line's words, stemmed
+    assert note_pairs("code to identify body mass index (BMI), if known (Z68.-)", required, if_present)[0][2] == if_present
+
+
+@pytest.mark.parametrize(("query", "first"), [
+    ("s/p cholecystectomy", "Z90.49"),  # a removed organ is its acquired absence (Index: Absence, gallbladder)
+    ("s/p left mastectomy", "Z90.12"),  # "s/p" is status post, not "presence of" a device
+    ("s/p cabg", "Z95.1"),  # ... which devices and grafts still are (Index: Status, aortocoronary bypass)
+    ("encounter for flu vaccine", "Z23"),  # not a Table of Drugs code: nothing was missed or reacted to
+])
+def test_status_and_history_words_find_the_status_code(encoder, query, first):
+    assert encoder.search(query, 5)[0].code == first
+
+
+def test_a_family_history_is_not_the_patients_own(encoder):
+    """'fh colon cancer' gave the personal history Z85.038 first. (The coder's Z80.0, digestive organs, needs to know
+    that the colon is one; the family history codes come first now.)"""
+    assert encoder.search("fh colon cancer", 5)[0].code.startswith("Z80")

@@ -9,6 +9,7 @@ Searching never imports the ICD-10-CM package (that takes seconds); only buildin
 from __future__ import annotations
 
 import csv
+import gc
 import gzip
 import io
 import json
@@ -51,7 +52,7 @@ from simulator.coding.words import (
     tokens,
 )
 
-INDEX_VERSION = "4"  # bump when the schema or the data changes
+INDEX_VERSION = "5"  # bump when the schema or the data changes
 ICD10CM_RELEASE = "ICD-10-CM FY2026 (April 1, 2026 update)"
 HCPCS_RELEASE = "HCPCS Level II, October 2025"
 INDEX_RELEASE = "ICD-10-CM Index, Table of Drugs and Chemicals, External Cause Index, Neoplasm Table (FY2025)"
@@ -76,10 +77,12 @@ DRUG_NOT_ADVERSE = frozenset({"long", "term", "use", "histori", "allergi", "stat
                               "prescript", "refill", "monitor", "level", "screen", "therapeut", "administr", "depend",
                               "abus", "withdraw"})
 # Pairs of words where a query that says one excludes a code that says only the other (stems).
-OPPOSITES = (("right", "left"), ("left", "right"), ("upper", "lower"), ("lower", "upper"))
+# A family history is not the patient's own ("fh colon cancer" is Z80.0, not Z85.038).
+OPPOSITES = (("right", "left"), ("left", "right"), ("upper", "lower"), ("lower", "upper"), ("famili", "person"))
 # Words a code's title says that the query must say too: a family history is not the patient's own; a
 # male breast is the rarer (stems, with the cost when not asked).
 UNASKED = (("famili", 2.0), ("male", 0.7))
+GENERIC_CONDITION_STEMS = frozenset({"diseas", "disord", "condit"})
 INTENT_STEMS = frozenset({"intent", "self", "harm", "suicid", "assault", "undetermin", "deliber", "homicid"})
 
 
@@ -133,6 +136,41 @@ def note_ranges(text: str) -> list[tuple[str, str]]:
     if "Chapter 20" in text:
         ranges.append(("V00", "Y99"))
     return ranges
+
+
+# A note's words that make its second code one to add only when documented: "if applicable", "if known", a list of
+# possibilities ("code to identify:" then one line each, "such as", "any associated").
+_IF_PRESENT = ("if applicable", "where applicable", "if known", "such as", "any associated", "any ")
+
+
+# A note's range as stored: (low, high, level, the stems of the note's line when it lists what to add only if documented).
+_Pair = tuple[str, str, int, str]
+
+
+# Words of a note's line that say what kind of code it is, not what it is for ("history of tobacco dependence":
+# a query's "hx" does not name tobacco).
+_NOTE_GENERIC = frozenset({"histori", "exposur", "use", "status", "long", "term", "code", "identifi", "associ",
+                           "condit", "other", "specifi", "type"})
+
+
+def note_pairs(text: str, required: int, if_present: int) -> list[_Pair]:
+    """A "use additional code" / "code first" note's ranges, each with the level saying whether the note requires the
+    second code for this one (E11.22: "code to identify stage of chronic kidney disease (N18.1-N18.6)") or lists what
+    to add when the record says it (J45: "code to identify:\n...tobacco dependence (F17.-)")."""
+    out: list[_Pair] = []
+    lines = text.split("\n")
+    for line in lines:
+        low = line.lower()
+        # One of several lines that is not a note of its own ("code to identify ...") is one of a list of
+        # alternatives (I50: "Code first: ... heart failure due to hypertension (I11.0) ...").
+        listed = len(lines) > 1 and not low.startswith("code")
+        if listed or any(w in low for w in _IF_PRESENT):
+            # The second code is added when the record says what the line names: the query must say it too.
+            said = " ".join(s for s in dict.fromkeys(_stems_text(_CODE_IN_TEXT.sub(" ", line))) if s not in _NOTE_GENERIC)
+            out += [(a, b, if_present, said) for a, b in note_ranges(line)]
+        else:
+            out += [(a, b, required, "") for a, b in note_ranges(line)]
+    return out
 
 
 def _in_ranges(nodot: str, ranges: list[tuple[str, str]]) -> bool:
@@ -348,7 +386,20 @@ def _drug_words(index_rows: list[tuple[str, str, str | None, str | None, str]]) 
 
 
 def build_index(path: Path) -> Path:
-    """Build the encoder database at ``path`` (atomically: a half-built index is never used)."""
+    """Build the encoder database at ``path`` (atomically: a half-built index is never used).
+
+    The cyclic garbage collector is paused while building: the build makes a million small objects and no
+    cycles, and each collection of the older generations walked all of them (2.5-4 s of a 9-10 s build)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _build_index(path)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _build_index(path: Path) -> Path:
     from simulator.clinical import load_catalog
 
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -390,12 +441,15 @@ def build_index(path: Path) -> Path:
     # What a code inherits from the categories above it, worked out once per category (not once per code), from
     # the top down (not by a function calling itself: that reference cycle would keep every row of the build
     # alive until a full garbage collection walked them all, 0.7 s on some later search).
-    above: dict[tuple[str, ...], tuple[frozenset[str], frozenset[str], tuple[tuple[str, str, int], ...]]] = {}
+    above: dict[tuple[str, ...], tuple[frozenset[str], frozenset[str], tuple[_Pair, ...]]] = {}
 
-    def inherited(parents: tuple[str, ...]) -> tuple[frozenset[str], frozenset[str], tuple[tuple[str, str, int], ...]]:
+    def inherited(parents: tuple[str, ...]) -> tuple[frozenset[str], frozenset[str], tuple[_Pair, ...]]:
         """(Index words, inclusion terms, "use additional code" ranges) of the categories ``parents`` (nearest
         first): an Index entry that stops at a category leads to its codes; a category's note applies below it."""
-        known: tuple[frozenset[str], frozenset[str], tuple[tuple[str, str, int], ...]] = (frozenset(), frozenset(), ())
+        known = above.get(parents)
+        if known is not None:
+            return known  # most codes: their category was worked out for a code before them
+        known = (frozenset(), frozenset(), ())
         for i in range(len(parents) - 1, -1, -1):
             here = above.get(parents[i:])
             if here is None:
@@ -415,29 +469,30 @@ def build_index(path: Path) -> Path:
         ctx = ctx - idx
         return idx, " ".join(sorted(idx)), ctx, " ".join(sorted(ctx)[:80])
 
-    def _own_pairs(holder: _Row | None) -> tuple[tuple[str, str, int], ...]:
-        """The ranges of a code's own "use additional code" (level 0, listed after it) and "code first" notes
-        (level 2, listed before it): the etiology/manifestation convention, Official Guidelines I.A.13."""
+    def _own_pairs(holder: _Row | None) -> tuple[_Pair, ...]:
+        """The ranges of a code's own "use additional code" (level 0, listed after it; 3 when only if documented)
+        and "code first" notes (level 2, listed before it; 4 when only if documented): the etiology/manifestation
+        convention, Official Guidelines I.A.13."""
         notes = holder.page.get("notes", {}) if holder else {}
         if "use_additional_code" not in notes and "code_first" not in notes:
             return ()  # most codes
-        return (tuple((low, high, 0) for text in notes.get("use_additional_code", []) for low, high in note_ranges(text))
-                + tuple((low, high, 2) for text in notes.get("code_first", []) for low, high in note_ranges(text)))
+        return (tuple(p for text in notes.get("use_additional_code", []) for p in note_pairs(text, 0, 3))
+                + tuple(p for text in notes.get("code_first", []) for p in note_pairs(text, 2, 4)))
 
     @cache
-    def section_pairs(section: str) -> tuple[tuple[str, str, int], ...]:
+    def section_pairs(section: str) -> tuple[_Pair, ...]:
         """A block's "use additional code" note (L00-L08: "Use additional code (B95-B97) to identify infectious
         agent") applies to every code in it (level 0); Chapter 19: "Use secondary code(s) from Chapter 20 ... to
         indicate cause of injury" (level 1). Chapter-wide "use additional code" notes (tobacco exposure in Chapters
         9 and 10) are left to the categories that repeat them."""
         notes = section_notes.get(section, {})
-        block = tuple((low, high, 0) for text in notes.get("use_additional_code", []) if "-" in section
+        block = tuple((low, high, 0, "") for text in notes.get("use_additional_code", []) if "-" in section
                       for low, high in note_ranges(text))
-        return block + tuple((low, high, 1) for text in notes.get("notes", [])
+        return block + tuple((low, high, 1, "") for text in notes.get("notes", [])
                              if "secondary code" in text.lower() for low, high in note_ranges(text.split(".")[0]))
 
     @cache
-    def all_pairs(notes: tuple[tuple[str, str, int], ...], sections: tuple[str, ...], table: bool) -> str:
+    def all_pairs(notes: tuple[_Pair, ...], sections: tuple[str, ...], table: bool) -> str:
         """A code's "use additional code" / "code first" ranges as stored (JSON), its own and inherited.
         Chapter 19's note asks for the external cause from Chapter 20, "Codes within the T section that include
         the external cause do not require an additional external cause code" (T36-T65: poisoning, toxic effects)."""
@@ -565,7 +620,7 @@ class _Scored:
     billable: bool
     score: float
     matched: frozenset[int]
-    pairs: str  # JSON: [[low, high, level], ...]
+    pairs: str  # JSON: [[low, high, level, words], ...] (_Pair)
     contributions: dict[int, float]
     also: tuple[str, ...] = ()
 
@@ -576,7 +631,9 @@ _Row_words = tuple[int, str, str, str, int, int, str, frozenset[str], frozenset[
                    tuple[frozenset[str], frozenset[str], frozenset[str]]]
 DRUG_COLUMN_COST = 3.0  # a Table of Drugs cell in a column the query does not ask for
 # A query naming two conditions is coded as each when its best code says less than this share of its words.
-TWO_CONDITIONS_COVER = 0.8
+TWO_CONDITIONS_COVER, TWO_CONDITIONS_LOOK = 0.8, 3
+# Words that say the state of the condition before them ("in remission"), not a condition of their own (stems).
+STATUS_STEMS = frozenset({"remiss", "relaps", "recurr", "control", "uncontrol", "partial", "full", "complet"})
 # Words a number belongs to ("type 1", "stage 3a", "grade 2").
 NUMBERED = frozenset({"type", "stage", "grade", "class", "degree"})
 # Where a query names a second condition: "with", "and", "due to", "in", "from", "+" between words.
@@ -657,6 +714,20 @@ def _expansion_shares(marked: list[tuple[str, bool]]) -> tuple[list[tuple[str, b
     return words, shares
 
 
+def _says_apart(one: _Scored, other: _Scored, concepts: list[_Concept], strong: set[int]) -> bool:
+    """Whether ``one`` says a word of the query (at least half of its weight more) that ``other`` does not: each code
+    of a two-code answer must stand for a part the query names."""
+    return any(one.contributions.get(n, 0.0) - other.contributions.get(n, 0.0) >= 0.5 * concepts[n].weight
+               for n in strong)
+
+
+def _requires(code: _Scored, other: str) -> bool:
+    """Whether ``code``'s Tabular notes require ``other`` with it (not merely "if applicable")."""
+    nodot = _nodot(other)
+    return any(level in (0, 2) and low <= nodot[:len(low)] and nodot[:len(high)] <= high
+               for low, high, level, _words in json.loads(code.pairs))
+
+
 class Encoder:
     """Searches and code pages over a built index. Thread-safe (one connection per thread)."""
 
@@ -669,6 +740,7 @@ class Encoder:
         self._vocabulary: _Vocabulary | None = None
         self._bmi: list[tuple[float, float, str]] | None = None
         self._parsed: dict[int, _Row_words] = {}
+        self._sets: dict[str, frozenset[str]] = {}
         self._drug_words: frozenset[str] | None = None
         self._titled: dict[str, bool] = {}
         self._alpha: dict[int, tuple[int, IndexEntry, frozenset[str], frozenset[str], frozenset[str], frozenset[str]]] = {}
@@ -814,20 +886,33 @@ class Encoder:
         total = sum(strong.values())
         if len(parts) != 2 or not total:
             return scored
-        top = scored[0]
-        # What the best code's own title or inclusion terms say (not its category's Index words: C78.5, colon
-        # metastasis, does not say liver).
-        said = sum(w for n, w in strong.items() if top.contributions.get(n, 0.0) >= 0.85 * w)
-        if top.also or said / total >= TWO_CONDITIONS_COVER:
+        if scored[0].also:
             return scored
+        # What the best codes' own titles or inclusion terms say (not their category's Index words: C78.5, colon
+        # metastasis, does not say liver): one that says both is the combination code (I.B.9), "pneumonia due to
+        # strep pneumoniae" J13.
+        for top in scored[:TWO_CONDITIONS_LOOK]:
+            said = sum(w for n, w in strong.items() if top.contributions.get(n, 0.0) >= 0.85 * w)
+            if top.billable and said / total >= TWO_CONDITIONS_COVER:
+                return scored
         firsts = []
         for part in parts:
-            _part_concepts, part_scored = self._scored(part, systems)
+            part_concepts, part_scored = self._scored(part, systems)
+            if {c.stem for c in part_concepts if not c.weak} <= STATUS_STEMS:
+                return scored  # "colon ca in remission": a status of the condition, not a second condition
             if not part_scored or not part_scored[0].billable:
                 return scored
             firsts.append(part_scored[0])
         first, second = firsts
         if first.code == second.code or first.also or second.also:
+            return scored
+        # Each code must say a part the other does not: "pneumonia due to strep pneumoniae" is one code that says
+        # both (not J18.9 with a streptococcal pneumonia); "bph with urinary symptoms" is N40.1 alone.
+        whole = {s.code: s for s in scored}
+        if first.code not in whole or second.code not in whole:
+            return scored  # a part's best code that the whole query does not find is not what it names
+        a, b = whole[first.code], whole[second.code]
+        if not (_says_apart(a, b, concepts, set(strong)) and _says_apart(b, a, concepts, set(strong))):
             return scored
         pair = _Scored(first.rowid, first.code, first.system, first.title, first.billable, top.score + 1.0,
                        first.matched, first.pairs, first.contributions, (second.code,))
@@ -904,6 +989,16 @@ class Encoder:
                 found[row[0]] = None
         return list(found)
 
+    def _words(self, text: str) -> frozenset[str]:
+        """A stored text's words as a set, one set per distinct text: codes share their category's Index words and
+        entries their main term, and every set kept is one more object each full garbage collection walks."""
+        words = self._sets.get(text)
+        if words is None:
+            if len(self._sets) > 100_000:
+                self._sets.clear()
+            words = self._sets[text] = frozenset(text.split())
+        return words
+
     def _rows(self, rowids: list[int]) -> list[_Row_words]:
         """The codes' words as sets, read and split once per process (the same codes come up query after query)."""
         cache = self._parsed
@@ -916,8 +1011,7 @@ class Encoder:
                     f"SELECT rowid, code, system, title, billable, flags, pairs, title_s, neg_s, terms_s, idx_s, ctx_s "
                     f"FROM codes WHERE rowid IN ({marks})", missing):
                 cache[rowid] = (rowid, code, system, title, billable, flags, pairs, frozenset(title_s.split()),
-                                frozenset(neg_s.split()),
-                                (frozenset(terms_s.split()), frozenset(idx_s.split()), frozenset(ctx_s.split())))
+                                self._words(neg_s), (self._words(terms_s), self._words(idx_s), self._words(ctx_s)))
         return [row for r in sorted(rowids) if (row := cache.get(r)) is not None]  # row order is the prior
 
     def _rank(self, concepts: list[_Concept], rowids: list[int], bmi: str | None = None,
@@ -1056,12 +1150,17 @@ class Encoder:
         strong = {n for n, c in enumerate(concepts) if not c.negated and not c.weak and c.known}
         best: tuple[float, _Scored, _Scored, bool] | None = None
         numbers = {n for n in strong if concepts[n].stem[:1].isdigit()}  # "stage 4", "3b": the code that says it
+        # Words of the encounter ("follow up visit") choose a 7th character; they are not a second condition.
+        encounter = {n for n in strong if concepts[n].exact & (LATER_ENCOUNTER_STEMS | {"visit", "up", "encount"})}
         candidates = [(s, _nodot(s.code)) for s in scored[:60] if s.billable]
         for head in [s for s in scored[:10] if s.pairs != "[]" and s.billable][:3]:
             notes = json.loads(head.pairs)
-            ranges = [(low, high) for low, high, _level in notes]
-            own = [(low, high) for low, high, level in notes if level == 0]
-            first = [(low, high) for low, high, level in notes if level == 2]
+            ranges = [(low, high) for low, high, _level, _words in notes]
+            own = [(low, high) for low, high, level, _words in notes if level in (0, 3)]
+            first = [(low, high) for low, high, level, _words in notes if level in (2, 4)]
+            required = [(low, high) for low, high, level, _words in notes if level in (0, 2)]
+            listed = [(low, high, frozenset(words.split())) for low, high, level, words in notes if level in (3, 4)]
+            not_listed = [(low, high) for low, high, level, _words in notes if level in (0, 1, 2)]
             leftover = strong - {n for n, v in head.contributions.items() if v > 0}
             pool = [s for s, nodot in candidates if s is not head and _in_ranges(nodot, ranges)]
             if leftover and not any(s.matched & leftover for s in pool):
@@ -1075,7 +1174,26 @@ class Encoder:
                 # severity not stated) or the one the query's number names (htn ckd stage 4 -> N18.4, though the
                 # title of I12.9 says "stage 1 through stage 4"); never a guessed detail (dm2 ckd -> no stage).
                 says_number = bool(partner.matched & numbers)
-                if gain <= 0 and not (_in_ranges(_nodot(partner.code), own + first)
+                # The first code must be one the query names too (what it says that the second does not), or one the
+                # second's own note requires ("covid pneumonia": J12.82, code first U07.1): "chronic systolic heart
+                # failure" is I50.22, not hypertensive heart and kidney disease I13.0 with I50.22.
+                if not (_says_apart(head, partner, concepts, strong) or _requires(partner, head.code)):
+                    continue
+                # And the second code says a part of the query the first does not ("hx mi" is I25.2, whose Index
+                # entry is History, myocardial infarction: not I25.2 with a history of tobacco dependence), unless
+                # the first's note requires it (below).
+                if not _says_apart(partner, head, concepts, strong - encounter):
+                    gain = 0.0
+                # A code a note lists "if applicable" is added for what the note's line names and the query says
+                # ("dm2 on insulin": insulin (Z79.4)); not for another word it happens to share ("colon ca in
+                # remission" is not alcohol dependence in remission, F10.21).
+                nodot = _nodot(partner.code)
+                if not _in_ranges(nodot, not_listed):
+                    lines = [words for low, high, words in listed if _in_ranges(nodot, [(low, high)])]
+                    if lines and not any(concepts[n].exact & words for words in lines for n in strong
+                                         if partner.contributions.get(n, 0.0) > head.contributions.get(n, 0.0)):
+                        continue
+                if gain <= 0 and not (_in_ranges(_nodot(partner.code), required)
                                       and len(partner.matched & strong) >= 2
                                       and ("unspecified" in partner.title.lower() or says_number)):
                     continue
@@ -1320,6 +1438,10 @@ class Encoder:
         required = [c for c in positive if not c.weak] or positive
         if not required:
             return []
+        if len(required) >= 3:
+            # The Index leaves out "disease" where its subterm means it ("Hypertension, heart, with heart failure"):
+            # the word ranks the entries that say it, it does not decide which are read.
+            required = [c for c in required if c.stem not in GENERIC_CONDITION_STEMS] or required
         found: dict[int, None] = {}
 
         def run(expression: str, n: int) -> None:
@@ -1387,9 +1509,9 @@ class Encoder:
             for rowid, source, path, code, see, path_s, neg_s, mod_s in self.db.execute(
                     f"SELECT rowid, source, path, code, see, path_s, neg_s, mod_s FROM alpha_index WHERE rowid IN ({marks})",
                     missing):
-                cache[rowid] = (rowid, IndexEntry(source, path, code, see), frozenset(path_s.split()),
-                                frozenset(neg_s.split()), frozenset(text_stems(path.split(" → ")[0])[0]),
-                                frozenset(mod_s.split()))
+                main = " ".join(text_stems(path.split(" → ")[0])[0])
+                cache[rowid] = (rowid, IndexEntry(source, path, code, see), self._words(path_s), self._words(neg_s),
+                                self._words(main), self._words(mod_s))
         return [row for r in rowids if (row := cache.get(r)) is not None]
 
     def releases(self) -> dict[str, str]:

@@ -35,7 +35,7 @@ ABBREVIATIONS = {
     "er": "emergency department", "ekg": "electrocardiogram ekg", "ecg": "electrocardiogram ecg",
 "pna": "pneumonia", "sz": "seizure", "etoh": "alcohol", "osa": "obstructive sleep apnea",
     "bp": "blood pressure", "hgb": "hemoglobin", "ltu": "long term use", "lt-use": "long term use",
-    "s/p": "presence", "sx": "symptoms", "dx": "diagnosis", "hyperchol": "hypercholesterolemia",
+    "s/p": "status post", "cabg": "aortocoronary bypass graft", "sx": "symptoms", "dx": "diagnosis", "hyperchol": "hypercholesterolemia",
     "ocd": "obsessive compulsive", "uc": "ulcerative colitis", "ms": "multiple sclerosis",
     "aki": "acute kidney failure", "arf": "acute kidney failure", "ards": "acute respiratory distress",
     "yo": "year old", "yr": "year", "yrs": "years", "f/u": "follow-up", "w/": "with", "w/o": "without",
