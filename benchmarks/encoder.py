@@ -102,7 +102,7 @@ def speed(encoder: Encoder, path: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--no-build", metavar="INDEX_FILE", help="use this built index instead of building one")
-    parser.add_argument("--parts", nargs="+", default=["dev", "heldout"], choices=["dev", "heldout", "heldout2"],
+    parser.add_argument("--parts", nargs="+", default=["dev", "heldout"], choices=["dev", "heldout", "heldout2", "heldout3"],
                         help="which evaluation parts to report (tune on dev only)")
     parser.add_argument("--no-speed", action="store_true", help="skip the cold start and the 1,000-search timing")
     args = parser.parse_args()
