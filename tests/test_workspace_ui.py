@@ -42,6 +42,13 @@ async def open_assignment(user: User, marker: str) -> None:
         user.find(marker="close-instructions").click()
 
 
+async def add_visit(user: User, day: str = "03/04/2025") -> None:
+    """Enter a visit's date on the Encounters tab and wait until it is saved."""
+    user.find(marker="ehr-tab-encounters").click()
+    user.find(marker="encounters-date").type(day).trigger("blur")
+    await user.should_see("All changes saved at")
+
+
 def value_of(user: User, marker: str):
     elements = list(user.find(marker=marker).elements)
     assert len(elements) == 1, f"{marker}: {len(elements)} elements"
@@ -89,9 +96,7 @@ async def test_a_bad_date_of_birth_is_explained_at_the_field_and_the_saved_one_i
 
 async def test_encounter_problem_medication_allergy_and_vital_are_saved(demo, app_store, user: User):
     await open_workspace(user, demo)
-    user.find(marker="ehr-tab-encounters").click()
-    user.find(marker="encounters-date").type("03/04/2025").trigger("blur")
-    await user.should_see("All changes saved at")
+    await add_visit(user)
     pick(user, "encounters-class", "Ambulatory (office)")
     user.find(marker="encounters-reason").type("f/u HTN").trigger("blur")
     user.find(marker="ehr-tab-problems").click()
@@ -129,9 +134,7 @@ async def eventually(check, seconds: float = 15.0) -> None:
 async def test_a_field_left_empty_shows_the_default_the_record_saved(demo, app_store, user: User):
     """A note saved without a type is a progress note: the row says so instead of an empty pick-list."""
     await open_workspace(user, demo)
-    user.find(marker="ehr-tab-encounters").click()
-    user.find(marker="encounters-date").type("03/04/2025").trigger("blur")
-    await user.should_see("All changes saved at")
+    await add_visit(user)
     user.find(marker="ehr-tab-notes").click()
     pick(user, "notes-visit", "Visit 1: 03/04/2025")
     user.find(marker="notes-text").type("Seen for follow-up.").trigger("blur")
@@ -145,9 +148,7 @@ async def test_vitals_need_a_visit_and_an_extreme_value_asks_first(demo, app_sto
     await open_workspace(user, demo)
     user.find(marker="ehr-tab-vitals").click()
     await user.should_see(marker="vitals-need-visits")
-    user.find(marker="ehr-tab-encounters").click()
-    user.find(marker="encounters-date").type("03/04/2025").trigger("blur")
-    await user.should_see("All changes saved at")
+    await add_visit(user)
     user.find(marker="ehr-tab-vitals").click()
     user.find(marker="vital-bp").type("400/20").trigger("blur")
     await user.should_see("Are you sure?")
@@ -218,9 +219,7 @@ async def test_two_tabs_cannot_silently_overwrite_each_other(demo, app_store, cr
 
 async def test_coding_journey_send_to_coding_search_and_assign_codes(demo, app_store, user: User):
     await open_workspace(user, demo)
-    user.find(marker="ehr-tab-encounters").click()
-    user.find(marker="encounters-date").type("03/04/2025").trigger("blur")
-    await user.should_see("All changes saved at")
+    await add_visit(user)
     user.find(marker="ehr-tab-coding").click()
     await user.should_see("Finish entering this visit, then send it to coding.")
     user.find(marker="send-to-coding").click()
