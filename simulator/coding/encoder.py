@@ -194,10 +194,13 @@ COMMON_DEFAULTS = {
 }
 
 
+_PEDIATRIC_TITLE_STEMS = PEDIATRIC_STEMS - {"month", "week"}  # made once, not once per code of the build
+
+
 def _flags(code: str, system: str, title_stems: set[str]) -> int:
     flags = 0
     if system == "ICD-10-CM":
-        if code[0] == "P" or (title_stems & PEDIATRIC_STEMS - {"month", "week"} and "adult" not in title_stems):
+        if code[0] == "P" or (title_stems & _PEDIATRIC_TITLE_STEMS and "adult" not in title_stems):
             flags |= PEDIATRIC
         if code[0] == "O" or code[:3] in ("Z33", "Z34", "Z36", "Z37", "Z39", "Z3A") or title_stems & PREGNANCY_STEMS:
             flags |= PREGNANCY
@@ -366,18 +369,6 @@ def _stems_text(text: str) -> tuple[str, ...]:
     return positive + negated
 
 
-def _path_stems(path: str, modifiers: str) -> tuple[list[str], list[str]]:
-    """The stems of an Index path and its modifiers, positive and negated; each part is read alone (a negation
-    ends at the part's end, as at a comma), so the many entries sharing a main term share its analysis."""
-    positive: list[str] = []
-    negated: list[str] = []
-    for part in (*path.split(" → "), modifiers):
-        pos, neg, _words = analyse(part)
-        positive += pos
-        negated += neg
-    return positive, negated
-
-
 def _drug_words(index_rows: list[tuple[str, str, str | None, str | None, str]]) -> set[str]:
     """The stems of the substances of the Table of Drugs and Chemicals (its main terms), less generic words: kept
     in the index, so the first search of a process does not work them out (65 ms)."""
@@ -418,19 +409,21 @@ def _build_index(path: Path) -> Path:
                               + _xml_rows("icd-10-cm-neoplasm-2025.xml.gz", "Neoplasms"))
     # The Index is a synonym source: every entry's words count for the code it leads to (eponyms, lay terms,
     # "see" references), and for the codes below it when it stops at a category.
-    # Index paths share their main terms and subterms: each part is read once.
-    part_stems: dict[str, tuple[str, ...]] = {}
-    for _source, ipath, _code, _see, mod in index_rows:
-        for part in (*ipath.split(" → "), mod):
+    # Index paths share their main terms and subterms: each path is split once and each part read once (its
+    # positive stems, negated stems, and both; a negation ends at the part's end, as at a comma).
+    paths = [ipath.split(" → ") for _source, ipath, _code, _see, _mod in index_rows]
+    part_stems: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {}
+    for parts, (_source, _ipath, _code, _see, mod) in zip(paths, index_rows, strict=True):
+        for part in (*parts, mod):
             if part not in part_stems:
-                part_stems[part] = _stems_text(part)
+                part_positive, part_negated, _said = analyse(part)
+                part_stems[part] = (part_positive, part_negated, part_positive + part_negated)
     words_of: dict[str, set[str]] = defaultdict(set)
-    for source, ipath, code, _see, _mod in index_rows:
+    for parts, (source, _ipath, code, _see, _mod) in zip(paths, index_rows, strict=True):
         if code and code in by_code:
-            parts = ipath.split(" → ")[1:] if source == "Neoplasms" else ipath.split(" → ")
             words = words_of[code]
-            for part in parts:
-                words.update(part_stems[part])
+            for part in (parts[1:] if source == "Neoplasms" else parts):
+                words.update(part_stems[part][2])
     index_words = {code: frozenset(words) for code, words in words_of.items()}
 
     records = []
@@ -533,7 +526,7 @@ def _build_index(path: Path) -> Path:
     for idx, times in shared.values():
         for s in idx:
             stem_df[s] += times
-    texts += [part for _source, ipath, _code, _see, _mod in index_rows for part in ipath.split(" → ")]
+    texts += [part for parts in paths for part in parts]
     # How many texts say each word (the same text many times: its words are counted once, times its count).
     word_df: Counter[str] = Counter()
     for text, times in Counter(texts).items():
@@ -549,9 +542,12 @@ def _build_index(path: Path) -> Path:
     records.sort(key=prior)
     db = sqlite3.connect(tmp)
     # A scratch file, renamed when whole; a cache as large as the index keeps the full-text build in memory.
-    db.executescript("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA cache_size = -150000;")
+    # Tables are filled before their indexes are made (one sort, not a B-tree insert per row; codes are inserted
+    # in the prior's order, not the code's).
+    db.executescript("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA cache_size = -150000; "
+                     "PRAGMA locking_mode = EXCLUSIVE; PRAGMA temp_store = MEMORY;")
     db.executescript("""
-        CREATE TABLE codes (code TEXT PRIMARY KEY, system TEXT, title TEXT, billable INTEGER, flags INTEGER,
+        CREATE TABLE codes (code TEXT NOT NULL, system TEXT, title TEXT, billable INTEGER, flags INTEGER,
                             page TEXT, nodot TEXT, pairs TEXT,
                             title_s TEXT, neg_s TEXT, terms_s TEXT, idx_s TEXT, ctx_s TEXT);
         CREATE VIRTUAL TABLE codes_fts USING fts5(title_s, terms_s, idx_s, ctx_s, content='codes',
@@ -566,18 +562,25 @@ def _build_index(path: Path) -> Path:
         CREATE TABLE cpt_licensed (code TEXT PRIMARY KEY, descriptor TEXT);
         CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);
     """)
-    db.executemany("INSERT OR REPLACE INTO codes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    db.executemany("INSERT INTO codes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                    [(r.code, r.system, r.title, int(r.billable), flags, orjson.dumps(r.page).decode(), _nodot(r.code),
                      pairs, t, n, m, i, c) for r, t, n, m, i, c, flags, pairs in records])
+    db.execute("CREATE UNIQUE INDEX codes_code ON codes (code)")  # one row per code (fails the build if not)
     db.execute("CREATE INDEX codes_nodot ON codes (nodot)")
     db.execute("INSERT INTO codes_fts (rowid, title_s, terms_s, idx_s, ctx_s) "
                "SELECT rowid, title_s, terms_s, idx_s, ctx_s FROM codes")
     db.executemany("INSERT OR IGNORE INTO sections VALUES (?, ?, ?)", sections)
     alpha = []
-    for s, p, c, see, mod in index_rows:
-        index_positive, index_negated = _path_stems(p, mod)
+    for (s, p, c, see, mod), parts in zip(index_rows, paths, strict=True):
+        # A path's stems, positive then negated, each part read alone.
+        index_positive: list[str] = []
+        index_negated: list[str] = []
+        for part in (*parts, mod):
+            part_positive, part_negated, _both = part_stems[part]
+            index_positive += part_positive
+            index_negated += part_negated
         alpha.append((s, p, c if c in by_code else None, see, mod, " ".join(dict.fromkeys(index_positive + index_negated)),
-                      " ".join(dict.fromkeys(index_negated)), " ".join(part_stems[mod])))
+                      " ".join(dict.fromkeys(index_negated)), " ".join(part_stems[mod][2])))
     alpha.sort(key=lambda a: (a[0] != "Index", a[1].count("→"), len(a[1])))
     db.executemany("INSERT INTO alpha_index VALUES (?, ?, ?, ?, ?, ?, ?, ?)", alpha)
     db.execute("INSERT INTO alpha_fts (rowid, path_s) SELECT rowid, path_s FROM alpha_index")

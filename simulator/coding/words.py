@@ -170,7 +170,17 @@ def text_stems(text: str) -> tuple[list[str], list[str]]:
 
 @lru_cache(maxsize=400_000)
 def analyse(text: str) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
-    """Positive stems, negated stems and the words as written (for spelling correction) of a text."""
+    """Positive stems, negated stems and the words as written (for spelling correction) of a text.
+
+    A text with a comma is its part before the last comma, then its last clause (a negation ends at a comma):
+    most Tabular titles are their category's title and a clause many codes share ("..., initial encounter for
+    closed fracture"), so both parts are already known and the index build reads each title once, not its words."""
+    cut = text.rfind(",")
+    if cut > 0 and text.isascii():
+        last = _last_clause(text[cut + 1:])
+        if last is not None:
+            pos, neg, said = analyse(text[:cut])
+            return pos + last[0], neg + last[1], said + last[2]
     clauses = _CLAUSE_END.split(normalise(text))
     if len(clauses) == 1:
         return _analyse_clause(clauses[0].strip())
@@ -183,6 +193,14 @@ def analyse(text: str) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...
         negated += neg
         words += said
     return tuple(positive), tuple(negated), tuple(words)
+
+
+@lru_cache(maxsize=200_000)
+def _last_clause(raw: str) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]] | None:
+    """``analyse`` of what follows a text's last comma, when it is one clause (None when it has another clause
+    end: a bracket, "with", "but")."""
+    text = normalise(raw)
+    return None if _CLAUSE_END.search(text) else _analyse_clause(text.strip())
 
 
 @lru_cache(maxsize=200_000)
@@ -204,6 +222,7 @@ def forget_texts() -> None:
     """Empty the analysis caches an index build filled (some 500,000 titles, terms and clauses): searches ask
     about other texts, and the garbage collector would walk them all on every full collection (0.7 s)."""
     analyse.cache_clear()
+    _last_clause.cache_clear()
     _analyse_clause.cache_clear()
     _clause.cache_clear()
 
