@@ -406,12 +406,35 @@ def _credits(graded: tuple[tuple[f.Field, float], ...], key: _Item, sub: _Item, 
     return out
 
 
+def _same_but_ids(a: Any, b: Any) -> bool:
+    """Equal but for the ids a record gives its resources: the entry's own id and the ids its references carry.
+    No graded field reads either (what a reference points at is graded through the pairing's visit tokens)."""
+    if a.keys() != b.keys():
+        return False
+    for k, v in a.items():
+        if k != "id" and v != b[k] and not _equal_but_references(v, b[k]):
+            return False
+    return True
+
+
+def _equal_but_references(a: Any, b: Any) -> bool:
+    if isinstance(a, dict):
+        if not isinstance(b, dict) or a.keys() != b.keys():
+            return False
+        return all(k == "reference" or v == b[k] or _equal_but_references(v, b[k]) for k, v in a.items())
+    if isinstance(a, list):
+        return isinstance(b, list) and len(a) == len(b) and all(map(_equal_but_references, a, b))
+    return False  # unequal values (the caller compared them first)
+
+
 def _similarity(section: Section, graded: tuple[tuple[f.Field, float], ...], key: _Item, sub: _Item,
                 rubric: Rubric) -> float:
     if key.resource is sub.resource or key.resource == sub.resource and (
             section is not DEMOGRAPHICS or  # insurance is in the Coverage
             key._ctx.coverage.get(id(key.resource)) == sub._ctx.coverage.get(id(sub.resource))):
         return 1.0  # entered exactly as in the key: every field is right
+    if section is not DEMOGRAPHICS and _same_but_ids(key.resource, sub.resource):
+        return 1.0  # the key's entry under the student's own ids
     credits = _credits(graded, key, sub, rubric)
     weights = rubric.weights(section.name)
     total = sum(weights[k] for k in credits)

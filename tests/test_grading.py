@@ -321,3 +321,29 @@ def test_a_rubric_override_changes_the_price_of_an_error():
     of(sub, "Patient")[0]["gender"] = "female" if of(key, "Patient")[0]["gender"] == "male" else "male"
     heavier = parse_rubric("[sections.demographics.fields]\ngender = 10.0")
     assert lost(grade(key, sub, heavier)) > lost(grade(key, sub))
+
+
+def _under_own_ids(bundle: dict) -> dict:
+    """The same record as a student's EHR stores it: every resource under a new id, references following."""
+    text = json.dumps(bundle)
+    for entry in bundle["entry"]:
+        old = entry["resource"]["id"]
+        text = text.replace(old, f"own-{old[::-1]}")
+    return json.loads(text)
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.slug)
+def test_a_students_own_ids_get_the_report_the_keys_ids_get(scenario):
+    """Entries equal to the key's but for their ids and references cost nothing, like exact copies; every planted
+    error is still found (issue #11: the grader no longer reads such entries field by field)."""
+    for seed in (2, 5):
+        key = generate_case(scenario, seed).key
+        sub, planted = plant_faults(key, 3, random.Random(seed))
+        sub["entry"] += [copy.deepcopy(e) for e in key["entry"] if e["resource"]["resourceType"] == "Claim"]
+        own = _under_own_ids(sub)
+        assert own["entry"][0]["resource"]["id"] != sub["entry"][0]["resource"]["id"]
+        as_keyed = grading.grade(key, sub, grading.default_rubric())
+        as_own = grading.grade(key, own, grading.default_rubric())
+        assert planted and as_keyed.findings
+        assert round(as_own.score, 9) == round(as_keyed.score, 9)
+        assert sorted(map(repr, as_own.findings)) == sorted(map(repr, as_keyed.findings))
