@@ -476,14 +476,31 @@ def _same_link(res: dict[str, Any], ctx: Context, seen: dict[str, bool]) -> bool
     return same
 
 
+def _linked_alike(key_res: dict[str, Any], sub_res: dict[str, Any], ctx: Context) -> bool:
+    """An entry under the student's own ids is linked to the visit the key's item is linked to (the student's visit
+    mapped to the key's), or both to none (paired by their date, the same on both sides)."""
+    key_link, sub_link = f.encounter_of(key_res), f.encounter_of(sub_res)
+    if key_link is None or sub_link is None:
+        return key_link is None and sub_link is None
+    key_enc, sub_enc = ctx.key_chart.resolve(key_link), ctx.sub_chart.resolve(sub_link)
+    return key_enc is not None and sub_enc is not None and ctx.reverse_map.get(id(sub_enc)) == id(key_enc)
+
+
+def _same_coverage(a: dict[str, Any] | None, b: dict[str, Any] | None) -> bool:
+    return a == b or a is not None and b is not None and _same_but_ids(a, b)
+
+
 def _verbatim(section: Section, keys: list[dict[str, Any]], subs: list[dict[str, Any]], ctx: Context) -> bool:
     """The student's items are the chart's own, equal one for one and in order, each linked to the visit the key's
     is linked to. Then each is paired with its copy at full credit and nothing is missing, extra or unlinked:
     the section has nothing to find, and pairing and comparing can be skipped (the grade is the same)."""
-    if section.pairs_visits or len(keys) != len(subs) or keys != subs:
+    if section.pairs_visits or len(keys) != len(subs):
+        return False
+    own_ids = keys != subs
+    if own_ids and not all(map(_same_but_ids, keys, subs)):
         return False
     if section is DEMOGRAPHICS:  # the insurance fields are read from the patient's Coverage
-        return all(ctx.coverage.get(id(k)) == ctx.coverage.get(id(s)) for k, s in zip(keys, subs, strict=True))
+        return all(_same_coverage(ctx.coverage.get(id(k)), ctx.coverage.get(id(s))) for k, s in zip(keys, subs, strict=True))
     # An item with nothing that identifies it (no code, no name) is never paired, not even with its copy.
     if section.resource_type == "Observation":
         if not all(_observation_codes(r) for r in keys):
@@ -492,6 +509,8 @@ def _verbatim(section: Section, keys: list[dict[str, Any]], subs: list[dict[str,
         return False
     if not section.by_visit:
         return True  # what identifies these items is in the items themselves
+    if own_ids:
+        return all(map(functools.partial(_linked_alike, ctx=ctx), keys, subs))
     seen: dict[str, bool] = {}
     return all(_same_link(res, ctx, seen) for res in keys)
 
@@ -505,7 +524,9 @@ def _student_items(section: Section, resources: list[dict[str, Any]], keys: list
     tokens, out, same = section.tokens, [], set()
     seen: dict[str, bool] = {}
     for i, res in enumerate(resources):
-        if i < len(keys) and keys[i].resource == res and (not section.by_visit or _same_link(res, ctx, seen)):
+        if i < len(keys) and (keys[i].resource == res and (not section.by_visit or _same_link(res, ctx, seen))
+                              or _same_but_ids(keys[i].resource, res)
+                              and (not section.by_visit or _linked_alike(keys[i].resource, res, ctx))):
             out.append(_Item(res, section, ctx, keys[i].tokens))
             same.add(i)
         else:
