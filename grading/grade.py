@@ -408,8 +408,9 @@ def _credits(graded: tuple[tuple[f.Field, float], ...], key: _Item, sub: _Item, 
 
 def _same_but_ids(a: Any, b: Any) -> bool:
     """Equal but for the ids a record gives its resources: the entry's own id and the ids its references carry.
-    No graded field reads either (what a reference points at is graded through the pairing's visit tokens)."""
-    if a.keys() != b.keys():
+    No graded field reads either (what a reference points at is graded through the pairing's visit tokens).
+    An entry under the key's own id is not one (equality decides there): the fault planter's copies pay nothing."""
+    if a.get("id") == b.get("id") or a.keys() != b.keys():
         return False
     for k, v in a.items():
         if k != "id" and v != b[k] and not _equal_but_references(v, b[k]):
