@@ -406,12 +406,36 @@ def _credits(graded: tuple[tuple[f.Field, float], ...], key: _Item, sub: _Item, 
     return out
 
 
+def _same_but_ids(a: Any, b: Any) -> bool:
+    """Equal but for the ids a record gives its resources: the entry's own id and the ids its references carry.
+    No graded field reads either (what a reference points at is graded through the pairing's visit tokens).
+    An entry under the key's own id is not one (equality decides there): the fault planter's copies pay nothing."""
+    if a.get("id") == b.get("id") or a.keys() != b.keys():
+        return False
+    for k, v in a.items():
+        if k != "id" and v != b[k] and not _equal_but_references(v, b[k]):
+            return False
+    return True
+
+
+def _equal_but_references(a: Any, b: Any) -> bool:
+    if isinstance(a, dict):
+        if not isinstance(b, dict) or a.keys() != b.keys():
+            return False
+        return all(k == "reference" or v == b[k] or _equal_but_references(v, b[k]) for k, v in a.items())
+    if isinstance(a, list):
+        return isinstance(b, list) and len(a) == len(b) and all(map(_equal_but_references, a, b))
+    return False  # unequal values (the caller compared them first)
+
+
 def _similarity(section: Section, graded: tuple[tuple[f.Field, float], ...], key: _Item, sub: _Item,
                 rubric: Rubric) -> float:
     if key.resource is sub.resource or key.resource == sub.resource and (
             section is not DEMOGRAPHICS or  # insurance is in the Coverage
             key._ctx.coverage.get(id(key.resource)) == sub._ctx.coverage.get(id(sub.resource))):
         return 1.0  # entered exactly as in the key: every field is right
+    if section is not DEMOGRAPHICS and _same_but_ids(key.resource, sub.resource):
+        return 1.0  # the key's entry under the student's own ids
     credits = _credits(graded, key, sub, rubric)
     weights = rubric.weights(section.name)
     total = sum(weights[k] for k in credits)
@@ -453,14 +477,31 @@ def _same_link(res: dict[str, Any], ctx: Context, seen: dict[str, bool]) -> bool
     return same
 
 
+def _linked_alike(key_res: dict[str, Any], sub_res: dict[str, Any], ctx: Context) -> bool:
+    """An entry under the student's own ids is linked to the visit the key's item is linked to (the student's visit
+    mapped to the key's), or both to none (paired by their date, the same on both sides)."""
+    key_link, sub_link = f.encounter_of(key_res), f.encounter_of(sub_res)
+    if key_link is None or sub_link is None:
+        return key_link is None and sub_link is None
+    key_enc, sub_enc = ctx.key_chart.resolve(key_link), ctx.sub_chart.resolve(sub_link)
+    return key_enc is not None and sub_enc is not None and ctx.reverse_map.get(id(sub_enc)) == id(key_enc)
+
+
+def _same_coverage(a: dict[str, Any] | None, b: dict[str, Any] | None) -> bool:
+    return a == b or a is not None and b is not None and _same_but_ids(a, b)
+
+
 def _verbatim(section: Section, keys: list[dict[str, Any]], subs: list[dict[str, Any]], ctx: Context) -> bool:
     """The student's items are the chart's own, equal one for one and in order, each linked to the visit the key's
     is linked to. Then each is paired with its copy at full credit and nothing is missing, extra or unlinked:
     the section has nothing to find, and pairing and comparing can be skipped (the grade is the same)."""
-    if section.pairs_visits or len(keys) != len(subs) or keys != subs:
+    if section.pairs_visits or len(keys) != len(subs):
+        return False
+    own_ids = keys != subs
+    if own_ids and not all(map(_same_but_ids, keys, subs)):
         return False
     if section is DEMOGRAPHICS:  # the insurance fields are read from the patient's Coverage
-        return all(ctx.coverage.get(id(k)) == ctx.coverage.get(id(s)) for k, s in zip(keys, subs, strict=True))
+        return all(_same_coverage(ctx.coverage.get(id(k)), ctx.coverage.get(id(s))) for k, s in zip(keys, subs, strict=True))
     # An item with nothing that identifies it (no code, no name) is never paired, not even with its copy.
     if section.resource_type == "Observation":
         if not all(_observation_codes(r) for r in keys):
@@ -469,6 +510,8 @@ def _verbatim(section: Section, keys: list[dict[str, Any]], subs: list[dict[str,
         return False
     if not section.by_visit:
         return True  # what identifies these items is in the items themselves
+    if own_ids:
+        return all(map(functools.partial(_linked_alike, ctx=ctx), keys, subs))
     seen: dict[str, bool] = {}
     return all(_same_link(res, ctx, seen) for res in keys)
 
@@ -482,7 +525,9 @@ def _student_items(section: Section, resources: list[dict[str, Any]], keys: list
     tokens, out, same = section.tokens, [], set()
     seen: dict[str, bool] = {}
     for i, res in enumerate(resources):
-        if i < len(keys) and keys[i].resource == res and (not section.by_visit or _same_link(res, ctx, seen)):
+        if i < len(keys) and (keys[i].resource == res and (not section.by_visit or _same_link(res, ctx, seen))
+                              or _same_but_ids(keys[i].resource, res)
+                              and (not section.by_visit or _linked_alike(keys[i].resource, res, ctx))):
             out.append(_Item(res, section, ctx, keys[i].tokens))
             same.add(i)
         else:

@@ -321,3 +321,65 @@ def test_a_rubric_override_changes_the_price_of_an_error():
     of(sub, "Patient")[0]["gender"] = "female" if of(key, "Patient")[0]["gender"] == "male" else "male"
     heavier = parse_rubric("[sections.demographics.fields]\ngender = 10.0")
     assert lost(grade(key, sub, heavier)) > lost(grade(key, sub))
+
+
+def _under_own_ids(bundle: dict) -> dict:
+    """The same record as a student's EHR stores it: every resource under a new id, references following."""
+    text = json.dumps(bundle)
+    for entry in bundle["entry"]:
+        old = entry["resource"]["id"]
+        text = text.replace(old, f"own-{old[::-1]}")
+    return json.loads(text)
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.slug)
+def test_a_students_own_ids_get_the_report_the_keys_ids_get(scenario):
+    """Entries equal to the key's but for their ids and references cost nothing, like exact copies; every planted
+    error is still found (issue #11: the grader no longer reads such entries field by field)."""
+    for seed in (2, 5):
+        key = generate_case(scenario, seed).key
+        sub, planted = plant_faults(key, 3, random.Random(seed))
+        sub["entry"] += [copy.deepcopy(e) for e in key["entry"] if e["resource"]["resourceType"] == "Claim"]
+        own = _under_own_ids(sub)
+        assert own["entry"][0]["resource"]["id"] != sub["entry"][0]["resource"]["id"]
+        as_keyed = grading.grade(key, sub, grading.default_rubric())
+        as_own = grading.grade(key, own, grading.default_rubric())
+        assert planted and as_keyed.findings
+        assert round(as_own.score, 9) == round(as_keyed.score, 9)
+        assert sorted(map(repr, as_own.findings)) == sorted(map(repr, as_keyed.findings))
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.slug)
+def test_an_entry_under_own_ids_linked_to_another_visit_is_charged_as_with_the_keys_ids(scenario):
+    """A result and a note otherwise equal to the chart's but filed under another visit are not taken for the
+    chart's own entries because their ids differ (issue #11)."""
+    key = generate_case(scenario, 4).key
+    sub = copy.deepcopy(key)
+    visits = [f"urn:uuid:{r['id']}" for r in of(sub, "Encounter")]
+    moved = [r for r in of(sub, "Observation")[:1] + of(sub, "DocumentReference")[:1]
+             if isinstance(r.get("encounter"), dict) or r.get("context")]
+    if len(visits) < 2 or not moved:
+        pytest.skip("the chart needs two visits and a result or note linked to one")
+    for res in moved:
+        link = res["encounter"] if "encounter" in res else res["context"]["encounter"][0]
+        link["reference"] = visits[(visits.index(link["reference"]) + 1) % len(visits)]
+    as_keyed = grading.grade(key, sub, grading.default_rubric())
+    as_own = grading.grade(key, _under_own_ids(sub), grading.default_rubric())
+    assert as_keyed.score < 100
+    assert round(as_own.score, 9) == round(as_keyed.score, 9)
+    # The extra's label is left out: it names the visit by the key's ids (an entry under its own ids gets none).
+    assert sorted((x.section, x.kind, round(x.points_lost, 9)) for x in as_own.findings) == sorted(
+        (x.section, x.kind, round(x.points_lost, 9)) for x in as_keyed.findings)
+
+
+def test_a_member_id_typo_under_own_ids_is_charged_as_with_the_keys_ids():
+    """The patient entered as on the chart but for its own ids, the insurance member ID one character off: the
+    demographics are not taken as a copy of the chart's, and the member ID costs its share (issue #11)."""
+    key = key_for()
+    sub = copy.deepcopy(key)
+    coverage = of(sub, "Coverage")[0]
+    coverage["subscriberId"] = coverage["subscriberId"][:-1] + ("0" if coverage["subscriberId"][-1] != "0" else "1")
+    as_keyed = grading.grade(key, sub, grading.default_rubric())
+    as_own = grading.grade(key, _under_own_ids(sub), grading.default_rubric())
+    assert [x.path for x in as_own.findings] == ["Coverage.subscriberId"]
+    assert sorted(map(repr, as_own.findings)) == sorted(map(repr, as_keyed.findings))
