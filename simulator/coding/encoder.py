@@ -21,6 +21,7 @@ import tomllib
 import xml.etree.ElementTree as ET
 from bisect import bisect_left
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from importlib import resources
@@ -1004,18 +1005,25 @@ class Encoder:
 
     def _rows(self, rowids: list[int]) -> list[_Row_words]:
         """The codes' words as sets, read and split once per process (the same codes come up query after query)."""
-        cache = self._parsed
+        def parse(rowid, code, system, title, billable, flags, pairs, title_s, neg_s, terms_s, idx_s, ctx_s):  # type: ignore[no-untyped-def]
+            return (rowid, code, system, title, billable, flags, pairs, frozenset(title_s.split()),
+                    self._words(neg_s), (self._words(terms_s), self._words(idx_s), self._words(ctx_s)))
+
+        cache = self._fill(self._parsed, 30_000, rowids, parse,
+                           "SELECT rowid, code, system, title, billable, flags, pairs, title_s, neg_s, terms_s, idx_s, ctx_s "
+                           "FROM codes WHERE rowid IN ({marks})")
+        return [row for r in sorted(rowids) if (row := cache.get(r)) is not None]  # row order is the prior
+
+    def _fill(self, cache: dict[int, Any], most: int, rowids: list[int], parse: Callable[..., Any], sql: str) -> dict[int, Any]:
+        """``cache`` with the rows of ``rowids`` it lacks read (``sql`` with ``{marks}``) and parsed; emptied first
+        when it holds more than ``most`` rows."""
         missing = [r for r in rowids if r not in cache]
         if missing:
-            if len(cache) > 30_000:
+            if len(cache) > most:
                 cache.clear()
-            marks = ",".join("?" * len(missing))
-            for (rowid, code, system, title, billable, flags, pairs, title_s, neg_s, terms_s, idx_s, ctx_s) in self.db.execute(
-                    f"SELECT rowid, code, system, title, billable, flags, pairs, title_s, neg_s, terms_s, idx_s, ctx_s "
-                    f"FROM codes WHERE rowid IN ({marks})", missing):
-                cache[rowid] = (rowid, code, system, title, billable, flags, pairs, frozenset(title_s.split()),
-                                self._words(neg_s), (self._words(terms_s), self._words(idx_s), self._words(ctx_s)))
-        return [row for r in sorted(rowids) if (row := cache.get(r)) is not None]  # row order is the prior
+            for row in self.db.execute(sql.format(marks=",".join("?" * len(missing))), missing):
+                cache[row[0]] = parse(*row)
+        return cache
 
     def _rank(self, concepts: list[_Concept], rowids: list[int], bmi: str | None = None,
               by_index: dict[str, float] | None = None) -> list[_Scored]:
@@ -1503,18 +1511,13 @@ class Encoder:
                                                         frozenset[str]]]:
         """Index entries with their words as sets (path, negated, main term, modifiers), read and split once per
         process: the search asks the Index on every query."""
-        cache = self._alpha
-        missing = [r for r in rowids if r not in cache]
-        if missing:
-            if len(cache) > 50_000:
-                cache.clear()
-            marks = ",".join("?" * len(missing))
-            for rowid, source, path, code, see, path_s, neg_s, mod_s in self.db.execute(
-                    f"SELECT rowid, source, path, code, see, path_s, neg_s, mod_s FROM alpha_index WHERE rowid IN ({marks})",
-                    missing):
-                main = " ".join(text_stems(path.split(" → ")[0])[0])
-                cache[rowid] = (rowid, IndexEntry(source, path, code, see), self._words(path_s), self._words(neg_s),
-                                self._words(main), self._words(mod_s))
+        def parse(rowid, source, path, code, see, path_s, neg_s, mod_s):  # type: ignore[no-untyped-def]
+            main = " ".join(text_stems(path.split(" → ")[0])[0])
+            return (rowid, IndexEntry(source, path, code, see), self._words(path_s), self._words(neg_s),
+                    self._words(main), self._words(mod_s))
+
+        cache = self._fill(self._alpha, 50_000, rowids, parse,
+                           "SELECT rowid, source, path, code, see, path_s, neg_s, mod_s FROM alpha_index WHERE rowid IN ({marks})")
         return [row for r in rowids if (row := cache.get(r)) is not None]
 
     def releases(self) -> dict[str, str]:
