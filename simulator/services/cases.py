@@ -57,7 +57,7 @@ def grading_key(case: GeneratedCase) -> dict[str, Any]:
     (alone when the scenario has no entry task, so only the consistency report is graded)."""
     if "consistency" not in case.scenario.tasks:
         return case.key
-    issues = detected_issues(consistency_for(case.scenario.source, case.scenario.slug, case.seed))
+    issues = detected_issues(consistency_of(case))
     entered = {"enter", "verify"} & set(case.scenario.tasks)
     return {**case.key, "entry": (case.key["entry"] if entered else [])
             + [{"fullUrl": f"urn:uuid:{i['id']}", "resource": i} for i in issues]}

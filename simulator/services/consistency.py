@@ -81,10 +81,6 @@ def _source(store: Store, user: SignedInUser, attempt_id: int) -> RecordSource:
         return RecordSource(a.scenario_id, a.scenario.source_toml, a.scenario.slug, attempt.seed)
 
 
-def is_consistency_task(store: Store, *, user: SignedInUser, attempt_id: int) -> bool:
-    return _source(store, user, attempt_id).is_consistency_task
-
-
 @dataclass(frozen=True)
 class _Record:
     """The record the student compares (no planted list: that stays with the key, rebuilt for grading)."""
